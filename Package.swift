@@ -1,0 +1,81 @@
+// swift-tools-version: 6.2
+
+import PackageDescription
+
+let package = Package(
+    name: "swift-hemera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Hemera", targets: ["Hemera"]),
+        .library(name: "HemeraNATS", targets: ["HemeraNATS"]),
+        .library(name: "HemeraJSON", targets: ["HemeraJSON"]),
+        .library(name: "HemeraTesting", targets: ["HemeraTesting"]),
+        .executable(name: "hemera", targets: ["HemeraCLI"]),
+        .executable(name: "hemera-demo", targets: ["HemeraDemo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped without vendoring any C.
+        .systemLibrary(
+            name: "CNats",
+            path: "CNats",
+            pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJansson",
+            path: "Sources/CJansson",
+            pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]
+        ),
+
+        // The NATS layer: the only module that imports CNats.
+        .target(
+            name: "HemeraNATS",
+            dependencies: [
+                "CNats",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The JSON layer: the only module that imports CJansson. Usable on its own.
+        .target(name: "HemeraJSON", dependencies: ["CJansson"]),
+        // The Hemera facade: patterns, add/act, context, errors, interceptors.
+        .target(
+            name: "Hemera",
+            dependencies: [
+                "HemeraNATS",
+                "HemeraJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // For users' tests: a nats-server runner (single server and cluster).
+        .target(name: "HemeraTesting"),
+
+        .executableTarget(
+            name: "HemeraCLI",
+            dependencies: [
+                "Hemera",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "HemeraDemo", dependencies: ["Hemera"]),
+
+        .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting"]),
+        .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
+        .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"]),
+    ]
+)
+
+// One settings list for every Swift target.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("InternalImportsByDefault"))
+    settings.append(.treatAllWarnings(as: .error))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,1 @@
+print("hemera: not yet implemented")

@@ -1,0 +1,1 @@
+print("hemera-demo: not yet implemented")
