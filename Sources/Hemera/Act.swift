@@ -75,8 +75,12 @@ extension Hemera {
                             message: "Expected \(expected) messages within \(timeoutValue), received \(count)")
                     }
                     continuation.finish()
+                } catch let error as TransportError where error.code == .timeout && expected != nil {
+                    continuation.finish(throwing: HemeraError(
+                        name: .expectedMessages,
+                        message: "Expected \(expected ?? 0) messages within \(timeoutValue), received \(count)", cause: error))
                 } catch {
-                    continuation.finish(throwing: Self.mapTransportError(error, topic: topic))
+                    continuation.finish(throwing: Self.mapTransportError(error, topic: topic, timeout: timeoutValue))
                 }
             }
             continuation.onTermination = { _ in task.cancel() }

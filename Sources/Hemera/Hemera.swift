@@ -1,4 +1,4 @@
-public import HemeraJSON
+@_exported public import HemeraJSON
 public import Logging
 import Synchronization
 

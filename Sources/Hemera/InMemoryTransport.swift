@@ -151,7 +151,11 @@ public final class InMemoryTransport: HemeraTransport {
         }
         let timer = Task {
             try? await Task.sleep(for: timeout)
-            continuation.finish()
+            if count.withLock({ $0 }) == 0 {
+                continuation.finish(throwing: TransportError(.timeout, "no reply on \(subject) within \(timeout)"))
+            } else {
+                continuation.finish()
+            }
         }
         continuation.onTermination = { _ in
             timer.cancel()

@@ -50,8 +50,8 @@ public protocol HemeraTransport: Sendable {
     ///
     /// - Throws: ``TransportError`` with `.noResponders` at once when nobody listens, `.timeout`.
     func request(to subject: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage
-    /// Sends a request and yields replies until `maxReplies` arrived or the timeout passes
-    /// (the sequence then finishes without error).
+    /// Sends a request and yields replies until `maxReplies` arrived or the timeout passed; the
+    /// sequence then finishes, or throws `.timeout` if no reply came at all.
     func requestMany(
         to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error>
