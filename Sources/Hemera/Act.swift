@@ -22,6 +22,7 @@ extension Hemera {
     /// ```swift
     /// let sum: Int = try await hemera.act(Add(a: 1, b: 2))
     /// ```
+    @discardableResult
     public func act<P: HemeraPattern>(
         _ pattern: P, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
     ) async throws -> P.Reply {

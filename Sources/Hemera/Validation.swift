@@ -84,6 +84,9 @@ public struct ValidationRule<Root>: Sendable {
     public let schema: JSONValue
     let check: @Sendable (Root) -> ValidationIssue?
 
+    /// Runs the check: `nil` when `value` passes.
+    public func evaluate(_ value: Root) -> ValidationIssue? { check(value) }
+
     /// A custom rule.
     public init(field: String, schema: JSONValue, check: @escaping @Sendable (Root) -> ValidationIssue?) {
         self.field = field
