@@ -26,8 +26,41 @@ extension Hemera {
     public func act<P: HemeraPattern>(
         _ pattern: P, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
     ) async throws -> P.Reply {
+        if options.clientInterceptors.isEmpty, let encoded = EncodedTypedPattern(pattern) {
+            return try await fastTypedAct(encoded, P.Reply.self, meta: meta, delegate: delegate, timeout: timeout ?? options.timeout)
+        }
         let result = try await act(try typedPattern(pattern), meta: meta, delegate: delegate, timeout: timeout)
         return try decodeReply(P.Reply.self, from: result)
+    }
+
+    /// The typed hot path: envelope written in one pass, reply decoded in one pass.
+    func fastTypedAct<R: Decodable>(
+        _ encoded: EncodedTypedPattern, _ type: R.Type, meta: [String: JSONValue], delegate: [String: JSONValue], timeout: Duration
+    ) async throws -> R {
+        var fullMeta = HemeraContext.current?.meta ?? [:]
+        for (key, value) in meta { fullMeta[key] = value }
+        let payload = encodeEnvelope(
+            topic: encoded.topic, method: encoded.method, meta: fullMeta, delegate: delegate, type: .request
+        ) { writer in writer.raw(encoded.bytes) }
+        let reply: TransportMessage
+        do {
+            reply = try await transport.request(to: encoded.topic, payload: payload, timeout: timeout)
+        } catch {
+            throw Self.mapTransportError(error, topic: encoded.topic, timeout: timeout)
+        }
+        let envelope: TypedReplyEnvelope<R>
+        do {
+            envelope = try HemeraJSONDecoder().decode(TypedReplyEnvelope<R>.self, from: reply.payload)
+        } catch {
+            // Not the expected shape: the general path reports errors and bad JSON precisely.
+            let response = try Self.decodeReplyEnvelope(reply.payload)
+            return try decodeReply(R.self, from: response.result)
+        }
+        if let error = envelope.error { throw HemeraError(wire: error) }
+        guard let result = envelope.result else {
+            return try decodeReply(R.self, from: .null)
+        }
+        return result
     }
 
     /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
@@ -163,7 +196,16 @@ extension Hemera {
     /// Writes the request envelope in one pass.
     func encodeRequest(_ request: ActRequest, type: HemeraRequestInfo.Kind) -> (payload: [UInt8], topic: String) {
         let topic = request.pattern["topic"]?.stringValue ?? ""
-        let method = Pattern.method(of: request.pattern)
+        let payload = encodeEnvelope(
+            topic: topic, method: Pattern.method(of: request.pattern), meta: request.meta, delegate: request.delegate, type: type
+        ) { writer in writer.object(request.pattern) }
+        return (payload, topic)
+    }
+
+    func encodeEnvelope(
+        topic: String, method: String, meta: [String: JSONValue], delegate: [String: JSONValue], type: HemeraRequestInfo.Kind,
+        pattern writePattern: (inout JSONWriter) -> Void
+    ) -> [UInt8] {
         let parent = HemeraContext.current
         var trace = HemeraTrace(
             traceId: parent.map { $0.trace.traceId.isEmpty ? IDGenerator.next() : $0.trace.traceId } ?? IDGenerator.next(),
@@ -172,17 +214,17 @@ extension Hemera {
         let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
         var writer = JSONWriter(capacity: 384)
         writer.raw("{\"pattern\":")
-        writer.object(request.pattern)
+        writePattern(&writer)
         writer.raw(",\"meta\":")
-        writer.object(request.meta)
+        writer.object(meta)
         writer.raw(",\"delegate\":")
-        writer.object(request.delegate)
+        writer.object(delegate)
         writer.raw(",\"trace\":")
         trace.write(to: &writer)
         writer.raw(",\"request\":")
         info.write(to: &writer)
         writer.raw("}")
-        return (writer.bytes, topic)
+        return writer.bytes
     }
 
     func send(_ request: ActRequest) async throws -> ActResponse {
