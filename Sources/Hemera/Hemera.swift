@@ -537,7 +537,10 @@ extension Hemera {
             prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
         }
         state.withLock { $0.inFlight += 1 }
-        Task {
+        // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
+        // handler that never suspends answers without any thread hop; one that does continues on
+        // the global executor, freeing the delivery thread.
+        Task.immediate {
             defer { self.finishRequest() }
             await self.run(prepared, action: action, context: context)
         }
