@@ -465,6 +465,12 @@ public final class Hemera: Sendable {
         }
     }
 
+    /// Waits until the registrations made so far reached the server (a flush), so that calls from
+    /// other connections find them.
+    public func ready(timeout: Duration = .seconds(5)) async throws {
+        try await transport.flush(timeout: timeout)
+    }
+
     /// The number of requests being handled right now.
     public var inFlightCount: Int { state.withLock { $0.inFlight } }
 
