@@ -510,7 +510,7 @@ extension Hemera {
     func receive(_ message: TransportMessage, key: SubscriptionKey) {
         let envelope: JSONValue
         do {
-            envelope = try JSONValue(parsing: message.payload)
+            envelope = try EnvelopeParser.parse(message.payload)
         } catch {
             logger.debug("unparsable message on \(message.subject): \(error)")
             replyEarly(message, HemeraError(name: .parse, message: "Invalid JSON: \(error)", cause: error))
