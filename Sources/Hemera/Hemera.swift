@@ -538,7 +538,7 @@ extension Hemera {
                 id: requestMembers["id"]?.stringValue ?? "",
                 type: requestMembers["type"]?.stringValue == "pubsub" ? .pubsub : .request,
                 service: requestMembers["service"]?.stringValue ?? message.subject, method: method),
-            subject: message.subject, replyTo: message.replyTo, rawTrace: rawTrace, rawRequest: .object(requestMembers))
+            subject: message.subject, replyTo: message.replyTo, hemera: self, rawTrace: rawTrace, rawRequest: .object(requestMembers))
 
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
