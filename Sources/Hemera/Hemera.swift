@@ -1,6 +1,5 @@
 @_exported public import HemeraJSON
 public import Logging
-import Synchronization
 
 /// How a service picks among several matching patterns.
 public enum MatchingMode: Sendable {
@@ -184,7 +183,7 @@ final class ConcurrencyLimiter: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let limit: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(limit: Int) { self.limit = max(1, limit) }
 
@@ -238,7 +237,7 @@ public final class Hemera: Sendable {
     /// The transport this instance talks through.
     public let transport: any HemeraTransport
     public let options: HemeraOptions
-    let state = Mutex(State())
+    let state = LockedValue(State())
     let ownsTransport: Bool
     var logger: Logger { options.logger }
 
@@ -608,7 +607,7 @@ extension Hemera {
 
     private func invoke(_ handler: @escaping PreparedHandler, middleware: [HemeraMiddleware], context: HemeraContext) async throws -> ServerReply.Body? {
         if middleware.isEmpty { return try await handler(context) }
-        let result = Mutex<ServerReply.Body?>(nil)
+        let result = LockedValue<ServerReply.Body?>(nil)
         var next: @Sendable () async throws -> Void = {
             let body = try await handler(context)
             result.withLock { $0 = body }

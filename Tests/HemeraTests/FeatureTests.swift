@@ -1,5 +1,4 @@
-import Hemera
-import Synchronization
+@testable import Hemera
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ValidationTests {
@@ -210,7 +209,7 @@ extension HemeraValidatable {
     @Test(arguments: allKinds) func concurrencyLimitPerAction(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera()
-            let running = Mutex((now: 0, peak: 0))
+            let running = LockedValue((now: 0, peak: 0))
             try service.add("topic:limited,cmd:x", options: AddOptions(concurrencyLimit: 2)) { _, _ in
                 running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
                 try await Task.sleep(for: .milliseconds(50))
