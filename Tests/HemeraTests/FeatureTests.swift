@@ -141,6 +141,21 @@ extension HemeraValidatable {
             }
             for _ in 0..<5 { try await client.publish("topic:audit,cmd:do") }
             #expect(await eventually { groupA.count == 5 && groupB.count == 5 })
+
+            // The same custom group on two instances: they split the load.
+            let sharedA = Counter()
+            let sharedB = Counter()
+            for counter in [sharedA, sharedB] {
+                let service = try await env.hemera()
+                try service.add("topic:jobs,cmd:run", options: AddOptions(queue: "workers")) { _, _ in
+                    counter.increment()
+                    return true
+                }
+                try await service.ready()
+            }
+            for _ in 0..<20 { _ = try await client.act("topic:jobs,cmd:run") }
+            #expect(sharedA.count + sharedB.count == 20)
+            #expect(sharedA.count > 0 && sharedB.count > 0)
         }
     }
 
