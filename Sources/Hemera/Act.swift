@@ -146,6 +146,20 @@ extension Hemera {
 
     func decodeReply<R: Decodable>(_ type: R.Type, from result: JSONValue) throws -> R {
         if let json = result as? R { return json }
+        // Common primitive replies skip the Codable machinery.
+        switch result {
+        case .integer(let number):
+            if R.self == Int.self, let value = Int(exactly: number) as? R { return value }
+            if R.self == Double.self, let value = Double(number) as? R { return value }
+        case .double(let number):
+            if R.self == Double.self, let value = number as? R { return value }
+        case .string(let text):
+            if let value = text as? R { return value }
+        case .bool(let flag):
+            if let value = flag as? R { return value }
+        default:
+            break
+        }
         do {
             return try HemeraJSONDecoder().decode(R.self, from: result)
         } catch {
