@@ -2,15 +2,20 @@ public import HemeraJSON
 
 /// Trace data of one call (`trace` on the wire).
 public struct HemeraTrace: Sendable, Equatable {
+    /// Shared by every call of one distributed operation.
     public var traceId: String
+    /// This call's span.
     public var spanId: String
     /// The span of the caller's request when the call was made inside a handler.
     public var parentSpanId: String?
     /// Milliseconds; Swift sends epoch milliseconds, Node Hemera a process-relative value.
     public var timestamp: Double
+    /// The topic called.
     public var service: String
+    /// The pattern's method string.
     public var method: String
 
+    /// Creates trace data.
     public init(traceId: String, spanId: String, parentSpanId: String? = nil, timestamp: Double, service: String, method: String) {
         self.traceId = traceId
         self.spanId = spanId
@@ -50,12 +55,18 @@ public struct HemeraTrace: Sendable, Equatable {
 
 /// Request data (`request` on the wire).
 public struct HemeraRequestInfo: Sendable, Equatable {
+    /// A request expecting replies, or a fire-and-forget publish.
     public enum Kind: String, Sendable { case request, pubsub }
+    /// Unique per call.
     public var id: String
+    /// `request` or `pubsub`.
     public var type: Kind
+    /// The topic called.
     public var service: String
+    /// The pattern's method string.
     public var method: String
 
+    /// Creates request data.
     public init(id: String, type: Kind, service: String, method: String) {
         self.id = id
         self.type = type
@@ -85,7 +96,9 @@ public struct HemeraContext: Sendable {
     public var meta: [String: JSONValue]
     /// Data for this service only; not inherited.
     public var delegate: [String: JSONValue]
+    /// Trace ids of this request.
     public var trace: HemeraTrace
+    /// Request data (`id`, `type`, `method`).
     public var request: HemeraRequestInfo
     /// The subject the request arrived on.
     public var subject: String

@@ -41,6 +41,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         self.init(members)
     }
 
+    /// A pattern written as a dictionary literal; `$` keys become options.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
@@ -59,6 +60,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         self.init(members)
     }
 
+    /// A pattern written in the short form, `"topic:math,cmd:add"`.
     public init(stringLiteral value: String) {
         self.init(short: value)
     }
@@ -124,6 +126,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         return result
     }
 
+    /// The wire keys as compact JSON.
     public var description: String { String(decoding: JSONValue.object(keys).hemeraBytes, as: UTF8.self) }
 }
 
