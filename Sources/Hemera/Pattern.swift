@@ -109,7 +109,9 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         for (key, value) in keys {
             switch value {
             case .string(let text): parts.append((key, text))
-            case .integer(let number): parts.append((key, String(number)))
+            case .integer(let number):
+                // Beyond 2^53 JavaScript holds (and prints) the nearest double.
+                parts.append((key, number.magnitude < (1 << 53) ? String(number) : formatJavaScriptNumber(Double(number))))
             case .double(let number): parts.append((key, formatJavaScriptNumber(number)))
             case .bool(let flag): parts.append((key, flag ? "true" : "false"))
             default: continue
