@@ -209,10 +209,10 @@ extension Hemera {
         topic: String, method: String, meta: [String: JSONValue], delegate: [String: JSONValue], type: HemeraRequestInfo.Kind,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = HemeraContext.current
+        let parent = HemeraContext.current?.trace
         var trace = HemeraTrace(
-            traceId: parent.map { $0.trace.traceId.isEmpty ? IDGenerator.next() : $0.trace.traceId } ?? IDGenerator.next(),
-            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.trace.spanId.isEmpty ? nil : $0.trace.spanId },
+            traceId: parent.map { $0.traceId.isEmpty ? IDGenerator.next() : $0.traceId } ?? IDGenerator.next(),
+            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
             timestamp: epochMilliseconds(), service: topic, method: method)
         let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
         var writer = JSONWriter(capacity: 384)

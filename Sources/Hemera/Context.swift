@@ -96,10 +96,18 @@ public struct HemeraContext: Sendable {
     public var meta: [String: JSONValue]
     /// Data for this service only; not inherited.
     public var delegate: [String: JSONValue]
-    /// Trace ids of this request.
-    public var trace: HemeraTrace
-    /// Request data (`id`, `type`, `method`).
-    public var request: HemeraRequestInfo
+    /// Trace ids of this request (parsed from the received bytes when asked for).
+    public var trace: HemeraTrace {
+        HemeraTrace(wire: rawTrace.flatMap { try? EnvelopeParser.parse(payload, range: $0) })
+    }
+    /// Request data (`id`, `type`, `method`), parsed from the received bytes when asked for.
+    public var request: HemeraRequestInfo {
+        let wire = rawRequest.flatMap { try? EnvelopeParser.parse(payload, range: $0) }
+        return HemeraRequestInfo(
+            id: wire?["id"]?.stringValue ?? "", type: wire?["type"]?.stringValue == "pubsub" ? .pubsub : .request,
+            service: wire?["service"]?.stringValue ?? subject,
+            method: wire?["method"]?.stringValue ?? Pattern.method(of: pattern.objectValue ?? [:]))
+    }
     /// The subject the request arrived on.
     public var subject: String
     /// The reply inbox, or `nil` for a publish/subscribe message.
@@ -107,9 +115,11 @@ public struct HemeraContext: Sendable {
     /// The instance handling the request: make nested calls through it (`context.hemera.act(…)`);
     /// they inherit this request's `meta` and trace.
     public let hemera: Hemera
-    /// The raw `trace` and `request` objects, echoed verbatim in replies.
-    let rawTrace: JSONValue
-    let rawRequest: JSONValue
+    /// The received message and where its `trace` and `request` objects are, echoed verbatim in
+    /// replies.
+    let payload: [UInt8]
+    let rawTrace: Range<Int>?
+    let rawRequest: Range<Int>?
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

@@ -507,37 +507,32 @@ extension Hemera {
     /// Runs on the transport's delivery thread: parses, matches and validates, then hops to a task
     /// only to run the handler.
     func receive(_ message: TransportMessage, key: SubscriptionKey) {
-        let envelope: JSONValue
+        let parsed: EnvelopeParser.RequestEnvelope?
         do {
-            envelope = try EnvelopeParser.parse(message.payload)
+            parsed = try EnvelopeParser.parseRequestEnvelope(message.payload)
         } catch {
             logger.debug("unparsable message on \(message.subject): \(error)")
             replyEarly(message, HemeraError(name: .parse, message: "Invalid JSON: \(error)", cause: error))
             return
         }
-        guard case .object(let members) = envelope else {
+        guard let envelope = parsed else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request must be a JSON object"))
             return
         }
+        let members = envelope.members
         guard case .object(let patternMembers)? = members["pattern"] else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `pattern` object"))
             return
         }
-        guard case .object(let requestMembers)? = members["request"] else {
+        guard let requestRange = envelope.request else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `request` object"))
             return
         }
         let pattern = JSONValue.object(patternMembers)
-        let method = requestMembers["method"]?.stringValue ?? Pattern.method(of: patternMembers)
-        let rawTrace = members["trace"] ?? .object([:])
         let context = HemeraContext(
             pattern: pattern, meta: members["meta"]?.objectValue ?? [:], delegate: members["delegate"]?.objectValue ?? [:],
-            trace: HemeraTrace(wire: rawTrace),
-            request: HemeraRequestInfo(
-                id: requestMembers["id"]?.stringValue ?? "",
-                type: requestMembers["type"]?.stringValue == "pubsub" ? .pubsub : .request,
-                service: requestMembers["service"]?.stringValue ?? message.subject, method: method),
-            subject: message.subject, replyTo: message.replyTo, hemera: self, rawTrace: rawTrace, rawRequest: .object(requestMembers))
+            subject: message.subject, replyTo: message.replyTo, hemera: self, payload: message.payload,
+            rawTrace: envelope.trace, rawRequest: requestRange)
 
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
@@ -646,9 +641,9 @@ extension Hemera {
         writer.raw("{\"meta\":")
         writer.object(context.meta)
         writer.raw(",\"trace\":")
-        writer.value(context.rawTrace)
+        if let range = context.rawTrace { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
         writer.raw(",\"request\":")
-        writer.value(context.rawRequest)
+        if let range = context.rawRequest { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
         if let error = reply.error {
             writer.raw(",\"result\":null,\"error\":")
             writer.value(error.wire(includeStack: options.includeStackTraces))
