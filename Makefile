@@ -42,3 +42,7 @@ demo: deps
 
 clean:
 	rm -rf .build .build-tsan .build-asan $(VENV)
+
+# The benchmark suite (its own package in Benchmarks/, ordo-one/benchmark).
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
