@@ -32,6 +32,7 @@ func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) {
         #else
         let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
         #endif
+        pthread_setspecific(dedicatedThreadKey.key, UnsafeRawPointer(bitPattern: 1))
         box.body()
         return nil
     }, context)
@@ -47,16 +48,48 @@ func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) {
     #endif
 }
 
-/// Runs a blocking cnats call on a dedicated thread and returns its result to the awaiting task.
+/// A task executor that runs every job on a new detached thread of its own.
+///
+/// Used through ``onDedicatedThread(_:)`` for cnats' blocking calls: the task hops onto a fresh
+/// thread, blocks there, and hops back through Swift's own executor machinery. Compared with
+/// resuming a continuation from a foreign thread this gives ThreadSanitizer the happens-before
+/// edges of job enqueue/run (a continuation resumed before its task finished suspending takes a
+/// runtime fast path that TSan cannot see through, and reports a false race).
+final class DedicatedThreadExecutor: TaskExecutor {
+    static let shared = DedicatedThreadExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = self.asUnownedTaskExecutor()
+        spawnDetachedThread {
+            job.runSynchronously(on: executor)
+        }
+    }
+}
+
+/// Runs a blocking cnats call on a dedicated thread (never on Swift's cooperative pool) and
+/// returns its result to the awaiting task.
 ///
 /// The body must read `nats_GetLastError` itself (it is thread-local) and return a finished
 /// `Result`.
 func onDedicatedThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    // Unsafe continuation: resumed exactly once, by the thread started right here, which runs
-    // `body` exactly once and cannot be cancelled.
-    await withUnsafeContinuation { (continuation: UnsafeContinuation<T, Never>) in
-        spawnDetachedThread {
-            continuation.resume(returning: body())
-        }
+    await withTaskExecutorPreference(DedicatedThreadExecutor.shared) { () async -> T in
+        assert(isOnDedicatedThread(), "a blocking cnats call must not run on Swift's pool")
+        return body()
     }
+}
+
+/// A thread-specific marker set on the threads started by ``spawnDetachedThread(_:)``.
+///
+/// `@unchecked Sendable`: the key is created once and only read afterwards.
+private struct DedicatedThreadKey: @unchecked Sendable {
+    var key = pthread_key_t()
+    init() { pthread_key_create(&self.key, nil) }
+}
+
+private let dedicatedThreadKey = DedicatedThreadKey()
+
+/// Whether the current thread was started by ``spawnDetachedThread(_:)`` (for debug checks).
+func isOnDedicatedThread() -> Bool {
+    pthread_getspecific(dedicatedThreadKey.key) != nil
 }
