@@ -48,6 +48,24 @@ struct LifecycleTests {
         }
     }
 
+    @Test func connectionDrainTimesOut() async throws {
+        try await withNATSServer { server in
+            let connection = try await connect(server)
+            let stuck = try connection.subscribe(to: "stuck") { _ in Thread.sleep(forTimeInterval: 1.5) }
+            try connection.publish(to: "stuck", payload: [])
+            try connection.publish(to: "stuck", payload: [])
+            try await connection.flush(timeout: .seconds(2))
+            try await Task.sleep(for: .milliseconds(50))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = try await #require(throws: NATSError.self) { try await connection.drain(timeout: .milliseconds(200)) }
+            #expect(error.code == .timeout)
+            #expect(clock.now - start < .seconds(1.4), "the drain gave up at its timeout, not after the handlers")
+            #expect(connection.isClosed)
+            withExtendedLifetime(stuck) {}
+        }
+    }
+
     @Test func reconnectAfterServerRestart() async throws {
         let server = NATSTestServer()
         defer { server.stop() }
