@@ -456,7 +456,9 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
 
 /// The replies to one request, from ``NATSConnection/requestMany(to:payload:headers:timeout:maxReplies:)``.
 public struct NATSReplies: AsyncSequence, Sendable {
+    /// Each element is one reply.
     public typealias Element = NATSMessage
+    /// ``NATSError`` (no responders, timeout, closed, publish errors) or `CancellationError`.
     public typealias Failure = any Error
 
     let stream: AsyncThrowingStream<NATSMessage, any Error>
