@@ -43,6 +43,8 @@ public struct NATSServerConfiguration: Sendable {
     public var tls: TLS?
     /// The maximum payload in bytes (`max_payload`), nats-server's 1 MiB default when nil.
     public var maxPayload: Int?
+    /// More configuration file text, e.g. an `authorization` block with permissions.
+    public var extraConfiguration: String?
     /// More command-line arguments for nats-server.
     public var extraArguments: [String] = []
     /// The nats-server executable; found on `PATH` (or `/usr/sbin`, `/usr/bin`) when nil.
@@ -171,6 +173,7 @@ public final class NATSTestServer: @unchecked Sendable {
             var config = ""
             if let maxPayload = configuration.maxPayload { config += "max_payload: \(maxPayload)\n" }
             if let nkey = configuration.nkeyUser { config += "authorization { users = [ { nkey: \"\(nkey)\" } ] }\n" }
+            if let extra = configuration.extraConfiguration { config += extra + "\n" }
             if !config.isEmpty {
                 let path = "\(self.directory)/nats.conf"
                 try config.write(toFile: path, atomically: true, encoding: .utf8)
@@ -234,6 +237,20 @@ public final class NATSTestServer: @unchecked Sendable {
         // Only the PID this harness started.
         _ = Glibc.kill(process.processIdentifier, signal)
         process.waitUntilExit()
+    }
+
+    /// Puts the server into lame duck mode (SIGUSR2): it tells clients and closes them gradually.
+    public func enterLameDuckMode() {
+        let process: Process? = self.lock.withLock { self.process }
+        guard let process, process.isRunning else { return }
+        _ = Glibc.kill(process.processIdentifier, SIGUSR2)
+    }
+
+    /// The number of client connections the server reports (`/connz`).
+    public func connectionCount() throws -> Int {
+        let body = try self.monitor("/connz")
+        guard let range = body.range(of: "\"num_connections\":") else { throw NATSTestServerError("no num_connections in /connz") }
+        return Int(body[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }) ?? 0
     }
 
     /// Stops the server and starts it again on the same port.

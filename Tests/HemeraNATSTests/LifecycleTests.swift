@@ -156,3 +156,51 @@ struct LifecycleTests {
         }
     }
 }
+
+@Suite("Connection events and lifetime")
+struct EventTests {
+    @Test func lameDuckModeIsAnEvent() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.extraConfiguration = "lame_duck_grace_period: \"100ms\"\nlame_duck_duration: \"30s\""
+        try await withNATSServer(configuration) { server in
+            let connection = try await connect(server)
+            let events = connection.events
+            server.enterLameDuckMode()
+            let event = try await waitForEvent(events) { $0 == .lameDuckMode }
+            #expect(event == .lameDuckMode)
+            await connection.close()
+        }
+    }
+
+    @Test func permissionViolationIsAnEvent() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.extraConfiguration = """
+            authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
+            """
+        try await withNATSServer(configuration) { server in
+            let connection = try await connect(server) { $0.authentication = .userPassword(user: "limited", password: "pw") }
+            let events = connection.events
+            try connection.publish(to: "forbidden.thing", payload: [1])
+            let event = try await waitForEvent(events) {
+                if case .error = $0 { return true } else { return false }
+            }
+            guard case .error(let error, _) = event else { Issue.record("not an error event"); return }
+            #expect(error.code == .notPermitted)
+            #expect(error.message.lowercased().contains("permissions violation"))
+            await connection.close()
+        }
+    }
+
+    @Test func droppingTheLastReferenceClosesTheConnection() async throws {
+        try await withNATSServer { server in
+            do {
+                let connection = try await connect(server)
+                let responder = try startEchoResponder(connection, subject: "gone")
+                _ = try await connection.request(to: "gone", payload: [], timeout: .seconds(2))
+                #expect(try server.connectionCount() == 1)
+                withExtendedLifetime(responder) {}
+            }
+            #expect(try await eventually { (try? server.connectionCount()) == 0 }, "deinit destroyed the connection")
+        }
+    }
+}
