@@ -235,7 +235,7 @@ public final class NATSTestServer: @unchecked Sendable {
         }
         guard let process, process.isRunning else { return }
         // Only the PID this harness started.
-        _ = Glibc.kill(process.processIdentifier, signal)
+        _ = sendSignal(process.processIdentifier, signal)
         process.waitUntilExit()
     }
 
@@ -243,7 +243,7 @@ public final class NATSTestServer: @unchecked Sendable {
     public func enterLameDuckMode() {
         let process: Process? = self.lock.withLock { self.process }
         guard let process, process.isRunning else { return }
-        _ = Glibc.kill(process.processIdentifier, SIGUSR2)
+        _ = sendSignal(process.processIdentifier, SIGUSR2)
     }
 
     /// The number of client connections the server reports (`/connz`).
@@ -296,7 +296,11 @@ func findExecutable(_ explicit: String?) throws -> String {
 
 /// Connects to 127.0.0.1:`port`, returns the socket.
 func connectLocal(port: Int) throws -> Int32 {
+    #if canImport(Darwin)
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #else
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #endif
     guard fd >= 0 else { throw NATSTestServerError("socket failed") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -305,7 +309,7 @@ func connectLocal(port: Int) throws -> Int32 {
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard result == 0 else {
         close(fd)
@@ -347,4 +351,26 @@ func httpGet(port: Int, path: String) throws -> String {
     let response = readAll(fd) { _ in false }
     guard let split = response.range(of: "\r\n\r\n") else { return response }
     return String(response[split.upperBound...])
+}
+
+/// `kill(2)`, named apart from ``NATSTestServer/kill()``.
+func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
+    #if canImport(Darwin)
+    return Darwin.kill(pid, signal)
+    #elseif canImport(Musl)
+    return Musl.kill(pid, signal)
+    #else
+    return Glibc.kill(pid, signal)
+    #endif
+}
+
+/// `connect(2)`, named apart from other `connect` functions.
+func connectSocket(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    #if canImport(Darwin)
+    return Darwin.connect(fd, address, length)
+    #elseif canImport(Musl)
+    return Musl.connect(fd, address, length)
+    #else
+    return Glibc.connect(fd, address, length)
+    #endif
 }
