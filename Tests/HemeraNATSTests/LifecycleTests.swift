@@ -104,6 +104,27 @@ struct LifecycleTests {
         await connection.close()
     }
 
+    @Test func retryOnFailedConnect() async throws {
+        let server = NATSTestServer()
+        defer { server.stop() }
+        try await server.start()
+        server.stop()  // the port is known now, and nobody listens on it
+        var options = NATSOptions(url: server.url)
+        options.retryOnFailedConnect = true
+        options.reconnectWait = .milliseconds(50)
+        options.maxReconnectAttempts = nil
+        let connection = try await NATSConnection.connect(options)
+        let events = connection.events
+        #expect(connection.connectedURL == nil)
+        let subscription = try connection.subscribe(to: "early")
+        try await server.start()
+        _ = try await waitForEvent(events) { $0 == .connected }
+        #expect(connection.connectedServerID == server.serverID)
+        try connection.publish(to: "early", payload: [3])
+        #expect(try await collect(subscription, count: 1).first?.payload == [3])
+        await connection.close()
+    }
+
     @Test func failRequestsOnDisconnect() async throws {
         let server = NATSTestServer()
         defer { server.stop() }
