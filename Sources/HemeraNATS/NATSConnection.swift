@@ -368,8 +368,8 @@ public final class NATSConnection: Sendable {
 
     /// The connection's events: disconnects, reconnects, close, lame duck mode, discovered servers
     /// and asynchronous errors. Each access returns a new sequence, which receives the events after
-    /// its creation and is kept (holding up to 256 unread events) until the connection closes.
-    /// Every event is also logged through the connection's `logger`.
+    /// its creation (holding up to 256 unread ones) until the connection closes or the sequence and
+    /// its iterator are dropped. Every event is also logged through the connection's `logger`.
     public var events: NATSConnectionEvents { self.hub.makeEvents() }
 
     /// Measures the round trip time to the server (a PING/PONG), on a dedicated thread.

@@ -225,3 +225,26 @@ struct EventTests {
         }
     }
 }
+
+@Suite("Event sequences")
+struct EventSequenceTests {
+    @Test func eventSequencesEndWithClosed() async throws {
+        try await withNATSServer { server in
+            let connection = try await connect(server)
+            let kept = connection.events
+            do {
+                let dropped = connection.events
+                _ = dropped
+            }
+            // Only the kept sequence still receives; closing delivers .closed to it and ends it.
+            await connection.close()
+            var received: [NATSConnectionEvent] = []
+            for await event in kept { received.append(event) }
+            #expect(received == [.closed])
+            // A sequence made after the close ends at once with .closed.
+            var late: [NATSConnectionEvent] = []
+            for await event in connection.events { late.append(event) }
+            #expect(late == [.closed])
+        }
+    }
+}
