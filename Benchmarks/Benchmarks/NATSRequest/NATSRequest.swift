@@ -148,11 +148,12 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.teardown = { fixture.server.stop() }
 
     Benchmark("raw cnats natsConnection_Request, 1 in flight") { benchmark in
-        var reply: OpaquePointer?
         for _ in benchmark.scaledIterations {
-            payload.withUnsafeBytes { bytes in
-                _ = natsConnection_Request(&reply, fixture.rawSequential, "bench.echo", bytes.baseAddress, Int32(bytes.count), 5000)
+            var reply: OpaquePointer?
+            let status = payload.withUnsafeBytes { bytes in
+                natsConnection_Request(&reply, fixture.rawSequential, "bench.echo", bytes.baseAddress, Int32(bytes.count), 5000)
             }
+            precondition(status == NATS_OK, "natsConnection_Request failed: \(status)")
             natsMsg_Destroy(reply)
         }
     }
