@@ -235,12 +235,27 @@ final class RequestTable: @unchecked Sendable {
 
     /// Fails every pending request with `error`; with `close`, later requests fail at once too and
     /// the timer thread ends.
+    /// Without `close` (a disconnect), requests still being sent (reserved, continuation not yet
+    /// installed) are kept: they are sent into cnats' reconnect buffer and wait as usual.
     func failAll(with error: NATSError, close: Bool) {
         let waiters: [Waiter] = self.state.withLock { state in
-            if close { state.closedError = error }
-            let waiters = Array(state.entries.values)
-            state.entries.removeAll()
-            if close { state.heap.removeAll() }
+            if close {
+                state.closedError = error
+                let waiters = Array(state.entries.values)
+                state.entries.removeAll()
+                state.heap.removeAll()
+                return waiters
+            }
+            var waiters: [Waiter] = []
+            for (id, waiter) in state.entries {
+                switch waiter {
+                case .single, .many:
+                    waiters.append(waiter)
+                    state.entries[id] = nil
+                case .reserved, .cancelled:
+                    break
+                }
+            }
             return waiters
         }
         if close { self.state.broadcast() }
