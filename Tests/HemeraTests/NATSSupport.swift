@@ -1,6 +1,6 @@
 import Hemera
 
-/// Until HemeraNATS lands on main, `nats` runs fail loudly.
+/// A NATS transport on a new connection to the test's server.
 func makeNATSTransport(url: String) async throws -> any HemeraTransport {
-    throw TestFailure("HemeraNATS not merged yet")
+    try await NATSTransport.connect(url: url)
 }

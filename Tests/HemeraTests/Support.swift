@@ -55,7 +55,7 @@ enum TransportKind: String, CaseIterable, Sendable, CustomTestStringConvertible 
 }
 
 /// The transports every end-to-end test runs on.
-let allKinds: [TransportKind] = [.memory]
+let allKinds: [TransportKind] = TransportKind.allCases
 
 /// One test's world: a shared in-memory transport, or a real nats-server with one connection per
 /// Hemera instance.

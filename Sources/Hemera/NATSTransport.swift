@@ -1,0 +1,142 @@
+public import HemeraNATS
+public import Logging
+
+/// The production transport: a ``HemeraNATS/NATSConnection``.
+///
+/// ```swift
+/// let hemera = try await Hemera.connect(url: "nats://127.0.0.1:4222", options: HemeraOptions(app: "math"))
+/// ```
+/// Services decode on cnats' delivery thread (callback subscriptions) and hop to a task only to
+/// run the handler; calls use the connection's shared reply subscription.
+public final class NATSTransport: HemeraTransport {
+    /// The underlying connection.
+    public let connection: NATSConnection
+
+    /// Wraps an open connection; ``close()`` drains it.
+    public init(connection: NATSConnection) {
+        self.connection = connection
+    }
+
+    /// Connects to `url` (send-asap writes, for the lowest latency of lone calls).
+    public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats")) async throws -> NATSTransport {
+        var options = NATSOptions(url: url)
+        options.name = name
+        return NATSTransport(connection: try await NATSConnection.connect(options, logger: logger))
+    }
+
+    static func map(_ error: any Error) -> any Error {
+        guard let error = error as? NATSError else { return error }
+        switch error.code {
+        case .timeout: return TransportError(.timeout, error.message)
+        case .noResponders: return TransportError(.noResponders, error.message)
+        case .connectionClosed: return TransportError(.closed, error.message)
+        default: return error
+        }
+    }
+
+    public func publish(to subject: String, payload: [UInt8], replyTo: String?) throws {
+        do {
+            try connection.publish(to: subject, payload: payload, replyTo: replyTo)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    struct Subscription: HemeraTransportSubscription {
+        let base: NATSSubscription
+        func unsubscribe() throws { try base.unsubscribe() }
+        func drain() async throws { try await base.drain(timeout: .seconds(10)) }
+    }
+
+    public func subscribe(
+        to subject: String, queue: String?, onMessage: @escaping @Sendable (TransportMessage) -> Void
+    ) throws -> any HemeraTransportSubscription {
+        do {
+            let subscription = try connection.subscribe(to: subject, queue: queue) { message in
+                onMessage(TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload))
+            }
+            return Subscription(base: subscription)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    public func request(to subject: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage {
+        do {
+            let reply = try await connection.request(to: subject, payload: payload, headers: nil, timeout: timeout)
+            return TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    public func requestMany(
+        to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        let replies = connection.requestMany(to: subject, payload: payload, headers: nil, timeout: timeout, maxReplies: maxReplies)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await reply in replies {
+                        continuation.yield(TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload))
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: Self.map(error))
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func flush(timeout: Duration) async throws {
+        do {
+            try await connection.flush(timeout: timeout)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Drains the connection (its pending calls, then its subscriptions), closing it.
+    public func close() async {
+        if connection.isClosed { return }
+        do {
+            try await connection.drain(timeout: .seconds(10))
+        } catch {
+            connection.logger.warning("drain failed, closing: \(error)")
+            await connection.close()
+        }
+    }
+}
+
+extension Hemera {
+    /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
+    /// ``close()``).
+    public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {
+        let transport = try await NATSTransport.connect(url: url, name: options.app, logger: options.logger)
+        return Hemera(transport: transport, options: options, closeTransport: true)
+    }
+}
+
+/// Runs `body` with a Hemera instance connected to NATS at `url`; closes it gracefully afterwards
+/// (drains the service subscriptions, finishes in-flight handlers, then drains the connection).
+///
+/// ```swift
+/// try await withHemera(url: "nats://127.0.0.1:4222", options: HemeraOptions(app: "math")) { hemera in
+///     try hemera.add(AddAction())
+///     try await Task.sleep(for: .seconds(60))
+/// }
+/// ```
+public func withHemera<Result: Sendable>(
+    url: String, options: HemeraOptions = HemeraOptions(), _ body: (Hemera) async throws -> Result
+) async throws -> Result {
+    let hemera = try await Hemera.connect(url: url, options: options)
+    do {
+        let result = try await body(hemera)
+        await hemera.close()
+        return result
+    } catch {
+        await hemera.close()
+        throw error
+    }
+}
