@@ -1,48 +1,7 @@
 import Foundation
+import HemeraTesting
 @testable import Hemera
 import Testing
-
-/// A nats-server started for one test: `nats-server -a 127.0.0.1 -p -1`, port read from its log.
-final class NATSServerProcess: Sendable {
-    let url: String
-    private let process: Process
-
-    init() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nats-server")
-        process.arguments = ["-a", "127.0.0.1", "-p", "-1"]
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        var log = ""
-        let deadline = Date().addingTimeInterval(10)
-        var port: String?
-        while port == nil, Date() < deadline {
-            let data = pipe.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            log += String(decoding: data, as: UTF8.self)
-            if let range = log.range(of: "Listening for client connections on 127.0.0.1:") {
-                let rest = log[range.upperBound...]
-                let digits = rest.prefix { $0.isNumber }
-                if rest.dropFirst(digits.count).first != nil, !digits.isEmpty { port = String(digits) }
-            }
-        }
-        guard let port else {
-            process.terminate()
-            throw TestFailure("nats-server did not start: \(log)")
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        pipe.fileHandleForReading.readabilityHandler = { handle in _ = handle.availableData }
-        self.process = process
-        self.url = "nats://127.0.0.1:\(port)"
-    }
-
-    func stop() {
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-    }
-}
 
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
@@ -62,13 +21,21 @@ let allKinds: [TransportKind] = TransportKind.allCases
 final class Env: Sendable {
     let kind: TransportKind
     let memory = InMemoryTransport()
-    let server: NATSServerProcess?
+    let server: NATSTestServer?
     private let instances = LockedValue<[Hemera]>([])
     private let transports = LockedValue<[any HemeraTransport]>([])
 
-    init(kind: TransportKind) throws {
+    private init(kind: TransportKind, server: NATSTestServer?) {
         self.kind = kind
-        server = kind == .nats ? try NATSServerProcess() : nil
+        self.server = server
+    }
+
+    /// For `.nats`, starts `nats-server -a 127.0.0.1 -p -1` through HemeraTesting's runner.
+    static func make(kind: TransportKind) async throws -> Env {
+        guard kind == .nats else { return Env(kind: kind, server: nil) }
+        let server = NATSTestServer()
+        try await server.start()
+        return Env(kind: kind, server: server)
     }
 
     func transport() async throws -> any HemeraTransport {
@@ -97,7 +64,7 @@ final class Env: Sendable {
 }
 
 func withEnv(_ kind: TransportKind, _ body: (Env) async throws -> Void) async throws {
-    let env = try Env(kind: kind)
+    let env = try await Env.make(kind: kind)
     do {
         try await body(env)
     } catch {
