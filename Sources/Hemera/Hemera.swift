@@ -311,8 +311,18 @@ public final class Hemera: Sendable {
         }
     }
 
+    /// The payload fields (type, required) and declarative rules of `P`, routing keys left out.
     static func schema<P: HemeraPattern>(of type: P.Type) -> JSONValue {
-        (P.self as? any HemeraValidatable.Type)?.ruleSchemas ?? [:]
+        var fields = SchemaProbe.fields(of: P.self).objectValue ?? [:]
+        for key in P.fixedKeys.keys { fields[key] = nil }
+        if case .object(let rules)? = (P.self as? any HemeraValidatable.Type)?.ruleSchemas {
+            for (field, list) in rules {
+                var entry = fields[field]?.objectValue ?? [:]
+                entry["rules"] = list
+                fields[field] = .object(entry)
+            }
+        }
+        return .object(fields)
     }
 
     func register(

@@ -176,8 +176,13 @@ import Testing
             #expect(actions.map(\.pattern) == [
                 ["topic": "math", "cmd": "add"], ["topic": "cart", "cmd": "addProduct"], ["topic": "math", "cmd": "mul"],
             ])
-            #expect(actions[1].schema["quantity"]?[0]?["rule"] == "range")
-            #expect(actions[1].schema["quantity"]?[0]?["max"] == "5")
+            #expect(actions[1].schema["quantity"]?["type"] == "integer")
+            #expect(actions[1].schema["quantity"]?["required"] == true)
+            #expect(actions[1].schema["quantity"]?["rules"]?[0]?["rule"] == "range")
+            #expect(actions[1].schema["quantity"]?["rules"]?[0]?["max"] == "5")
+            #expect(actions[1].schema["note"] == ["type": "string", "required": false])
+            #expect(actions[0].schema == ["a": ["type": "integer", "required": true], "b": ["type": "integer", "required": true]])
+            #expect(actions[2].schema == [:])
             let client = try await env.hemera()
             #expect(try await client.act(Add(a: 1, b: 1)) == 2)
             #expect(service.remove(add))
