@@ -177,6 +177,44 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
         }
     }
 
+    /// Our client against a "Node service" that answers with the captured Hemera 7 reply bytes.
+    @Test(arguments: allKinds) func ourClientReadsCapturedReplies(kind: TransportKind) async throws {
+        try await withEnv(kind) { env in
+            let raw = try await env.transport()
+            let all = CapturedMessage.all
+            // cmd → the captured replies of that request, in order
+            var replies: [String: [[UInt8]]] = [:]
+            for request in all where request.isRequest && request.subject == "math" {
+                let cmd = request.payload["pattern"]?["cmd"]?.stringValue ?? ""
+                if replies[cmd] == nil { replies[cmd] = request.replies.map(\.rawPayload) }
+            }
+            let table = replies
+            let subscription = try raw.subscribe(to: "math", queue: nil) { message in
+                guard let json = try? JSONValue(parsing: message.payload), let replyTo = message.replyTo,
+                      let answers = table[json["pattern"]?["cmd"]?.stringValue ?? ""] else { return }
+                for answer in answers { try? raw.publish(to: replyTo, payload: answer, replyTo: nil) }
+            }
+            defer { try? subscription.unsubscribe() }
+            try await raw.flush(timeout: .seconds(1))
+            let client = try await env.hemera()
+            #expect(try await client.act(Add(a: 1, b: 2)) == 3)
+            #expect(try await client.act("topic:math,cmd:mul,a:3,b:4") == 12)
+            let error = await hemeraError { try await client.act("topic:math,cmd:fail") }
+            #expect(error?.name == "Unauthorized")
+            #expect(error?.code == "E_AUTH")
+            #expect(error?.details == ["user": "bob"])
+            #expect(error?.hops == [.init(service: "math", method: "cmd:fail,topic:math", app: "math-service", ts: 457225.453095)])
+            #expect(error?.extra["stack"]?.stringValue?.hasPrefix("Unauthorized: not allowed") == true)
+            let notFound = await hemeraError { try await client.act("topic:math,cmd:nope") }
+            #expect(notFound?.name == .patternNotFound)
+            #expect(notFound?.extra["isServer"] == true)
+            var counted: [Int] = []
+            for try await value in try client.actMany(Count(n: 3), expectedMessages: 3) { counted.append(value) }
+            #expect(counted == [1, 2, 3])
+            #expect(try await client.act("topic:math,cmd:nested,a:5,b:6") == ["sum": 11])
+        }
+    }
+
     /// What our client sends carries the same fields as what Hemera 7 sends.
     @Test(arguments: allKinds) func encodedRequestsHaveTheCapturedShape(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
