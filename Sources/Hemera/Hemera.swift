@@ -21,6 +21,11 @@ public struct HemeraOptions: Sendable {
     public var logger: Logger
     public var clientInterceptors: [any HemeraClientInterceptor]
     public var serverInterceptors: [any HemeraServerInterceptor]
+    /// Start handlers on the transport's delivery thread (`Task.immediate`): a handler runs there
+    /// until its first suspension, so a quick handler answers with no thread hop (the default).
+    /// Set to `false` for CPU-heavy handlers that never suspend, so they run on the global
+    /// executor and requests of one subscription run in parallel.
+    public var startsHandlersOnDeliveryThread: Bool = true
 
     public init(
         app: String = "hemera-swift", matching: MatchingMode = .depth, timeout: Duration = .milliseconds(2000),
@@ -578,9 +583,16 @@ extension Hemera {
         // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
         // handler that never suspends answers without any thread hop; one that does continues on
         // the global executor, freeing the delivery thread.
-        Task.immediate {
-            defer { self.finishRequest() }
-            await self.run(prepared, action: action, context: context)
+        if options.startsHandlersOnDeliveryThread {
+            Task.immediate {
+                defer { self.finishRequest() }
+                await self.run(prepared, action: action, context: context)
+            }
+        } else {
+            Task {
+                defer { self.finishRequest() }
+                await self.run(prepared, action: action, context: context)
+            }
         }
     }
 

@@ -221,9 +221,9 @@ extension HemeraValidatable {
         }
     }
 
-    @Test(arguments: allKinds) func concurrencyLimitPerAction(kind: TransportKind) async throws {
+    @Test(arguments: allKinds, [true, false]) func concurrencyLimitPerAction(kind: TransportKind, onDeliveryThread: Bool) async throws {
         try await withEnv(kind) { env in
-            let service = try await env.hemera()
+            let service = try await env.hemera { $0.startsHandlersOnDeliveryThread = onDeliveryThread }
             let running = LockedValue((now: 0, peak: 0))
             try service.add("topic:limited,cmd:x", options: AddOptions(concurrencyLimit: 2)) { _, _ in
                 running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
