@@ -1,5 +1,6 @@
 // The API example of the report/README, compiled and run on the in-memory transport.
 import Hemera
+import HemeraTesting
 import Testing
 
 // One file per action: pattern, validation and implementation together ("named handler").
@@ -47,4 +48,19 @@ struct NotFound: HemeraErrorConvertible {
             #expect(error.message == "a: must be less than or equal to 1000")
         }
     }
+}
+
+/// The same service and client over a real nats-server, as two instances (two connections).
+@Test func readmeExampleOverNATS() async throws {
+    let server = NATSTestServer()
+    try await server.start()
+    defer { server.stop() }
+    let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "math-service"))
+    try service.add(MultiplyAction())
+    try await service.ready()
+    let product = try await withHemera(url: server.url, options: HemeraOptions(app: "client")) { client in
+        try await client.act(Multiply(a: 6, b: 7))
+    }
+    #expect(product == 42)
+    await service.close()
 }
