@@ -11,7 +11,10 @@ extension Hemera {
     ///   (at once, when nobody subscribes to the topic), `InvalidPatternError`.
     @discardableResult
     public func act(
-        _ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
+        _ pattern: Pattern,
+        meta: [String: JSONValue] = [:],
+        delegate: [String: JSONValue] = [:],
+        timeout: Duration? = nil
     ) async throws -> JSONValue {
         let request = try makeRequest(pattern, meta: meta, delegate: delegate, timeout: timeout)
         return try await intercepted(request).result
@@ -24,10 +27,19 @@ extension Hemera {
     /// ```
     @discardableResult
     public func act<P: HemeraPattern>(
-        _ pattern: P, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
+        _ pattern: P,
+        meta: [String: JSONValue] = [:],
+        delegate: [String: JSONValue] = [:],
+        timeout: Duration? = nil
     ) async throws -> P.Reply {
         if options.clientInterceptors.isEmpty, let encoded = EncodedTypedPattern(pattern) {
-            return try await fastTypedAct(encoded, P.Reply.self, meta: meta, delegate: delegate, timeout: timeout ?? options.timeout)
+            return try await fastTypedAct(
+                encoded,
+                P.Reply.self,
+                meta: meta,
+                delegate: delegate,
+                timeout: timeout ?? options.timeout
+            )
         }
         let result = try await act(try typedPattern(pattern), meta: meta, delegate: delegate, timeout: timeout)
         return try decodeReply(P.Reply.self, from: result)
@@ -35,12 +47,20 @@ extension Hemera {
 
     /// The typed hot path: envelope written in one pass, reply decoded in one pass.
     func fastTypedAct<R: Decodable>(
-        _ encoded: EncodedTypedPattern, _ type: R.Type, meta: [String: JSONValue], delegate: [String: JSONValue], timeout: Duration
+        _ encoded: EncodedTypedPattern,
+        _ type: R.Type,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration
     ) async throws -> R {
         var fullMeta = HemeraContext.current?.meta ?? [:]
         for (key, value) in meta { fullMeta[key] = value }
         let payload = encodeEnvelope(
-            topic: encoded.topic, method: encoded.method, meta: fullMeta, delegate: delegate, type: .request
+            topic: encoded.topic,
+            method: encoded.method,
+            meta: fullMeta,
+            delegate: delegate,
+            type: .request
         ) { writer in writer.raw(encoded.bytes) }
         let reply: TransportMessage
         do {
@@ -54,7 +74,9 @@ extension Hemera {
 
     /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
     /// it, and one member of each queue group.
-    public func publish(_ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:]) async throws {
+    public func publish(_ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:])
+        async throws
+    {
         var pattern = pattern
         pattern.options["pubsub"] = true
         try await act(pattern, meta: meta, delegate: delegate)
@@ -74,8 +96,12 @@ extension Hemera {
     ///     (`expectedMessages$`); fewer end the sequence with `ExpectedMessagesError`.
     /// An error reply ends the sequence with that error.
     public func actMany(
-        _ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:],
-        timeout: Duration? = nil, maxMessages: Int? = nil, expectedMessages: Int? = nil
+        _ pattern: Pattern,
+        meta: [String: JSONValue] = [:],
+        delegate: [String: JSONValue] = [:],
+        timeout: Duration? = nil,
+        maxMessages: Int? = nil,
+        expectedMessages: Int? = nil
     ) throws -> AsyncThrowingStream<JSONValue, any Error> {
         let request = try makeRequest(pattern, meta: meta, delegate: delegate, timeout: timeout)
         let expected = expectedMessages ?? pattern.options["expectedMessages"]?.integerValue.map { Int($0) }
@@ -95,13 +121,18 @@ extension Hemera {
                     if let expected, count < expected {
                         throw HemeraError(
                             name: .expectedMessages,
-                            message: "Expected \(expected) messages within \(timeoutValue), received \(count)")
+                            message: "Expected \(expected) messages within \(timeoutValue), received \(count)"
+                        )
                     }
                     continuation.finish()
                 } catch let error as TransportError where error.code == .timeout && expected != nil {
-                    continuation.finish(throwing: HemeraError(
-                        name: .expectedMessages,
-                        message: "Expected \(expected ?? 0) messages within \(timeoutValue), received \(count)", cause: error))
+                    continuation.finish(
+                        throwing: HemeraError(
+                            name: .expectedMessages,
+                            message: "Expected \(expected ?? 0) messages within \(timeoutValue), received \(count)",
+                            cause: error
+                        )
+                    )
                 } catch {
                     continuation.finish(throwing: Self.mapTransportError(error, topic: topic, timeout: timeoutValue))
                 }
@@ -112,15 +143,25 @@ extension Hemera {
 
     /// Typed ``actMany(_:meta:delegate:timeout:maxMessages:expectedMessages:)``.
     public func actMany<P: HemeraPattern>(
-        _ pattern: P, meta: [String: JSONValue] = [:], timeout: Duration? = nil,
-        maxMessages: Int? = nil, expectedMessages: Int? = nil
+        _ pattern: P,
+        meta: [String: JSONValue] = [:],
+        timeout: Duration? = nil,
+        maxMessages: Int? = nil,
+        expectedMessages: Int? = nil
     ) throws -> AsyncThrowingStream<P.Reply, any Error> {
         let replies = try actMany(
-            try typedPattern(pattern), meta: meta, timeout: timeout, maxMessages: maxMessages, expectedMessages: expectedMessages)
+            try typedPattern(pattern),
+            meta: meta,
+            timeout: timeout,
+            maxMessages: maxMessages,
+            expectedMessages: expectedMessages
+        )
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    for try await reply in replies { continuation.yield(try self.decodeReply(P.Reply.self, from: reply)) }
+                    for try await reply in replies {
+                        continuation.yield(try self.decodeReply(P.Reply.self, from: reply))
+                    }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -163,12 +204,19 @@ extension Hemera {
         do {
             return try HemeraJSONDecoder().decode(R.self, from: result)
         } catch {
-            throw HemeraError(name: .responseDecoding, message: "The reply does not decode as \(R.self): \(error)", cause: error)
+            throw HemeraError(
+                name: .responseDecoding,
+                message: "The reply does not decode as \(R.self): \(error)",
+                cause: error
+            )
         }
     }
 
     func makeRequest(
-        _ pattern: Pattern, meta: [String: JSONValue], delegate: [String: JSONValue], timeout: Duration?
+        _ pattern: Pattern,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration?
     ) throws -> ActRequest {
         guard let topic = pattern.topic, !topic.isEmpty else {
             throw HemeraError(name: .invalidPattern, message: "A pattern needs a string topic")
@@ -181,8 +229,12 @@ extension Hemera {
             resolvedTimeout = .milliseconds(Int64(milliseconds))
         }
         return ActRequest(
-            pattern: pattern.keys, meta: fullMeta, delegate: delegate, timeout: resolvedTimeout,
-            isPubSub: pattern.options["pubsub"]?.boolValue == true)
+            pattern: pattern.keys,
+            meta: fullMeta,
+            delegate: delegate,
+            timeout: resolvedTimeout,
+            isPubSub: pattern.options["pubsub"]?.boolValue == true
+        )
     }
 
     func intercepted(_ request: ActRequest) async throws -> ActResponse {
@@ -200,20 +252,32 @@ extension Hemera {
     func encodeRequest(_ request: ActRequest, type: HemeraRequestInfo.Kind) -> (payload: [UInt8], topic: String) {
         let topic = request.pattern["topic"]?.stringValue ?? ""
         let payload = encodeEnvelope(
-            topic: topic, method: Pattern.method(of: request.pattern), meta: request.meta, delegate: request.delegate, type: type
+            topic: topic,
+            method: Pattern.method(of: request.pattern),
+            meta: request.meta,
+            delegate: request.delegate,
+            type: type
         ) { writer in writer.object(request.pattern) }
         return (payload, topic)
     }
 
     func encodeEnvelope(
-        topic: String, method: String, meta: [String: JSONValue], delegate: [String: JSONValue], type: HemeraRequestInfo.Kind,
+        topic: String,
+        method: String,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        type: HemeraRequestInfo.Kind,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
         let parent = HemeraContext.current?.trace
         var trace = HemeraTrace(
             traceId: parent.map { $0.traceId.isEmpty ? IDGenerator.next() : $0.traceId } ?? IDGenerator.next(),
-            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
-            timestamp: epochMilliseconds(), service: topic, method: method)
+            spanId: IDGenerator.next(),
+            parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
+            timestamp: epochMilliseconds(),
+            service: topic,
+            method: method
+        )
         let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
         var writer = JSONWriter(capacity: 384)
         writer.raw("{\"pattern\":")
@@ -271,8 +335,10 @@ extension Hemera {
         switch transportError.code {
         case .timeout:
             return HemeraError(
-                name: .timeout, message: "Timeout: no reply on \(topic)\(timeout.map { " within \($0)" } ?? "")",
-                cause: transportError)
+                name: .timeout,
+                message: "Timeout: no reply on \(topic)\(timeout.map { " within \($0)" } ?? "")",
+                cause: transportError
+            )
         case .noResponders:
             return HemeraError(name: .noResponders, message: "No responders on \(topic)", cause: transportError)
         case .closed:

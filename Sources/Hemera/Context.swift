@@ -16,7 +16,14 @@ public struct HemeraTrace: Sendable, Equatable {
     public var method: String
 
     /// Creates trace data.
-    public init(traceId: String, spanId: String, parentSpanId: String? = nil, timestamp: Double, service: String, method: String) {
+    public init(
+        traceId: String,
+        spanId: String,
+        parentSpanId: String? = nil,
+        timestamp: Double,
+        service: String,
+        method: String
+    ) {
         self.traceId = traceId
         self.spanId = spanId
         self.parentSpanId = parentSpanId
@@ -104,9 +111,11 @@ public struct HemeraContext: Sendable {
     public var request: HemeraRequestInfo {
         let wire = rawRequest.flatMap { try? EnvelopeParser.parse(payload, range: $0) }
         return HemeraRequestInfo(
-            id: wire?["id"]?.stringValue ?? "", type: wire?["type"]?.stringValue == "pubsub" ? .pubsub : .request,
+            id: wire?["id"]?.stringValue ?? "",
+            type: wire?["type"]?.stringValue == "pubsub" ? .pubsub : .request,
             service: wire?["service"]?.stringValue ?? subject,
-            method: wire?["method"]?.stringValue ?? Pattern.method(of: pattern.objectValue ?? [:]))
+            method: wire?["method"]?.stringValue ?? Pattern.method(of: pattern.objectValue ?? [:])
+        )
     }
     /// The subject the request arrived on.
     public var subject: String

@@ -21,7 +21,9 @@ struct EnvelopeParser {
             parser.skipSpace()
             let value = try parser.value(depth: 0)
             parser.skipSpace()
-            guard parser.index == buffer.count else { throw Failure(reason: "unexpected data after the value", offset: parser.index) }
+            guard parser.index == buffer.count else {
+                throw Failure(reason: "unexpected data after the value", offset: parser.index)
+            }
             return value
         }
     }
@@ -41,7 +43,9 @@ struct EnvelopeParser {
             guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else {
                 _ = try parser.value(depth: 0)  // valid JSON, not an object; or throws
                 parser.skipSpace()
-                guard parser.index == buffer.count else { throw Failure(reason: "unexpected data after the value", offset: parser.index) }
+                guard parser.index == buffer.count else {
+                    throw Failure(reason: "unexpected data after the value", offset: parser.index)
+                }
                 return nil
             }
             var envelope = RequestEnvelope(members: [:], trace: nil, request: nil)
@@ -52,17 +56,25 @@ struct EnvelopeParser {
             } else {
                 while true {
                     parser.skipSpace()
-                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { throw parser.fail("expected a key") }
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else {
+                        throw parser.fail("expected a key")
+                    }
                     let key = try parser.string()
                     parser.skipSpace()
-                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else { throw parser.fail("expected ':'") }
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else {
+                        throw parser.fail("expected ':'")
+                    }
                     parser.index += 1
                     parser.skipSpace()
                     guard parser.index < buffer.count else { throw parser.fail("unexpected end of input") }
                     if (key == "trace" || key == "request"), buffer[parser.index] == UInt8(ascii: "{") {
                         let start = parser.index
                         try parser.skip(depth: 1)
-                        if key == "trace" { envelope.trace = start..<parser.index } else { envelope.request = start..<parser.index }
+                        if key == "trace" {
+                            envelope.trace = start..<parser.index
+                        } else {
+                            envelope.request = start..<parser.index
+                        }
                         envelope.members[key] = nil
                     } else {
                         envelope.members[key] = try parser.value(depth: 1)
@@ -80,7 +92,9 @@ struct EnvelopeParser {
                 }
             }
             parser.skipSpace()
-            guard parser.index == buffer.count else { throw Failure(reason: "unexpected data after the value", offset: parser.index) }
+            guard parser.index == buffer.count else {
+                throw Failure(reason: "unexpected data after the value", offset: parser.index)
+            }
             return envelope
         }
     }
@@ -139,7 +153,9 @@ struct EnvelopeParser {
                 while true {
                     skipSpace()
                     if isObject {
-                        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                            throw fail("expected a key")
+                        }
                         try skipString()
                         skipSpace()
                         guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
@@ -180,14 +196,17 @@ struct EnvelopeParser {
                     index += 1
                     guard index < bytes.count else { throw fail("unterminated escape") }
                     switch bytes[index] {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                        UInt8(ascii: "f"),
                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         index += 1
                     case UInt8(ascii: "u"):
                         index += 1
                         let scalar = try hex4()
                         if (0xD800...0xDBFF).contains(scalar) {
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                                bytes[index + 1] == UInt8(ascii: "u")
+                            else {
                                 throw fail("lone surrogate")
                             }
                             index += 2
@@ -291,7 +310,9 @@ struct EnvelopeParser {
                 if byte == UInt8(ascii: "\"") {
                     let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
-                    guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+                    guard let text = String(validating: slice, as: UTF8.self) else {
+                        throw fail("invalid UTF-8 in a string")
+                    }
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { break }
@@ -305,7 +326,9 @@ struct EnvelopeParser {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
-                    guard let text = String(validating: buffer, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+                    guard let text = String(validating: buffer, as: UTF8.self) else {
+                        throw fail("invalid UTF-8 in a string")
+                    }
                     return text
                 }
                 if byte < 0x20 { throw fail("control character in a string") }
@@ -330,7 +353,9 @@ struct EnvelopeParser {
                 case UInt8(ascii: "u"):
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else {
                             throw fail("lone surrogate")
                         }
                         index += 2
@@ -401,14 +426,18 @@ struct EnvelopeParser {
             if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
                 isInteger = false
                 index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
                 let digits = index
                 while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
                 guard index > digits else { throw fail("invalid number") }
             }
             if isInteger && !overflow {
                 if negative {
-                    if integer <= UInt64(Int64.max) + 1 { return .integer(integer == UInt64(Int64.max) + 1 ? .min : -Int64(integer)) }
+                    if integer <= UInt64(Int64.max) + 1 {
+                        return .integer(integer == UInt64(Int64.max) + 1 ? .min : -Int64(integer))
+                    }
                 } else if integer <= UInt64(Int64.max) {
                     return .integer(Int64(integer))
                 }

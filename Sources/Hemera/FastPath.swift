@@ -7,7 +7,9 @@ func scanTopLevelPrimitives(_ bytes: [UInt8]) -> [(key: String, value: String)]?
     var index = 0
     let count = bytes.count
     @inline(__always) func skipSpace() {
-        while index < count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+        while index < count,
+            bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09
+        {
             index += 1
         }
     }
@@ -82,7 +84,9 @@ func scanTopLevelPrimitives(_ bytes: [UInt8]) -> [(key: String, value: String)]?
             while index < count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == 0x20 || byte == 0x0A { break }
-                if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { isInteger = false }
+                if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+                    isInteger = false
+                }
                 index += 1
             }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
@@ -119,7 +123,7 @@ struct EncodedTypedPattern {
             return
         }
         guard let payload = try? HemeraJSONEncoder().encode(pattern),
-              var members = scanTopLevelPrimitives(payload)
+            var members = scanTopLevelPrimitives(payload)
         else { return nil }
         let fixed = P.fixedKeys
         for (key, value) in fixed {
@@ -153,7 +157,8 @@ struct EncodedTypedPattern {
             writer.key(key)
             writer.value(value)
         }
-        guard let open = payload.firstIndex(of: UInt8(ascii: "{")), let close = payload.lastIndex(of: UInt8(ascii: "}")) else {
+        guard let open = payload.firstIndex(of: UInt8(ascii: "{")), let close = payload.lastIndex(of: UInt8(ascii: "}"))
+        else {
             return nil
         }
         let inner = payload[(open + 1)..<close]
@@ -211,4 +216,3 @@ struct EncodedTypedPattern {
         return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
     }
 }
-

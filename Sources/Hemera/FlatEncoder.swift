@@ -62,7 +62,9 @@ final class FlatPatternEncoder: Encoder {
         mutating func integer(_ value: Int64, forKey key: Key) {
             encoder.member(key.stringValue)
             encoder.writer.integer(value)
-            encoder.parts.append((key.stringValue, value.magnitude < (1 << 53) ? String(value) : formatJavaScriptNumber(Double(value))))
+            encoder.parts.append(
+                (key.stringValue, value.magnitude < (1 << 53) ? String(value) : formatJavaScriptNumber(Double(value)))
+            )
         }
         mutating func encode(_ value: Int, forKey key: Key) throws { integer(Int64(value), forKey: key) }
         mutating func encode(_ value: Int8, forKey key: Key) throws { integer(Int64(value), forKey: key) }
@@ -91,7 +93,9 @@ final class FlatPatternEncoder: Encoder {
             default: throw Unsupported()  // nested values, dates, data, …: the general path
             }
         }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+            -> KeyedEncodingContainer<NestedKey>
+        {
             encoder.failed = true
             return KeyedEncodingContainer(FlatPatternEncoder.Container<NestedKey>(encoder: FlatPatternEncoder()))
         }
@@ -117,7 +121,9 @@ final class FlatPatternEncoder: Encoder {
         var count: Int { 0 }
         mutating func encodeNil() throws { throw Unsupported() }
         mutating func encode<T: Encodable>(_ value: T) throws { throw Unsupported() }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+            NestedKey
+        > {
             KeyedEncodingContainer(FlatPatternEncoder.Container<NestedKey>(encoder: FlatPatternEncoder()))
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer { self }

@@ -28,9 +28,13 @@ public struct HemeraOptions: Sendable {
     public var startsHandlersOnDeliveryThread: Bool = true
 
     public init(
-        app: String = "hemera-swift", matching: MatchingMode = .depth, timeout: Duration = .milliseconds(2000),
-        includeStackTraces: Bool = false, logger: Logger = Logger(label: "hemera"),
-        clientInterceptors: [any HemeraClientInterceptor] = [], serverInterceptors: [any HemeraServerInterceptor] = []
+        app: String = "hemera-swift",
+        matching: MatchingMode = .depth,
+        timeout: Duration = .milliseconds(2000),
+        includeStackTraces: Bool = false,
+        logger: Logger = Logger(label: "hemera"),
+        clientInterceptors: [any HemeraClientInterceptor] = [],
+        serverInterceptors: [any HemeraServerInterceptor] = []
     ) {
         self.app = app
         self.matching = matching
@@ -57,8 +61,12 @@ public struct AddOptions: Sendable {
     public var middleware: [HemeraMiddleware]
 
     public init(
-        queue: String? = nil, pubsub: Bool = false, maxMessages: Int? = nil, concurrencyLimit: Int? = nil,
-        validation: ValidationMode = .strict, middleware: [HemeraMiddleware] = []
+        queue: String? = nil,
+        pubsub: Bool = false,
+        maxMessages: Int? = nil,
+        concurrencyLimit: Int? = nil,
+        validation: ValidationMode = .strict,
+        middleware: [HemeraMiddleware] = []
     ) {
         self.queue = queue
         self.pubsub = pubsub
@@ -120,7 +128,8 @@ struct RegisteredAction: Sendable {
     func precedes(_ other: RegisteredAction, mode: MatchingMode) -> Bool {
         switch mode {
         case .insertion: return id < other.id
-        case .depth: return matchers.count != other.matchers.count ? matchers.count > other.matchers.count : id > other.id
+        case .depth:
+            return matchers.count != other.matchers.count ? matchers.count > other.matchers.count : id > other.id
         }
     }
 }
@@ -249,7 +258,8 @@ public final class Hemera: Sendable {
     /// Creates an instance over `transport`.
     ///
     /// - Parameter closeTransport: whether ``close()`` also closes the transport.
-    public init(transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(), closeTransport: Bool = false) {
+    public init(transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(), closeTransport: Bool = false)
+    {
         self.transport = transport
         self.options = options
         self.ownsTransport = closeTransport
@@ -265,7 +275,8 @@ public final class Hemera: Sendable {
     /// - Throws: ``HemeraError`` for a pattern without a string topic, or a transport error.
     @discardableResult
     public func add(
-        _ pattern: Pattern, options: AddOptions = AddOptions(),
+        _ pattern: Pattern,
+        options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (JSONValue, HemeraContext) async throws -> JSONValue
     ) throws -> HemeraActionHandle {
         try register(pattern, options: options, schema: [:]) { json, _ throws(ValidationFailure) in
@@ -276,11 +287,14 @@ public final class Hemera: Sendable {
     /// Registers a typed handler for the pattern type `P`.
     @discardableResult
     public func add<P: HemeraPattern>(
-        _ type: P.Type, options: AddOptions = AddOptions(),
+        _ type: P.Type,
+        options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
     ) throws -> HemeraActionHandle {
         let mode = options.validation
-        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) { json, _ throws(ValidationFailure) in
+        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
+            json,
+            _ throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: json, mode: mode)
             try validateTyped(request)
             return { context in .encoded(try encodeResult(try await handler(request, context))) }
@@ -290,7 +304,9 @@ public final class Hemera: Sendable {
     /// Registers a named handler (a ``HemeraAction``).
     @discardableResult
     public func add<A: HemeraAction>(_ action: A, options: AddOptions = AddOptions()) throws -> HemeraActionHandle {
-        try add(A.Request.self, options: options) { request, context in try await action.handle(request, context: context) }
+        try add(A.Request.self, options: options) { request, context in
+            try await action.handle(request, context: context)
+        }
     }
 
     /// Registers a streaming handler that sends any number of replies through a writer.
@@ -302,11 +318,14 @@ public final class Hemera: Sendable {
     /// ```
     @discardableResult
     public func addStreaming<P: HemeraPattern>(
-        _ type: P.Type, options: AddOptions = AddOptions(),
+        _ type: P.Type,
+        options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
     ) throws -> HemeraActionHandle {
         let mode = options.validation
-        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) { json, hemera throws(ValidationFailure) in
+        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
+            json,
+            hemera throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: json, mode: mode)
             try validateTyped(request)
             return { context in
@@ -331,7 +350,9 @@ public final class Hemera: Sendable {
     }
 
     func register(
-        _ pattern: Pattern, options addOptions: AddOptions, schema: JSONValue,
+        _ pattern: Pattern,
+        options addOptions: AddOptions,
+        schema: JSONValue,
         prepare: @escaping @Sendable (JSONValue, Hemera) throws(ValidationFailure) -> PreparedHandler
     ) throws -> HemeraActionHandle {
         guard let topic = pattern.topic, !topic.isEmpty else {
@@ -358,9 +379,17 @@ public final class Hemera: Sendable {
             if state.closed { throw HemeraError(name: .closed, message: "Hemera is closed") }
             state.nextID += 1
             let action = RegisteredAction(
-                id: state.nextID, matchers: matchers, cmd: pattern.keys["cmd"]?.stringValue, info: .object(info),
-                schema: schema, subKey: subKey, maxMessages: maxMessages, prepare: prepare,
-                middleware: addOptions.middleware, limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0) })
+                id: state.nextID,
+                matchers: matchers,
+                cmd: pattern.keys["cmd"]?.stringValue,
+                info: .object(info),
+                schema: schema,
+                subKey: subKey,
+                maxMessages: maxMessages,
+                prepare: prepare,
+                middleware: addOptions.middleware,
+                limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0) }
+            )
             var router = state.routers[subKey] ?? Router()
             if router.subscription == nil {
                 router.subscription = try transport.subscribe(to: topic, queue: queue) { [weak self] message in
@@ -369,7 +398,10 @@ public final class Hemera: Sendable {
             }
             router.insert(action, mode: self.options.matching)
             state.routers[subKey] = router
-            logger.debug("added \(pattern.description)", metadata: ["topic": .string(topic), "queue": .string(queue ?? "(pubsub)")])
+            logger.debug(
+                "added \(pattern.description)",
+                metadata: ["topic": .string(topic), "queue": .string(queue ?? "(pubsub)")]
+            )
             return HemeraActionHandle(id: action.id)
         }
     }
@@ -502,7 +534,8 @@ public final class Hemera: Sendable {
 /// Runs `body` with a Hemera instance over `transport` and closes it gracefully afterwards,
 /// also when `body` throws.
 public func withHemera<Result: Sendable>(
-    transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(),
+    transport: any HemeraTransport,
+    options: HemeraOptions = HemeraOptions(),
     _ body: (Hemera) async throws -> Result
 ) async throws -> Result {
     let hemera = Hemera(transport: transport, options: options)
@@ -545,12 +578,20 @@ extension Hemera {
         }
         let pattern = JSONValue.object(patternMembers)
         let context = HemeraContext(
-            pattern: pattern, meta: members["meta"]?.objectValue ?? [:], delegate: members["delegate"]?.objectValue ?? [:],
-            subject: message.subject, replyTo: message.replyTo, hemera: self, payload: message.payload,
-            rawTrace: envelope.trace, rawRequest: requestRange)
+            pattern: pattern,
+            meta: members["meta"]?.objectValue ?? [:],
+            delegate: members["delegate"]?.objectValue ?? [:],
+            subject: message.subject,
+            replyTo: message.replyTo,
+            hemera: self,
+            payload: message.payload,
+            rawTrace: envelope.trace,
+            rawRequest: requestRange
+        )
 
         let mode = options.matching
-        let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+        let (action, unsubscribeNow) = state.withLock {
+            state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
                 return (nil, nil)
             }
@@ -596,7 +637,11 @@ extension Hemera {
         }
     }
 
-    private func run(_ prepared: Result<PreparedHandler, HemeraError>, action: RegisteredAction?, context: HemeraContext) async {
+    private func run(
+        _ prepared: Result<PreparedHandler, HemeraError>,
+        action: RegisteredAction?,
+        context: HemeraContext
+    ) async {
         let interceptors = options.serverInterceptors
         var reply: ServerReply
         do {
@@ -622,7 +667,9 @@ extension Hemera {
         }
     }
 
-    private func invoke(_ handler: @escaping PreparedHandler, middleware: [HemeraMiddleware], context: HemeraContext) async throws -> ServerReply.Body? {
+    private func invoke(_ handler: @escaping PreparedHandler, middleware: [HemeraMiddleware], context: HemeraContext)
+        async throws -> ServerReply.Body?
+    {
         if middleware.isEmpty { return try await handler(context) }
         let result = LockedValue<ServerReply.Body?>(nil)
         var next: @Sendable () async throws -> Void = {
@@ -641,8 +688,14 @@ extension Hemera {
     func sendReply(_ reply: ServerReply, context: HemeraContext) async throws {
         var reply = reply
         if var error = reply.error {
-            error.hops.append(.init(service: context.trace.service.isEmpty ? context.subject : context.trace.service,
-                                    method: context.request.method, app: options.app, ts: epochMilliseconds()))
+            error.hops.append(
+                .init(
+                    service: context.trace.service.isEmpty ? context.subject : context.trace.service,
+                    method: context.request.method,
+                    app: options.app,
+                    ts: epochMilliseconds()
+                )
+            )
             reply.error = error
         }
         let interceptors = options.serverInterceptors
@@ -663,9 +716,17 @@ extension Hemera {
         writer.raw("{\"meta\":")
         writer.object(context.meta)
         writer.raw(",\"trace\":")
-        if let range = context.rawTrace { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
+        if let range = context.rawTrace {
+            writer.bytes.append(contentsOf: context.payload[range])
+        } else {
+            writer.raw("{}")
+        }
         writer.raw(",\"request\":")
-        if let range = context.rawRequest { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
+        if let range = context.rawRequest {
+            writer.bytes.append(contentsOf: context.payload[range])
+        } else {
+            writer.raw("{}")
+        }
         if let error = reply.error {
             writer.raw(",\"result\":null,\"error\":")
             writer.value(error.wire(includeStack: options.includeStackTraces))

@@ -83,8 +83,13 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
 
     /// Creates an error, e.g. to throw from a handler.
     public init(
-        name: Name, message: String, code: JSONValue? = nil, details: JSONValue? = nil,
-        hops: [Hop] = [], extra: [String: JSONValue] = [:], cause: (any Error)? = nil
+        name: Name,
+        message: String,
+        code: JSONValue? = nil,
+        details: JSONValue? = nil,
+        hops: [Hop] = [],
+        extra: [String: JSONValue] = [:],
+        cause: (any Error)? = nil
     ) {
         self.name = name
         self.message = message
@@ -114,9 +119,14 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         hops = []
         if case .array(let list)? = members["hops"] {
             for hop in list {
-                hops.append(Hop(
-                    service: hop["service"]?.stringValue ?? "", method: hop["method"]?.stringValue ?? "",
-                    app: hop["app"]?.stringValue ?? "", ts: hop["ts"]?.doubleValue ?? 0))
+                hops.append(
+                    Hop(
+                        service: hop["service"]?.stringValue ?? "",
+                        method: hop["method"]?.stringValue ?? "",
+                        app: hop["app"]?.stringValue ?? "",
+                        ts: hop["ts"]?.doubleValue ?? 0
+                    )
+                )
             }
         }
         var rest = members
@@ -134,9 +144,14 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         members["message"] = .string(message)
         if let code { members["code"] = code }
         if let details { members["details"] = details }
-        members["hops"] = .array(hops.map {
-            ["service": .string($0.service), "method": .string($0.method), "app": .string($0.app), "ts": .double($0.ts)]
-        })
+        members["hops"] = .array(
+            hops.map {
+                [
+                    "service": .string($0.service), "method": .string($0.method), "app": .string($0.app),
+                    "ts": .double($0.ts),
+                ]
+            }
+        )
         return .object(members)
     }
 }

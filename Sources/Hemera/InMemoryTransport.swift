@@ -1,4 +1,3 @@
-
 /// A transport inside one process with NATS semantics: subject wildcards (`*`, `>`), queue groups
 /// (one member per group gets each message), no-responders and timeouts.
 ///
@@ -88,13 +87,20 @@ public final class InMemoryTransport: HemeraTransport {
     }
 
     public func subscribe(
-        to subject: String, queue: String?, onMessage: @escaping @Sendable (TransportMessage) -> Void
+        to subject: String,
+        queue: String?,
+        onMessage: @escaping @Sendable (TransportMessage) -> Void
     ) throws -> any HemeraTransportSubscription {
         let id = try state.withLock { state in
             if state.closed { throw TransportError(.closed, "transport closed") }
             state.nextID += 1
             let tokens = subject.split(separator: ".", omittingEmptySubsequences: false)
-            state.subscribers[state.nextID] = Subscriber(id: state.nextID, tokens: tokens, queue: queue, onMessage: onMessage)
+            state.subscribers[state.nextID] = Subscriber(
+                id: state.nextID,
+                tokens: tokens,
+                queue: queue,
+                onMessage: onMessage
+            )
             return state.nextID
         }
         return Handle(id: id, transport: self)
@@ -123,7 +129,10 @@ public final class InMemoryTransport: HemeraTransport {
     }
 
     public func requestMany(
-        to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
+        to subject: String,
+        payload: [UInt8],
+        timeout: Duration,
+        maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
         let (stream, continuation) = AsyncThrowingStream<TransportMessage, any Error>.makeStream()
         guard hasReceivers(subject) else {

@@ -44,7 +44,8 @@ public struct ActResponse: Sendable {
 public protocol HemeraClientInterceptor: Sendable {
     /// Wraps one call: call `next` to send it (possibly changed) and get the reply.
     func intercept(
-        _ request: ActRequest, next: @Sendable (ActRequest) async throws -> ActResponse
+        _ request: ActRequest,
+        next: @Sendable (ActRequest) async throws -> ActResponse
     ) async throws -> ActResponse
 }
 
@@ -108,7 +109,9 @@ public struct HemeraMiddleware: Sendable {
     let body: @Sendable (HemeraContext, @Sendable () async throws -> Void) async throws -> Void
 
     /// Creates middleware from a closure; call `next()` to run the rest of the chain.
-    public init(_ body: @escaping @Sendable (HemeraContext, _ next: @Sendable () async throws -> Void) async throws -> Void) {
+    public init(
+        _ body: @escaping @Sendable (HemeraContext, _ next: @Sendable () async throws -> Void) async throws -> Void
+    ) {
         self.body = body
     }
 }

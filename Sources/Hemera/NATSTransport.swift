@@ -18,7 +18,9 @@ public final class NATSTransport: HemeraTransport {
     }
 
     /// Connects to `url` (send-asap writes, for the lowest latency of lone calls).
-    public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats")) async throws -> NATSTransport {
+    public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats"))
+        async throws -> NATSTransport
+    {
         var options = NATSOptions(url: url)
         options.name = name
         return NATSTransport(connection: try await NATSConnection.connect(options, logger: logger))
@@ -49,11 +51,15 @@ public final class NATSTransport: HemeraTransport {
     }
 
     public func subscribe(
-        to subject: String, queue: String?, onMessage: @escaping @Sendable (TransportMessage) -> Void
+        to subject: String,
+        queue: String?,
+        onMessage: @escaping @Sendable (TransportMessage) -> Void
     ) throws -> any HemeraTransportSubscription {
         do {
             let subscription = try connection.subscribe(to: subject, queue: queue) { message in
-                onMessage(TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload))
+                onMessage(
+                    TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload)
+                )
             }
             return Subscription(base: subscription)
         } catch {
@@ -71,14 +77,25 @@ public final class NATSTransport: HemeraTransport {
     }
 
     public func requestMany(
-        to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
+        to subject: String,
+        payload: [UInt8],
+        timeout: Duration,
+        maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
-        let replies = connection.requestMany(to: subject, payload: payload, headers: nil, timeout: timeout, maxReplies: maxReplies)
+        let replies = connection.requestMany(
+            to: subject,
+            payload: payload,
+            headers: nil,
+            timeout: timeout,
+            maxReplies: maxReplies
+        )
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     for try await reply in replies {
-                        continuation.yield(TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload))
+                        continuation.yield(
+                            TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload)
+                        )
                     }
                     continuation.finish()
                 } catch {
@@ -128,7 +145,9 @@ extension Hemera {
 /// }
 /// ```
 public func withHemera<Result: Sendable>(
-    url: String, options: HemeraOptions = HemeraOptions(), _ body: (Hemera) async throws -> Result
+    url: String,
+    options: HemeraOptions = HemeraOptions(),
+    _ body: (Hemera) async throws -> Result
 ) async throws -> Result {
     let hemera = try await Hemera.connect(url: url, options: options)
     do {

@@ -111,7 +111,9 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
             case .string(let text): parts.append((key, text))
             case .integer(let number):
                 // Beyond 2^53 JavaScript holds (and prints) the nearest double.
-                parts.append((key, number.magnitude < (1 << 53) ? String(number) : formatJavaScriptNumber(Double(number))))
+                parts.append(
+                    (key, number.magnitude < (1 << 53) ? String(number) : formatJavaScriptNumber(Double(number)))
+                )
             case .double(let number): parts.append((key, formatJavaScriptNumber(number)))
             case .bool(let flag): parts.append((key, flag ? "true" : "false"))
             default: continue

@@ -53,20 +53,48 @@ final class SchemaProbe: Decoder {
             probe.record(key.stringValue, probe.fields[key.stringValue]?["type"]?.stringValue ?? "any", required: false)
             return true
         }
-        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { probe.record(key.stringValue, "boolean", required: true); return false }
-        func decode(_ type: String.Type, forKey key: Key) throws -> String { probe.record(key.stringValue, "string", required: true); return "" }
-        func decode(_ type: Double.Type, forKey key: Key) throws -> Double { probe.record(key.stringValue, "number", required: true); return 0 }
-        func decode(_ type: Float.Type, forKey key: Key) throws -> Float { probe.record(key.stringValue, "number", required: true); return 0 }
-        func decode(_ type: Int.Type, forKey key: Key) throws -> Int { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { probe.record(key.stringValue, "integer", required: true); return 0 }
-        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { probe.record(key.stringValue, "integer", required: true); return 0 }
+        func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+            probe.record(key.stringValue, "boolean", required: true); return false
+        }
+        func decode(_ type: String.Type, forKey key: Key) throws -> String {
+            probe.record(key.stringValue, "string", required: true); return ""
+        }
+        func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+            probe.record(key.stringValue, "number", required: true); return 0
+        }
+        func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
+            probe.record(key.stringValue, "number", required: true); return 0
+        }
+        func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
+        func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
+            probe.record(key.stringValue, "integer", required: true); return 0
+        }
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
             probe.record(key.stringValue, SchemaProbe.kind(T.self), required: true)
             if T.self == JSONValue.self, let value = JSONValue.null as? T { return value }
@@ -76,11 +104,21 @@ final class SchemaProbe: Decoder {
             probe.record(key.stringValue, SchemaProbe.kind(T.self), required: false)
             return nil
         }
-        func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { probe.record(key.stringValue, "boolean", required: false); return nil }
-        func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { probe.record(key.stringValue, "string", required: false); return nil }
-        func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { probe.record(key.stringValue, "number", required: false); return nil }
-        func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { probe.record(key.stringValue, "integer", required: false); return nil }
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+            probe.record(key.stringValue, "boolean", required: false); return nil
+        }
+        func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+            probe.record(key.stringValue, "string", required: false); return nil
+        }
+        func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+            probe.record(key.stringValue, "number", required: false); return nil
+        }
+        func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+            probe.record(key.stringValue, "integer", required: false); return nil
+        }
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             probe.record(key.stringValue, "object", required: true)
             throw GiveUp()
         }

@@ -52,7 +52,9 @@ public protocol HemeraTransport: Sendable {
     func publish(to subject: String, payload: [UInt8], replyTo: String?) throws
     /// Subscribes with a callback that runs on a delivery thread: it must not block.
     func subscribe(
-        to subject: String, queue: String?, onMessage: @escaping @Sendable (TransportMessage) -> Void
+        to subject: String,
+        queue: String?,
+        onMessage: @escaping @Sendable (TransportMessage) -> Void
     ) throws -> any HemeraTransportSubscription
     /// Sends a request and waits for the first reply.
     ///
@@ -61,7 +63,10 @@ public protocol HemeraTransport: Sendable {
     /// Sends a request and yields replies until `maxReplies` arrived or the timeout passed; the
     /// sequence then finishes, or throws `.timeout` if no reply came at all.
     func requestMany(
-        to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
+        to subject: String,
+        payload: [UInt8],
+        timeout: Duration,
+        maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error>
     /// Waits until everything published so far reached the server.
     func flush(timeout: Duration) async throws

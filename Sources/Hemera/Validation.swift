@@ -38,8 +38,10 @@ public struct ValidationFailure: Error, Sendable, HemeraErrorConvertible {
 
     public var hemeraError: HemeraError {
         HemeraError(
-            name: .validation, message: issues.map(\.message).joined(separator: "; "),
-            details: .array(issues.map(\.wire)))
+            name: .validation,
+            message: issues.map(\.message).joined(separator: "; "),
+            details: .array(issues.map(\.wire))
+        )
     }
 }
 
@@ -96,15 +98,28 @@ public struct ValidationRule<Root>: Sendable {
 
     /// The value must lie in `range`.
     public static func range<V: Comparable & Sendable>(
-        _ field: String, _ keyPath: any KeyPath<Root, V> & Sendable, _ range: ClosedRange<V>
+        _ field: String,
+        _ keyPath: any KeyPath<Root, V> & Sendable,
+        _ range: ClosedRange<V>
     ) -> Self {
-        Self(field: field, schema: ["rule": "range", "min": .string("\(range.lowerBound)"), "max": .string("\(range.upperBound)")]) { root in
+        Self(
+            field: field,
+            schema: ["rule": "range", "min": .string("\(range.lowerBound)"), "max": .string("\(range.upperBound)")]
+        ) { root in
             let value = root[keyPath: keyPath]
             if value < range.lowerBound {
-                return ValidationIssue(message: "\(field): must be greater than or equal to \(range.lowerBound)", path: [field], type: "number.min")
+                return ValidationIssue(
+                    message: "\(field): must be greater than or equal to \(range.lowerBound)",
+                    path: [field],
+                    type: "number.min"
+                )
             }
             if value > range.upperBound {
-                return ValidationIssue(message: "\(field): must be less than or equal to \(range.upperBound)", path: [field], type: "number.max")
+                return ValidationIssue(
+                    message: "\(field): must be less than or equal to \(range.upperBound)",
+                    path: [field],
+                    type: "number.max"
+                )
             }
             return nil
         }
@@ -112,38 +127,67 @@ public struct ValidationRule<Root>: Sendable {
 
     /// The collection's length (characters for a string) must lie in `range`.
     public static func length<C: Collection & Sendable>(
-        _ field: String, _ keyPath: any KeyPath<Root, C> & Sendable, _ range: ClosedRange<Int>
+        _ field: String,
+        _ keyPath: any KeyPath<Root, C> & Sendable,
+        _ range: ClosedRange<Int>
     ) -> Self {
         let isString = C.self == String.self
-        return Self(field: field, schema: ["rule": "length", "min": .integer(Int64(range.lowerBound)), "max": .integer(Int64(range.upperBound))]) { root in
+        return Self(
+            field: field,
+            schema: [
+                "rule": "length", "min": .integer(Int64(range.lowerBound)), "max": .integer(Int64(range.upperBound)),
+            ]
+        ) { root in
             let count = root[keyPath: keyPath].count
             let kind = isString ? "string" : "array"
             if count < range.lowerBound {
-                return ValidationIssue(message: "\(field): length must be at least \(range.lowerBound)", path: [field], type: "\(kind).min")
+                return ValidationIssue(
+                    message: "\(field): length must be at least \(range.lowerBound)",
+                    path: [field],
+                    type: "\(kind).min"
+                )
             }
             if count > range.upperBound {
-                return ValidationIssue(message: "\(field): length must be at most \(range.upperBound)", path: [field], type: "\(kind).max")
+                return ValidationIssue(
+                    message: "\(field): length must be at most \(range.upperBound)",
+                    path: [field],
+                    type: "\(kind).max"
+                )
             }
             return nil
         }
     }
 
     /// The string must contain a match of the regular expression `source`.
-    public static func pattern(_ field: String, _ keyPath: any KeyPath<Root, String> & Sendable, regex source: String) -> Self {
+    public static func pattern(_ field: String, _ keyPath: any KeyPath<Root, String> & Sendable, regex source: String)
+        -> Self
+    {
         let matcher: RegexMatcher? = (try? Regex(source)).map { RegexMatcher(regex: $0, source: source) }
         return Self(field: field, schema: ["rule": "pattern", "regex": .string(source)]) { root in
             let value = root[keyPath: keyPath]
             if let matcher, matcher.matches(.string(value)) { return nil }
-            return ValidationIssue(message: "\(field): fails to match the required pattern: \(source)", path: [field], type: "string.regex.base")
+            return ValidationIssue(
+                message: "\(field): fails to match the required pattern: \(source)",
+                path: [field],
+                type: "string.regex.base"
+            )
         }
     }
 
     /// The value must be one of `allowed`.
-    public static func oneOf<V: Equatable & Sendable>(_ field: String, _ keyPath: any KeyPath<Root, V> & Sendable, _ allowed: [V]) -> Self {
+    public static func oneOf<V: Equatable & Sendable>(
+        _ field: String,
+        _ keyPath: any KeyPath<Root, V> & Sendable,
+        _ allowed: [V]
+    ) -> Self {
         Self(field: field, schema: ["rule": "oneOf", "values": .array(allowed.map { .string("\($0)") })]) { root in
             let value = root[keyPath: keyPath]
             if allowed.contains(value) { return nil }
-            return ValidationIssue(message: "\(field): must be one of \(allowed.map { "\($0)" }.joined(separator: ", "))", path: [field], type: "any.allowOnly")
+            return ValidationIssue(
+                message: "\(field): must be one of \(allowed.map { "\($0)" }.joined(separator: ", "))",
+                path: [field],
+                type: "any.allowOnly"
+            )
         }
     }
 }
@@ -158,7 +202,9 @@ public enum ValidationMode: Sendable {
 
 /// Decodes `T` from a pattern, mapping decoding errors to validation issues; the one place where
 /// decoding errors become messages (switch to the JSON layer's messages here).
-func decodeValidated<T: Decodable>(_ type: T.Type, from pattern: JSONValue, mode: ValidationMode) throws(ValidationFailure) -> T {
+func decodeValidated<T: Decodable>(_ type: T.Type, from pattern: JSONValue, mode: ValidationMode)
+    throws(ValidationFailure) -> T
+{
     let decoder = HemeraJSONDecoder()
     var current = pattern
     var attempts = 0
@@ -258,8 +304,10 @@ private func issue(for error: DecodingError, in root: JSONValue) -> ValidationIs
         let kind = expectedKind(type)
         let found = describe(value(at: context.codingPath, in: root))
         return ValidationIssue(
-            message: "\(path.joined(separator: ".")): expected \(article(kind)), found \(found)", path: path,
-            type: kind == .value ? "any.invalid" : "\(kind.rawValue).base")
+            message: "\(path.joined(separator: ".")): expected \(article(kind)), found \(found)",
+            path: path,
+            type: kind == .value ? "any.invalid" : "\(kind.rawValue).base"
+        )
     case .keyNotFound(let key, let context):
         let path = pathKeys(context.codingPath + [key])
         return ValidationIssue(message: "\(path.joined(separator: ".")): is required", path: path, type: "any.required")
@@ -268,10 +316,16 @@ private func issue(for error: DecodingError, in root: JSONValue) -> ValidationIs
         let found = value(at: context.codingPath, in: root)
         if let found, found.doubleValue != nil {
             return ValidationIssue(
-                message: "\(path.joined(separator: ".")): expected an integer in range, found \(describe(found))", path: path,
-                type: "number.integer")
+                message: "\(path.joined(separator: ".")): expected an integer in range, found \(describe(found))",
+                path: path,
+                type: "number.integer"
+            )
         }
-        return ValidationIssue(message: "\(path.joined(separator: ".")): \(context.debugDescription)", path: path, type: "any.invalid")
+        return ValidationIssue(
+            message: "\(path.joined(separator: ".")): \(context.debugDescription)",
+            path: path,
+            type: "any.invalid"
+        )
     @unknown default:
         return ValidationIssue(message: "\(error)", path: [], type: "any.invalid")
     }

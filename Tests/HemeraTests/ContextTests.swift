@@ -12,12 +12,18 @@ import Testing
             }
             try math.add("topic:math,cmd:nested") { pattern, context in
                 seen.withLock { $0["nested"] = context }
-                let sum = try await math.act(Add(a: pattern["a"]?.integerValue.map(Int.init) ?? 0, b: 6), meta: ["extra": 1])
+                let sum = try await math.act(
+                    Add(a: pattern["a"]?.integerValue.map(Int.init) ?? 0, b: 6),
+                    meta: ["extra": 1]
+                )
                 return ["sum": .integer(Int64(sum))]
             }
             let client = try await env.hemera(app: "client")
             let result = try await client.act(
-                "topic:math,cmd:nested,a:5", meta: ["token": "abc"], delegate: ["tenant": "t1"])
+                "topic:math,cmd:nested,a:5",
+                meta: ["token": "abc"],
+                delegate: ["tenant": "t1"]
+            )
             #expect(result == ["sum": 11])
             let nested = try #require(seen.withLock { $0["nested"] })
             let add = try #require(seen.withLock { $0["add"] })
@@ -73,8 +79,11 @@ import Testing
             let service = try await env.hemera()
             try service.add(AddAction())
             let raw = try await env.transport()
-            let request = #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{"token":"abc"},"delegate":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"math","method":"a:1,b:2,cmd:add,topic:math"},"request":{"id":"R","type":"request","service":"math","method":"a:1,b:2,cmd:add,topic:math"}}"#
-            let reply = try JSONValue(parsing: try await raw.request(to: "math", payload: Array(request.utf8), timeout: .seconds(2)).payload)
+            let request =
+                #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{"token":"abc"},"delegate":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"math","method":"a:1,b:2,cmd:add,topic:math"},"request":{"id":"R","type":"request","service":"math","method":"a:1,b:2,cmd:add,topic:math"}}"#
+            let reply = try JSONValue(
+                parsing: try await raw.request(to: "math", payload: Array(request.utf8), timeout: .seconds(2)).payload
+            )
             #expect(reply["meta"] == ["token": "abc"])
             #expect(reply["trace"]?["traceId"] == "T")
             #expect(reply["request"]?["id"] == "R")
@@ -88,7 +97,9 @@ import Testing
     struct ClientLog: HemeraClientInterceptor {
         let name: String
         let log: Recorder
-        func intercept(_ request: ActRequest, next: @Sendable (ActRequest) async throws -> ActResponse) async throws -> ActResponse {
+        func intercept(_ request: ActRequest, next: @Sendable (ActRequest) async throws -> ActResponse) async throws
+            -> ActResponse
+        {
             log.append("\(name).before")
             var request = request
             request.meta[name] = true
@@ -103,7 +114,9 @@ import Testing
         func onRequest(_ context: HemeraContext) async throws { log.append("onRequest") }
         func preHandler(_ context: HemeraContext) async throws {
             log.append("preHandler")
-            if context.pattern["cmd"] == "forbidden" { throw HemeraError(name: "Forbidden", message: "no", code: "E_FORBIDDEN") }
+            if context.pattern["cmd"] == "forbidden" {
+                throw HemeraError(name: "Forbidden", message: "no", code: "E_FORBIDDEN")
+            }
         }
         func onSend(_ reply: inout ServerReply, context: HemeraContext) async throws {
             log.append("onSend")
@@ -132,19 +145,28 @@ import Testing
                 return true
             }
             let client = try await env.hemera {
-                $0.clientInterceptors = [ClientLog(name: "outer", log: clientLog), ClientLog(name: "inner", log: clientLog)]
+                $0.clientInterceptors = [
+                    ClientLog(name: "outer", log: clientLog), ClientLog(name: "inner", log: clientLog),
+                ]
             }
             #expect(try await client.act(Add(a: 1, b: 2)) == 30)
             #expect(clientLog.all == ["outer.before", "inner.before", "inner.after", "outer.after"])
             #expect(await eventually { serverLog.all.count == 7 })
-            #expect(serverLog.all == [
-                "onRequest", "preHandler", "middleware.before", "handler meta=[\"inner\", \"outer\"]", "middleware.after",
-                "onSend", "onResponse",
-            ])
+            #expect(
+                serverLog.all == [
+                    "onRequest", "preHandler", "middleware.before", "handler meta=[\"inner\", \"outer\"]",
+                    "middleware.after",
+                    "onSend", "onResponse",
+                ]
+            )
             let error = await hemeraError { try await client.act("topic:math,cmd:forbidden") }
             #expect(error?.code == "E_FORBIDDEN")
             #expect(await eventually { serverLog.all.count == 12 })
-            #expect(Array(serverLog.all.suffix(5)) == ["onRequest", "preHandler", "onError:Forbidden", "onSend", "onResponse"])
+            #expect(
+                Array(serverLog.all.suffix(5)) == [
+                    "onRequest", "preHandler", "onError:Forbidden", "onSend", "onResponse",
+                ]
+            )
             #expect(!serverLog.all.contains("forbidden handler"))
         }
     }
@@ -173,15 +195,22 @@ import Testing
             try service.add(AddProduct.self) { request, _ in request.quantity }
             try service.add("topic:math,cmd:mul") { _, _ in 0 }
             let actions = service.actions
-            #expect(actions.map(\.pattern) == [
-                ["topic": "math", "cmd": "add"], ["topic": "cart", "cmd": "addProduct"], ["topic": "math", "cmd": "mul"],
-            ])
+            #expect(
+                actions.map(\.pattern) == [
+                    ["topic": "math", "cmd": "add"], ["topic": "cart", "cmd": "addProduct"],
+                    ["topic": "math", "cmd": "mul"],
+                ]
+            )
             #expect(actions[1].schema["quantity"]?["type"] == "integer")
             #expect(actions[1].schema["quantity"]?["required"] == true)
             #expect(actions[1].schema["quantity"]?["rules"]?[0]?["rule"] == "range")
             #expect(actions[1].schema["quantity"]?["rules"]?[0]?["max"] == "5")
             #expect(actions[1].schema["note"] == ["type": "string", "required": false])
-            #expect(actions[0].schema == ["a": ["type": "integer", "required": true], "b": ["type": "integer", "required": true]])
+            #expect(
+                actions[0].schema == [
+                    "a": ["type": "integer", "required": true], "b": ["type": "integer", "required": true],
+                ]
+            )
             #expect(actions[2].schema == [:])
             let client = try await env.hemera()
             #expect(try await client.act(Add(a: 1, b: 1)) == 2)

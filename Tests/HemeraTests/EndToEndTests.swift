@@ -75,7 +75,9 @@ import Testing
             let client = try await env.hemera()
             let clock = ContinuousClock()
             let start = clock.now
-            let error = await hemeraError { try await client.act(["topic": "slow", "cmd": "wait", "ms": 1500, "timeout$": 150]) }
+            let error = await hemeraError {
+                try await client.act(["topic": "slow", "cmd": "wait", "ms": 1500, "timeout$": 150])
+            }
             #expect(error?.name == .timeout)
             let elapsed = clock.now - start
             #expect(elapsed >= .milliseconds(140) && elapsed < .milliseconds(1400))
@@ -105,22 +107,32 @@ import Testing
         }
     }
 
-    @Test(arguments: allKinds) func hostileMessagesGetParseErrorsWhileServiceKeepsWorking(kind: TransportKind) async throws {
+    @Test(arguments: allKinds) func hostileMessagesGetParseErrorsWhileServiceKeepsWorking(kind: TransportKind)
+        async throws
+    {
         try await withEnv(kind) { env in
             let service = try await env.hemera()
             try service.add(AddAction())
             let raw = try await env.transport()
-            let garbage = try await raw.request(to: "math", payload: Array("\u{01}{not json".utf8), timeout: .seconds(2))
+            let garbage = try await raw.request(
+                to: "math",
+                payload: Array("\u{01}{not json".utf8),
+                timeout: .seconds(2)
+            )
             let reply = try JSONValue(parsing: garbage.payload)
             #expect(reply["error"]?["name"] == "HemeraParseError")
-            for bad in [#"[1,2]"#, #"{"pattern":"x","request":{}}"#, #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2}}"#] {
+            for bad in [
+                #"[1,2]"#, #"{"pattern":"x","request":{}}"#, #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2}}"#,
+            ] {
                 let answer = try await raw.request(to: "math", payload: Array(bad.utf8), timeout: .seconds(2))
                 let decoded = try JSONValue(parsing: answer.payload)
                 #expect(decoded["error"]?["name"] == "InvalidRequestError")
             }
             // Wrong types in the pattern: a validation error, not a crash.
             let client = try await env.hemera()
-            let wrong = await hemeraError { try await client.act(["topic": "math", "cmd": "add", "a": ["x": 1], "b": 2]) }
+            let wrong = await hemeraError {
+                try await client.act(["topic": "math", "cmd": "add", "a": ["x": 1], "b": 2])
+            }
             #expect(wrong?.name == .validation)
             #expect(try await client.act(Add(a: 2, b: 2)) == 4)
         }

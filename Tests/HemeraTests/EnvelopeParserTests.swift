@@ -4,7 +4,10 @@ import Testing
 @Suite struct EnvelopeParserTests {
     @Test func agreesWithTheJSONLayerOnTheCapture() throws {
         for message in CapturedMessage.all {
-            #expect(try EnvelopeParser.parse(message.rawPayload) == JSONValue(parsing: message.rawPayload), "line \(message.line)")
+            #expect(
+                try EnvelopeParser.parse(message.rawPayload) == JSONValue(parsing: message.rawPayload),
+                "line \(message.line)"
+            )
         }
     }
 
@@ -21,7 +24,9 @@ import Testing
 
     @Test func readsEscapesAndNumbersAsTheSpecSays() throws {
         #expect(try EnvelopeParser.parse(Array(#""\u00e9\ud83c\udf89\/""#.utf8)) == "é🎉/")
-        #expect(try EnvelopeParser.parse(Array(" { \"a\" : [ 1 , 2.0 , -0 , 1E2 ] } ".utf8)) == ["a": [1, 2.0, 0, 100.0]])
+        #expect(
+            try EnvelopeParser.parse(Array(" { \"a\" : [ 1 , 2.0 , -0 , 1E2 ] } ".utf8)) == ["a": [1, 2.0, 0, 100.0]]
+        )
         #expect(try EnvelopeParser.parse(Array("9223372036854775808".utf8)) == .double(9223372036854775808))
         #expect(try EnvelopeParser.parse(Array(#"{"a":1,"a":2}"#.utf8)) == ["a": 2])
     }
@@ -37,14 +42,16 @@ import Testing
 
     @Test func rejectsInvalidUTF8AndDeepNesting() {
         #expect(throws: EnvelopeParser.Failure.self) { try EnvelopeParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
-        let deep = Array(repeating: UInt8(ascii: "["), count: 10_000) + Array(repeating: UInt8(ascii: "]"), count: 10_000)
+        let deep =
+            Array(repeating: UInt8(ascii: "["), count: 10_000) + Array(repeating: UInt8(ascii: "]"), count: 10_000)
         #expect(throws: EnvelopeParser.Failure.self) { try EnvelopeParser.parse(deep) }
         let fine = Array(repeating: UInt8(ascii: "["), count: 100) + Array(repeating: UInt8(ascii: "]"), count: 100)
         #expect(throws: Never.self) { try EnvelopeParser.parse(fine) }
     }
 
     @Test func requestEnvelopesKeepTraceAndRequestAsValidatedBytes() throws {
-        let text = #"{"pattern":{"topic":"a"},"trace":{"traceId":"T","x":[1,{"y":"\u00e9"}]},"request":{"id":"R"},"meta":{}}"#
+        let text =
+            #"{"pattern":{"topic":"a"},"trace":{"traceId":"T","x":[1,{"y":"\u00e9"}]},"request":{"id":"R"},"meta":{}}"#
         let bytes = Array(text.utf8)
         let envelope = try #require(try EnvelopeParser.parseRequestEnvelope(bytes))
         #expect(envelope.members["pattern"] == ["topic": "a"])
@@ -56,9 +63,14 @@ import Testing
         #expect(String(decoding: bytes[request], as: UTF8.self) == #"{"id":"R"}"#)
         #expect(try EnvelopeParser.parse(bytes, range: trace)["x"]?[1]?["y"] == "é")
         #expect(try EnvelopeParser.parseRequestEnvelope(Array("[1]".utf8)) == nil)
-        for bad in [#"{"trace":{"a":"\x"}}"#, #"{"trace":{"a":"\#u{01}"}}"#, #"{"trace":{"a":1,}}"#, #"{"request":{"a":"\ud800"}}"#,
-                    #"{"trace":{"a":01}}"#, #"{"trace":{"a" 1}}"#, #"{"trace":{}} x"#] {
-            #expect(throws: EnvelopeParser.Failure.self, "\(bad)") { try EnvelopeParser.parseRequestEnvelope(Array(bad.utf8)) }
+        for bad in [
+            #"{"trace":{"a":"\x"}}"#, #"{"trace":{"a":"\#u{01}"}}"#, #"{"trace":{"a":1,}}"#,
+            #"{"request":{"a":"\ud800"}}"#,
+            #"{"trace":{"a":01}}"#, #"{"trace":{"a" 1}}"#, #"{"trace":{}} x"#,
+        ] {
+            #expect(throws: EnvelopeParser.Failure.self, "\(bad)") {
+                try EnvelopeParser.parseRequestEnvelope(Array(bad.utf8))
+            }
         }
         var invalidUTF8 = Array(#"{"trace":{"a":"#.utf8)
         invalidUTF8 += [0x22, 0xC3, 0x28, 0x22, 0x7D, 0x7D]
@@ -66,8 +78,14 @@ import Testing
         // Every captured request: the kept bytes are the objects the JSON layer sees.
         for message in CapturedMessage.all where message.isRequest {
             let envelope = try #require(try EnvelopeParser.parseRequestEnvelope(message.rawPayload))
-            #expect(try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.trace)) == message.payload["trace"])
-            #expect(try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.request)) == message.payload["request"])
+            #expect(
+                try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.trace))
+                    == message.payload["trace"]
+            )
+            #expect(
+                try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.request))
+                    == message.payload["request"]
+            )
         }
     }
 
@@ -110,8 +128,12 @@ import Testing
             if let ours, let theirs { #expect(sameJSON(ours, theirs), "\(String(decoding: bytes, as: UTF8.self))") }
             if ours != nil && theirs == nil || ours == nil && theirs != nil {
                 // Disagreement on validity is allowed only for top-level scalars some parsers refuse.
-                #expect(ours.map { if case .object = $0 { return false }; if case .array = $0 { return false }; return true } ?? true,
-                        "\(String(decoding: bytes, as: UTF8.self))")
+                #expect(
+                    ours.map {
+                        if case .object = $0 { return false }; if case .array = $0 { return false }; return true
+                    } ?? true,
+                    "\(String(decoding: bytes, as: UTF8.self))"
+                )
             }
         }
     }

@@ -30,13 +30,28 @@ struct Flat: HemeraPattern {
 
 @Suite struct FastPathTests {
     @Test func flatStructsSkipTheJSONLayerAndMatchTheGeneralPath() throws {
-        let value = Flat(text: "quote\" é\n", small: 7, ratio: 1e21, flag: false, big: 1 << 60, maybe: "x", maybeNot: nil)
+        let value = Flat(
+            text: "quote\" é\n",
+            small: 7,
+            ratio: 1e21,
+            flag: false,
+            big: 1 << 60,
+            maybe: "x",
+            maybeNot: nil
+        )
         let flat = try #require(EncodedTypedPattern.flat(value))
         let slow = try Hemera(transport: InMemoryTransport()).typedPattern(value)
         #expect(try JSONValue(parsing: flat.bytes) == .object(slow.keys))
         #expect(flat.method == slow.method)
-        #expect(flat.method == "big:1152921504606847000,cmd:go,flag:false,maybe:x,ratio:1e+21,small:7,text:quote\" é\n,topic:flat")
-        #expect(EncodedTypedPattern.flat(Rich(name: "a", ratio: 1, whole: 1, flag: true, nested: [:], list: [], missing: nil)) == nil)
+        #expect(
+            flat.method
+                == "big:1152921504606847000,cmd:go,flag:false,maybe:x,ratio:1e+21,small:7,text:quote\" é\n,topic:flat"
+        )
+        #expect(
+            EncodedTypedPattern.flat(
+                Rich(name: "a", ratio: 1, whole: 1, flag: true, nested: [:], list: [], missing: nil)
+            ) == nil
+        )
     }
 
     @Test func typedPatternBytesMatchTheGeneralPath() throws {
@@ -55,7 +70,9 @@ struct Flat: HemeraPattern {
     }
 
     @Test func scannerReadsTopLevelPrimitivesOnly() throws {
-        let members = try #require(scanTopLevelPrimitives(Array(#"{"a":1,"b":{"c":"}"},"d":[1,{"e":2}],"f":-2.50,"g":null,"h":"x"}"#.utf8)))
+        let members = try #require(
+            scanTopLevelPrimitives(Array(#"{"a":1,"b":{"c":"}"},"d":[1,{"e":2}],"f":-2.50,"g":null,"h":"x"}"#.utf8))
+        )
         #expect(members.map(\.key) == ["a", "f", "h"])
         #expect(members.map(\.value) == ["1", "-2.5", "x"])
         #expect(scanTopLevelPrimitives(Array("[1]".utf8)) == nil)

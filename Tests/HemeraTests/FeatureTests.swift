@@ -11,7 +11,9 @@ import Testing
                 return request.a + request.b
             }
             let client = try await env.hemera()
-            let error = await hemeraError { try await client.act(["topic": "math", "cmd": "add", "a": "Hello", "b": 2]) }
+            let error = await hemeraError {
+                try await client.act(["topic": "math", "cmd": "add", "a": "Hello", "b": 2])
+            }
             #expect(error?.name == .validation)
             #expect(error?.message == #"a: expected a number, found the string "Hello""#)
             let details = try #require(error?.details?.arrayValue)
@@ -32,10 +34,13 @@ import Testing
     @Test(arguments: allKinds) func coercionModeConvertsNumericStrings(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera()
-            try service.add(Divide.self, options: AddOptions(validation: .coerce)) { request, _ in request.a / request.b }
+            try service.add(Divide.self, options: AddOptions(validation: .coerce)) { request, _ in request.a / request.b
+            }
             let client = try await env.hemera()
             #expect(try await client.act(["topic": "calc", "cmd": "div", "a": "9", "b": 3]) == 3)
-            let notNumber = await hemeraError { try await client.act(["topic": "calc", "cmd": "div", "a": "nine", "b": 3]) }
+            let notNumber = await hemeraError {
+                try await client.act(["topic": "calc", "cmd": "div", "a": "nine", "b": 3])
+            }
             #expect(notNumber?.name == .validation)
             let zero = await hemeraError { try await client.act(Divide(a: 1, b: 0)) }
             #expect(zero?.name == .validation)
@@ -185,12 +190,15 @@ extension HemeraValidatable {
             for try await value in try client.actMany(Count(n: 3), maxMessages: 3) { values.append(value) }
             #expect(values == [1, 2, 3])
             var exact: [Int] = []
-            for try await value in try client.actMany(Count(n: 3), timeout: .seconds(2), expectedMessages: 3) { exact.append(value) }
+            for try await value in try client.actMany(Count(n: 3), timeout: .seconds(2), expectedMessages: 3) {
+                exact.append(value)
+            }
             #expect(exact == [1, 2, 3])
             // Fewer replies than expected within the timeout is an error.
             var partial: [Int] = []
             let error = await hemeraError {
-                for try await value in try client.actMany(Count(n: 2), timeout: .milliseconds(300), expectedMessages: 3) {
+                for try await value in try client.actMany(Count(n: 2), timeout: .milliseconds(300), expectedMessages: 3)
+                {
                     partial.append(value)
                 }
             }
@@ -209,7 +217,9 @@ extension HemeraValidatable {
         try await withEnv(kind) { env in
             for index in 0..<3 {
                 let service = try await env.hemera(app: "node-\(index)")
-                try service.add(["topic": "status", "cmd": "report", "pubsub$": true]) { _, _ in .string("node-\(index)") }
+                try service.add(["topic": "status", "cmd": "report", "pubsub$": true]) { _, _ in
+                    .string("node-\(index)")
+                }
                 try await service.transport.flush(timeout: .seconds(1))
             }
             let client = try await env.hemera()
@@ -221,12 +231,17 @@ extension HemeraValidatable {
         }
     }
 
-    @Test(arguments: allKinds, [true, false]) func concurrencyLimitPerAction(kind: TransportKind, onDeliveryThread: Bool) async throws {
+    @Test(arguments: allKinds, [true, false]) func concurrencyLimitPerAction(
+        kind: TransportKind,
+        onDeliveryThread: Bool
+    ) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera { $0.startsHandlersOnDeliveryThread = onDeliveryThread }
             let running = LockedValue((now: 0, peak: 0))
             try service.add("topic:limited,cmd:x", options: AddOptions(concurrencyLimit: 2)) { _, _ in
-                running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+                running.withLock {
+                    $0.now += 1; $0.peak = max($0.peak, $0.now)
+                }
                 try await Task.sleep(for: .milliseconds(50))
                 running.withLock { $0.now -= 1 }
                 return true

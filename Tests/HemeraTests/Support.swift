@@ -48,7 +48,9 @@ final class Env: Sendable {
         }
     }
 
-    func hemera(app: String = "test-service", _ configure: (inout HemeraOptions) -> Void = { _ in }) async throws -> Hemera {
+    func hemera(app: String = "test-service", _ configure: (inout HemeraOptions) -> Void = { _ in }) async throws
+        -> Hemera
+    {
         var options = HemeraOptions(app: app)
         configure(&options)
         let hemera = Hemera(transport: try await transport(), options: options)
@@ -86,7 +88,9 @@ func eventually(timeout: Duration = .seconds(3), _ condition: @Sendable () -> Bo
 }
 
 /// Expects `body` to throw a `HemeraError`, and returns it.
-func hemeraError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async -> HemeraError? {
+func hemeraError(_ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async
+    -> HemeraError?
+{
     do {
         try await body()
         Issue.record("expected a HemeraError, got success", sourceLocation: sourceLocation)

@@ -14,16 +14,28 @@ struct CapturedMessage: Sendable {
     var isRequest: Bool { !subject.hasPrefix("_INBOX.") }
 
     static let all: [CapturedMessage] = {
-        guard let url = Bundle.module.url(forResource: "hemera7-capture", withExtension: "jsonl", subdirectory: "Resources"),
-              let text = try? String(contentsOf: url, encoding: .utf8)
+        guard
+            let url = Bundle.module.url(
+                forResource: "hemera7-capture",
+                withExtension: "jsonl",
+                subdirectory: "Resources"
+            ),
+            let text = try? String(contentsOf: url, encoding: .utf8)
         else { return [] }
         var messages: [CapturedMessage] = []
         for (index, line) in text.split(separator: "\n").enumerated() {
-            guard let json = try? JSONValue(parsing: Array(line.utf8)), let range = line.range(of: "\"payload\":") else { continue }
+            guard let json = try? JSONValue(parsing: Array(line.utf8)), let range = line.range(of: "\"payload\":")
+            else { continue }
             let raw = line[range.upperBound...].dropLast()  // the payload is the last member
-            messages.append(CapturedMessage(
-                subject: json["subject"]?.stringValue ?? "", reply: json["reply"]?.stringValue, payload: json["payload"] ?? .null,
-                rawPayload: Array(raw.utf8), line: index + 1))
+            messages.append(
+                CapturedMessage(
+                    subject: json["subject"]?.stringValue ?? "",
+                    reply: json["reply"]?.stringValue,
+                    payload: json["payload"] ?? .null,
+                    rawPayload: Array(raw.utf8),
+                    line: index + 1
+                )
+            )
         }
         return messages
     }()
@@ -51,7 +63,9 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
         for index in 1...request.n { try await writer.send(index) }
     }
     try math.add("topic:math,cmd:nested") { pattern, _ in
-        let sum = try await math.act(Add(a: Int(pattern["a"]?.integerValue ?? 0), b: Int(pattern["b"]?.integerValue ?? 0)))
+        let sum = try await math.act(
+            Add(a: Int(pattern["a"]?.integerValue ?? 0), b: Int(pattern["b"]?.integerValue ?? 0))
+        )
         return ["sum": .integer(Int64(sum))]
     }
     try math.add("topic:geo.*,cmd:ping") { _, context in .string("pong from \(context.subject)") }
@@ -121,19 +135,30 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
                 }
                 if expected.isEmpty {  // nobody listened in the capture
                     await #expect(throws: TransportError.self) {
-                        _ = try await raw.request(to: request.subject, payload: request.rawPayload, timeout: .seconds(5))
+                        _ = try await raw.request(
+                            to: request.subject,
+                            payload: request.rawPayload,
+                            timeout: .seconds(5)
+                        )
                     }
                     continue
                 }
                 var replies: [JSONValue] = []
                 if expected.count > 1 {
                     for try await reply in raw.requestMany(
-                        to: request.subject, payload: request.rawPayload, timeout: .seconds(2), maxReplies: expected.count)
-                    {
+                        to: request.subject,
+                        payload: request.rawPayload,
+                        timeout: .seconds(2),
+                        maxReplies: expected.count
+                    ) {
                         replies.append(try JSONValue(parsing: reply.payload))
                     }
                 } else {
-                    let reply = try await raw.request(to: request.subject, payload: request.rawPayload, timeout: .seconds(2))
+                    let reply = try await raw.request(
+                        to: request.subject,
+                        payload: request.rawPayload,
+                        timeout: .seconds(2)
+                    )
                     replies.append(try JSONValue(parsing: reply.payload))
                 }
                 #expect(replies.count == expected.count, "line \(request.line)")
@@ -191,7 +216,8 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
             let table = replies
             let subscription = try raw.subscribe(to: "math", queue: nil) { message in
                 guard let json = try? JSONValue(parsing: message.payload), let replyTo = message.replyTo,
-                      let answers = table[json["pattern"]?["cmd"]?.stringValue ?? ""] else { return }
+                    let answers = table[json["pattern"]?["cmd"]?.stringValue ?? ""]
+                else { return }
                 for answer in answers { try? raw.publish(to: replyTo, payload: answer, replyTo: nil) }
             }
             defer { try? subscription.unsubscribe() }
@@ -203,7 +229,11 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
             #expect(error?.name == "Unauthorized")
             #expect(error?.code == "E_AUTH")
             #expect(error?.details == ["user": "bob"])
-            #expect(error?.hops == [.init(service: "math", method: "cmd:fail,topic:math", app: "math-service", ts: 457225.453095)])
+            #expect(
+                error?.hops == [
+                    .init(service: "math", method: "cmd:fail,topic:math", app: "math-service", ts: 457225.453095)
+                ]
+            )
             #expect(error?.extra["stack"]?.stringValue?.hasPrefix("Unauthorized: not allowed") == true)
             let notFound = await hemeraError { try await client.act("topic:math,cmd:nope") }
             #expect(notFound?.name == .patternNotFound)
@@ -235,12 +265,18 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
             try await raw.flush(timeout: .seconds(1))
             try await relay.transport.flush(timeout: .seconds(1))
             let client = try await env.hemera(app: "client")
-            _ = try await client.act(["topic": "math", "cmd": "mul", "a": 3, "b": 4], meta: ["token": "abc"], delegate: ["tenant": "t1"])
+            _ = try await client.act(
+                ["topic": "math", "cmd": "mul", "a": 3, "b": 4],
+                meta: ["token": "abc"],
+                delegate: ["tenant": "t1"]
+            )
             _ = try await client.act("topic:relay,cmd:nested", meta: ["token": "abc"])
             try await client.publish("topic:events,cmd:log,msg:hello", meta: ["token": "abc"])
             #expect(await eventually { sent.withLock { $0.count } == 4 })
             let captured = CapturedMessage.all
-            let pairs: [(String, JSONValue)] = [("mul", captured[2].payload), ("add", captured[15].payload), ("log", captured[9].payload)]
+            let pairs: [(String, JSONValue)] = [
+                ("mul", captured[2].payload), ("add", captured[15].payload), ("log", captured[9].payload),
+            ]
             for (cmd, theirs) in pairs {
                 let ours = try #require(sent.withLock { $0[cmd] }, "\(cmd)")
                 #expect(keys(ours) == keys(theirs), "\(cmd)")
