@@ -2,10 +2,45 @@
 #define CJANSSON_SHIM_H
 
 #include <jansson.h>
+#include <string.h>
 
 // jansson's type queries are macros, which Swift cannot call: wrap them.
 static inline json_type CJansson_typeof(const json_t *json) { return json_typeof(json); }
 static inline json_t *CJansson_incref(json_t *json) { return json_incref(json); }
 static inline void CJansson_decref(json_t *json) { json_decref(json); }
+static inline int CJansson_is_object(const json_t *json) { return json_is_object(json); }
+static inline int CJansson_is_array(const json_t *json) { return json_is_array(json); }
+static inline int CJansson_is_string(const json_t *json) { return json_is_string(json); }
+static inline int CJansson_is_integer(const json_t *json) { return json_is_integer(json); }
+static inline int CJansson_is_real(const json_t *json) { return json_is_real(json); }
+static inline int CJansson_is_number(const json_t *json) { return json_is_number(json); }
+static inline int CJansson_is_true(const json_t *json) { return json_is_true(json); }
+static inline int CJansson_is_false(const json_t *json) { return json_is_false(json); }
+static inline int CJansson_is_null(const json_t *json) { return json_is_null(json); }
+
+/// Where and why `CJansson_loadb` failed: `json_error_t` with its fixed-size text flattened.
+typedef struct CJansson_error {
+    int line;
+    int column;
+    int position;
+    int code;
+    char text[JSON_ERROR_TEXT_LENGTH];
+} CJansson_error;
+
+/// `json_loadb`, with the error copied into a struct Swift can read field by field.
+static inline json_t *CJansson_loadb(const char *buffer, size_t length, size_t flags,
+                                     CJansson_error *error) {
+    json_error_t e;
+    json_t *root = json_loadb(buffer, length, flags, &e);
+    if (root == NULL && error != NULL) {
+        error->line = e.line;
+        error->column = e.column;
+        error->position = e.position;
+        error->code = (int)json_error_code(&e);
+        memcpy(error->text, e.text, JSON_ERROR_TEXT_LENGTH);
+        error->text[JSON_ERROR_TEXT_LENGTH - 1] = 0;
+    }
+    return root;
+}
 
 #endif
