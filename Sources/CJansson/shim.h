@@ -18,6 +18,13 @@ static inline int CJansson_is_true(const json_t *json) { return json_is_true(jso
 static inline int CJansson_is_false(const json_t *json) { return json_is_false(json); }
 static inline int CJansson_is_null(const json_t *json) { return json_is_null(json); }
 
+/// The offset of the first NUL byte in `buffer`, or -1. jansson's reader stops at a NUL byte
+/// as at the end of the input, so `{}\0garbage` would parse: the input is checked first.
+static inline long CJansson_find_nul(const void *buffer, size_t length) {
+    const char *found = (const char *)memchr(buffer, 0, length);
+    return found == NULL ? -1 : (long)(found - (const char *)buffer);
+}
+
 /// Where and why `CJansson_loadb` failed: `json_error_t` with its fixed-size text flattened.
 typedef struct CJansson_error {
     int line;

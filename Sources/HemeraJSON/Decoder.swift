@@ -19,8 +19,10 @@ internal import CJansson
 /// Hostile input:
 /// - Invalid JSON, invalid UTF-8, truncated input: `DecodingError.dataCorrupted` with a
 ///   ``JSONSyntaxError`` (line, column, jansson's reason).
-/// - `\u0000` in strings is accepted (Swift strings hold NUL, as Foundation and JavaScript do);
-///   a raw NUL byte or other control character in the text is a syntax error, as JSON requires.
+/// - `\u0000` in string values is accepted (Swift strings hold NUL, as Foundation and JavaScript
+///   do); in object keys jansson rejects it (`NUL byte in object key not supported`). A raw NUL
+///   byte anywhere in the input is a syntax error (JSON text never contains one; jansson alone
+///   would silently stop reading there), as is any other raw control character in a string.
 /// - Duplicate keys in an object are rejected (``allowsDuplicateKeys``), since parsers disagree
 ///   on which one wins.
 /// - Nesting deeper than ``maxDepth`` (default 512) is an error. jansson's parser also stops at
@@ -242,7 +244,7 @@ final class _DecoderState {
 
     func unboxFloat(_ node: _Node, _ path: () -> [any CodingKey]) throws -> Float {
         let value = try unboxDouble(node, path)
-        if value.isFinite && abs(value) > Double(Float.greatestFiniteMagnitude) {
+        if value.isFinite && Float(value).isInfinite {
             throw _Errors.invalid(expected: "a number that fits in a Float", found: node.described, path: path())
         }
         return Float(value)

@@ -16,6 +16,13 @@ struct _JanssonDocument: ~Copyable {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw JSONSyntaxError(reason: "the input is empty", line: 1, column: 0, position: 0)
         }
+        let nul = CJansson_find_nul(base, bytes.count)
+        if nul >= 0 {
+            let line = bytes[..<Int(nul)].reduce(1) { $0 + ($1 == 0x0A ? 1 : 0) }
+            throw JSONSyntaxError(
+                reason: "a NUL byte, which JSON text never contains (write \\u0000 in a string)",
+                line: line, column: 0, position: Int(nul))
+        }
         var flags = Int(JSON_DECODE_ANY) | Int(JSON_ALLOW_NUL)
         if !allowDuplicateKeys { flags |= Int(JSON_REJECT_DUPLICATES) }
         var error = CJansson_error()
