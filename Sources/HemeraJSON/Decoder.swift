@@ -146,7 +146,7 @@ final class _DecoderState {
     let options: HemeraJSONDecoder
     let userInfo: [CodingUserInfoKey: Any]
     /// `path[i]`: the key being read by the container at depth `i`.
-    var path: [any CodingKey] = []
+    @exclusivity(unchecked) var path: [any CodingKey] = []
 
     init(options: HemeraJSONDecoder) {
         self.options = options

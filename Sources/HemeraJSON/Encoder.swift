@@ -181,19 +181,19 @@ final class _EncoderState {
         var pendingSuper: Bool
     }
 
-    var buffer = _ByteBuffer()
-    var frames: [Frame] = []
+    @exclusivity(unchecked) var buffer = _ByteBuffer()
+    @exclusivity(unchecked) var frames: [Frame] = []
     /// `path[i]`: the key of the member being written in `frames[i]`.
-    var path: [any CodingKey] = []
+    @exclusivity(unchecked) var path: [any CodingKey] = []
     /// `filled[d]`: whether the value slot at depth `d` has received its value.
-    var filled: [Bool] = []
-    var serial = 0
+    @exclusivity(unchecked) var filled: [Bool] = []
+    @exclusivity(unchecked) var serial = 0
     let options: HemeraJSONEncoder
     let extraMembers: [String: JSONValue]?
     let userInfo: [CodingUserInfoKey: Any]
     /// The first misuse seen in a non-throwing call (`container(keyedBy:)` twice with another
     /// kind…), thrown when the top-level call returns.
-    var failure: EncodingError?
+    @exclusivity(unchecked) var failure: EncodingError?
 
     init(options: HemeraJSONEncoder, extraMembers: [String: JSONValue]?) {
         self.options = options

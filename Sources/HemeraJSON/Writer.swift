@@ -68,31 +68,31 @@ struct _ByteBuffer: ~Copyable {
 
     // MARK: Numbers
 
+    @inline(__always)
     mutating func appendInteger<I: FixedWidthInteger>(_ value: I) {
-        reserve(21)
-        if value == 0 {
-            base[count] = UInt8(ascii: "0")
-            count += 1
-            return
-        }
-        var magnitude = value.magnitude
         if value < 0 {
-            base[count] = UInt8(ascii: "-")
-            count += 1
+            append(UInt8(ascii: "-"))
+            appendDigits(UInt64(value.magnitude))
+        } else {
+            appendDigits(UInt64(value))
         }
-        // Digits go to a scratch area at the end of the reserved room, then forward.
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var length = 0
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            while magnitude > 0 {
-                let (quotient, remainder) = magnitude.quotientAndRemainder(dividingBy: 10)
-                scratch[23 - length] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: remainder)
-                length += 1
-                magnitude = quotient
-            }
-            (base + count).update(
-                from: scratch.baseAddress!.assumingMemoryBound(to: UInt8.self) + (24 - length), count: length)
+    }
+
+    mutating func appendDigits(_ value: UInt64) {
+        reserve(20)
+        var length = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            length += 1
         }
+        var cursor = base + count + length
+        rest = value
+        repeat {
+            cursor -= 1
+            cursor.pointee = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest != 0
         count += length
     }
 
@@ -134,21 +134,37 @@ struct _ByteBuffer: ~Copyable {
     }
 
     mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        // Worst case every byte becomes \u00XX.
-        reserve(utf8.count + 2)
-        base[count] = UInt8(ascii: "\"")
-        count += 1
-        var runStart = 0
-        var index = 0
         let end = utf8.count
-        while index < end {
-            let byte = utf8[index]
+        guard let source = utf8.baseAddress else {
+            appendASCII("\"\"")
+            return
+        }
+        // Most strings need no escaping: find out with a tight scan, then copy them whole.
+        var clean = 0
+        while clean < end {
+            let byte = source[clean]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+            clean += 1
+        }
+        reserve(clean + 2)
+        base[count] = UInt8(ascii: "\"")
+        (base + count + 1).update(from: source, count: clean)
+        count += clean + 1
+        if clean < end { appendEscapedTail(source + clean, end - clean) }
+        append(UInt8(ascii: "\""))
+    }
+
+    @inline(never)
+    private mutating func appendEscapedTail(_ source: UnsafePointer<UInt8>, _ length: Int) {
+        // Worst case every byte becomes \u00XX.
+        reserve(length * 6)
+        let hex: StaticString = "0123456789abcdef"
+        for index in 0..<length {
+            let byte = source[index]
             if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
-                index += 1
+                base[count] = byte
+                count += 1
                 continue
-            }
-            if index > runStart {
-                append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<index]))
             }
             switch byte {
             case UInt8(ascii: "\""): appendASCII("\\\"")
@@ -159,18 +175,12 @@ struct _ByteBuffer: ~Copyable {
             case 0x08: appendASCII("\\b")
             case 0x0C: appendASCII("\\f")
             default:
-                let hex: StaticString = "0123456789abcdef"
                 appendASCII("\\u00")
-                append(hex.utf8Start[Int(byte >> 4)])
-                append(hex.utf8Start[Int(byte & 0xF)])
+                base[count] = hex.utf8Start[Int(byte >> 4)]
+                base[count + 1] = hex.utf8Start[Int(byte & 0xF)]
+                count += 2
             }
-            index += 1
-            runStart = index
         }
-        if end > runStart {
-            append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[runStart..<end]))
-        }
-        append(UInt8(ascii: "\""))
     }
 }
 
