@@ -2,6 +2,7 @@
 #define CJANSSON_SHIM_H
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 // jansson's type queries are macros, which Swift cannot call: wrap them.
@@ -48,6 +49,70 @@ static inline json_t *CJansson_loadb(const char *buffer, size_t length, size_t f
         error->text[JSON_ERROR_TEXT_LENGTH - 1] = 0;
     }
     return root;
+}
+
+// MARK: Parse arenas
+//
+// A parse allocates a few dozen small blocks (nodes, strings, hash tables) that all die together.
+// While an arena is active on a thread, jansson's allocations on that thread are carved from
+// one block, frees inside it do nothing, and the tree need not be walked to be freed at all.
+// Allocations that do not fit go to malloc, and such a tree is released with json_decref
+// before the arena ends. Only Sources/HemeraJSON/Jansson.swift calls these (the thread-local
+// and the allocator functions must live in one translation unit).
+
+typedef struct CJansson_arena {
+    char *start;
+    char *cursor;
+    char *end;
+    int overflowed;
+    struct CJansson_arena *previous;
+} CJansson_arena;
+
+/// This thread's current arena (a function-local static, which Swift's importer emits).
+static inline CJansson_arena **CJansson_current_arena_slot(void) {
+    static __thread CJansson_arena *current;
+    return &current;
+}
+
+static void *CJansson_arena_malloc(size_t size) {
+    CJansson_arena *arena = *CJansson_current_arena_slot();
+    if (arena != NULL) {
+        size_t rounded = (size + 15) & ~(size_t)15;
+        if ((size_t)(arena->end - arena->cursor) >= rounded) {
+            void *result = arena->cursor;
+            arena->cursor += rounded;
+            return result;
+        }
+        arena->overflowed = 1;
+    }
+    return malloc(size);
+}
+
+static void CJansson_arena_free(void *pointer) {
+    for (CJansson_arena *arena = *CJansson_current_arena_slot(); arena != NULL; arena = arena->previous) {
+        if ((char *)pointer >= arena->start && (char *)pointer < arena->end) return;
+    }
+    free(pointer);
+}
+
+/// Routes jansson's allocations through the arena functions. Call once, before any parse.
+static inline void CJansson_install_arena_allocator(void) {
+    json_set_alloc_funcs(CJansson_arena_malloc, CJansson_arena_free);
+}
+
+/// Makes `arena` (over `capacity` bytes at `memory`) this thread's current arena.
+static inline void CJansson_arena_begin(CJansson_arena *arena, void *memory, size_t capacity) {
+    arena->start = (char *)memory;
+    arena->cursor = (char *)memory;
+    arena->end = (char *)memory + capacity;
+    arena->overflowed = 0;
+    arena->previous = *CJansson_current_arena_slot();
+    *CJansson_current_arena_slot() = arena;
+}
+
+/// Restores the arena that was current before `arena`.
+static inline void CJansson_arena_end(CJansson_arena *arena) {
+    *CJansson_current_arena_slot() = arena->previous;
 }
 
 #endif

@@ -144,15 +144,22 @@ public struct HemeraJSONDecoder: Sendable {
 /// One decoding run: options and the coding path, kept as a stack shared by all containers.
 final class _DecoderState {
     let options: HemeraJSONDecoder
-    let userInfo: [CodingUserInfoKey: Any]
+    // Copies of the options read on hot paths (reading them through `options` copies more).
+    let maxDepth: Int
+    let convertsStrings: Bool
+    let usesDefaultKeys: Bool
     /// `path[i]`: the key being read by the container at depth `i`.
     @exclusivity(unchecked) var path: [any CodingKey] = []
 
     init(options: HemeraJSONDecoder) {
         self.options = options
-        self.userInfo = options.userInfo
+        maxDepth = options.maxDepth
+        convertsStrings = options.convertsStrings
+        if case .useDefaultKeys = options.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
         path.reserveCapacity(8)
     }
+
+    var userInfo: [CodingUserInfoKey: Any] { options.userInfo }
 
     func codingPath(_ depth: Int) -> [any CodingKey] {
         Array(path.prefix(depth))
@@ -175,7 +182,7 @@ final class _DecoderState {
         case .true: return true
         case .false: return false
         case .null: throw _Errors.valueNotFound(Bool.self, expected: "a boolean", path: path())
-        case .string where options.convertsStrings:
+        case .string where convertsStrings:
             switch node.string {
             case "true": return true
             case "false": return false
@@ -205,7 +212,7 @@ final class _DecoderState {
             throw _Errors.invalid(expected: "an integer", found: node.described, path: path())
         case .null:
             throw _Errors.valueNotFound(type, expected: "a number", path: path())
-        case .string where options.convertsStrings:
+        case .string where convertsStrings:
             let text = node.string
             if let result = I(text) { return result }
             if let value = Double(text), value.isFinite {
@@ -236,7 +243,7 @@ final class _DecoderState {
                 if text == negative { return -.infinity }
                 if text == nan { return .nan }
             }
-            if options.convertsStrings, let value = Double(text), value.isFinite { return value }
+            if convertsStrings, let value = Double(text), value.isFinite { return value }
         default: break
         }
         throw _Errors.typeMismatch(Double.self, expected: "a number", found: node.described, path: path())
@@ -267,7 +274,7 @@ final class _DecoderState {
             return unsafeBitCast(try unboxBool(node, { codingPath(depth) }), to: T.self)
         }
         if T.self == JSONValue.self {
-            return try JSONValue(node: node, depth: depth, maxDepth: options.maxDepth, path: { codingPath(depth) })
+            return try JSONValue(node: node, depth: depth, maxDepth: maxDepth, path: { codingPath(depth) })
                 as! T
         }
         if T.self == Date.self, let date = try unboxDate(node, depth: depth) {
@@ -354,8 +361,8 @@ struct _Decoder: Decoder {
     }
 
     private func checkDepth() throws {
-        if depth >= state.options.maxDepth {
-            throw _Errors.limit("nesting deeper than \(state.options.maxDepth) levels", path: codingPath)
+        if depth >= state.maxDepth {
+            throw _Errors.limit("nesting deeper than \(state.maxDepth) levels", path: codingPath)
         }
     }
 }
@@ -373,6 +380,10 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         self.state = state
         self.object = object
         self.depth = depth
+        if state.usesDefaultKeys {
+            converted = nil
+            return
+        }
         switch state.options.keyDecodingStrategy {
         case .useDefaultKeys:
             converted = nil
@@ -413,7 +424,8 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return object.member(key.stringValue)
     }
 
-    /// The value for `key`, with the path set to it; a missing key throws `<path>: is required`.
+    /// The value for `key`, with the path set to it (for decoding below it); a missing key
+    /// throws `<path>: is required`.
     @inline(__always)
     private func value(_ key: Key) throws -> _Node {
         guard let node = lookup(key) else { throw _Errors.keyNotFound(key, path: codingPath) }
@@ -421,11 +433,17 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return node
     }
 
-    /// The value for `key`, or `nil` when the key is missing or `null`.
+    /// The value for `key`, for a scalar: the path is only built if an error needs it.
+    @inline(__always)
+    private func scalar(_ key: Key) throws -> _Node {
+        guard let node = lookup(key) else { throw _Errors.keyNotFound(key, path: codingPath) }
+        return node
+    }
+
+    /// The value for `key`, or `nil` when the key is missing or `null` (for a scalar).
     @inline(__always)
     private func valueIfPresent(_ key: Key) -> _Node? {
         guard let node = lookup(key), !node.isNull else { return nil }
-        state.setPath(depth, key)
         return node
     }
 
@@ -433,19 +451,19 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         codingPath + [key]
     }
 
-    func decodeNil(forKey key: Key) throws -> Bool { try value(key).isNull }
+    func decodeNil(forKey key: Key) throws -> Bool { try scalar(key).isNull }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try state.unboxBool(value(key), { path(key) })
+        try state.unboxBool(scalar(key), { path(key) })
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try state.unboxString(value(key), { path(key) })
+        try state.unboxString(scalar(key), { path(key) })
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try state.unboxDouble(value(key), { path(key) })
+        try state.unboxDouble(scalar(key), { path(key) })
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try state.unboxFloat(value(key), { path(key) })
+        try state.unboxFloat(scalar(key), { path(key) })
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(key) }
@@ -463,7 +481,7 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     @inline(__always)
     private func integer<I: FixedWidthInteger>(_ key: Key) throws -> I {
-        try state.unboxInteger(value(key), I.self, { path(key) })
+        try state.unboxInteger(scalar(key), I.self, { path(key) })
     }
 
     @inline(__always)
@@ -553,6 +571,13 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
             throw DecodingError.valueNotFound(
                 type, .init(codingPath: path, debugDescription: "\(_dottedPath(path)): is required"))
         }
+        return node
+    }
+
+    /// The next element, with the path set to it, for decoding below it.
+    @inline(__always)
+    private func descend(_ type: Any.Type) throws -> _Node {
+        let node = try peek(type)
         state.setPath(depth, _JSONKey(index: currentIndex))
         return node
     }
@@ -598,7 +623,7 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
     mutating func decode(_ type: UInt32.Type) throws -> UInt32 { try integer() }
     mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try integer() }
     mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let value = try state.unbox(type, peek(type), depth: depth + 1)
+        let value = try state.unbox(type, descend(type), depth: depth + 1)
         currentIndex += 1
         return value
     }
@@ -613,19 +638,19 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
     mutating func nestedContainer<NestedKey: CodingKey>(
         keyedBy type: NestedKey.Type
     ) throws -> KeyedDecodingContainer<NestedKey> {
-        let container = try _Decoder(state: state, node: peek(type), depth: depth + 1).container(keyedBy: type)
+        let container = try _Decoder(state: state, node: descend(type), depth: depth + 1).container(keyedBy: type)
         currentIndex += 1
         return container
     }
 
     mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let container = try _Decoder(state: state, node: peek([Any].self), depth: depth + 1).unkeyedContainer()
+        let container = try _Decoder(state: state, node: descend([Any].self), depth: depth + 1).unkeyedContainer()
         currentIndex += 1
         return container
     }
 
     mutating func superDecoder() throws -> any Decoder {
-        let decoder = _Decoder(state: state, node: try peek(Never.self), depth: depth + 1)
+        let decoder = _Decoder(state: state, node: try descend(Never.self), depth: depth + 1)
         currentIndex += 1
         return decoder
     }

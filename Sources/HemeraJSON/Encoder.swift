@@ -190,7 +190,9 @@ final class _EncoderState {
     @exclusivity(unchecked) var serial = 0
     let options: HemeraJSONEncoder
     let extraMembers: [String: JSONValue]?
-    let userInfo: [CodingUserInfoKey: Any]
+    // Copies of the options read on hot paths (reading them through `options` copies more).
+    let maxDepth: Int
+    let usesDefaultKeys: Bool
     /// The first misuse seen in a non-throwing call (`container(keyedBy:)` twice with another
     /// kind…), thrown when the top-level call returns.
     @exclusivity(unchecked) var failure: EncodingError?
@@ -198,7 +200,8 @@ final class _EncoderState {
     init(options: HemeraJSONEncoder, extraMembers: [String: JSONValue]?) {
         self.options = options
         self.extraMembers = extraMembers
-        self.userInfo = options.userInfo
+        maxDepth = options.maxDepth
+        if case .useDefaultKeys = options.keyEncodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
         frames.reserveCapacity(8)
         path.reserveCapacity(8)
         filled.reserveCapacity(8)
@@ -207,6 +210,8 @@ final class _EncoderState {
     func codingPath(_ depth: Int) -> [any CodingKey] {
         Array(path.prefix(depth))
     }
+
+    var userInfo: [CodingUserInfoKey: Any] { options.userInfo }
 
     func fail(_ error: EncodingError) {
         if failure == nil { failure = error }
@@ -377,6 +382,11 @@ final class _EncoderState {
         if frames[index].count > 0 { buffer.append(UInt8(ascii: ",")) }
         frames[index].count += 1
         setPath(index, key)
+        if usesDefaultKeys {
+            writeKey(key.stringValue, index)
+            buffer.append(UInt8(ascii: ":"))
+            return
+        }
         switch options.keyEncodingStrategy {
         case .useDefaultKeys:
             writeKey(key.stringValue, index)
@@ -463,8 +473,8 @@ final class _EncoderState {
     }
 
     func checkDepth(_ depth: Int) throws {
-        if depth >= options.maxDepth {
-            throw _Errors.encoding((), "nesting deeper than \(options.maxDepth) levels", path: codingPath(depth))
+        if depth >= maxDepth {
+            throw _Errors.encoding((), "nesting deeper than \(maxDepth) levels", path: codingPath(depth))
         }
     }
 }
@@ -507,8 +517,8 @@ struct _Encoder: Encoder {
                     path: codingPath))
             return -1
         }
-        if depth >= state.options.maxDepth {
-            state.fail(_Errors.encoding((), "nesting deeper than \(state.options.maxDepth) levels", path: codingPath))
+        if depth >= state.maxDepth {
+            state.fail(_Errors.encoding((), "nesting deeper than \(state.maxDepth) levels", path: codingPath))
             return -1
         }
         state.openFrame(isObject: isObject, depth: depth)

@@ -3,9 +3,20 @@ internal import CJansson
 
 typealias _Node = UnsafeMutablePointer<json_t>
 
+/// Installs the arena allocator before the first parse (see `shim.h`).
+private let _arenaAllocatorInstalled: Bool = {
+    CJansson_install_arena_allocator()
+    return true
+}()
+
 /// Owns one parsed jansson tree; releases it when it goes away.
+///
+/// A parsed tree lives in an arena: one block for all of jansson's allocations during the
+/// parse, released whole at the end without walking the tree. The arena stays this thread's
+/// current one until the document goes away (documents are scoped, so arenas nest).
 struct _JanssonDocument: ~Copyable {
     let root: _Node
+    private let arena: UnsafeMutablePointer<CJansson_arena>?
 
     /// Parses `bytes`. The corresponding C function is `json_loadb`.
     ///
@@ -25,8 +36,17 @@ struct _JanssonDocument: ~Copyable {
         }
         var flags = Int(JSON_DECODE_ANY) | Int(JSON_ALLOW_NUL)
         if !allowDuplicateKeys { flags |= Int(JSON_REJECT_DUPLICATES) }
+        precondition(_arenaAllocatorInstalled)
+        // About 20 bytes of tree per byte of small documents; larger ones overflow into malloc.
+        let capacity = min(1024 + bytes.count * 24, 8 << 20)
+        let header = MemoryLayout<CJansson_arena>.stride
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: header + capacity, alignment: 16)
+        let arena = memory.bindMemory(to: CJansson_arena.self, capacity: 1)
+        CJansson_arena_begin(arena, memory + header, capacity)
         var error = CJansson_error()
         guard let root = CJansson_loadb(base.assumingMemoryBound(to: CChar.self), bytes.count, flags, &error) else {
+            CJansson_arena_end(arena)
+            memory.deallocate()
             let reason = withUnsafeBytes(of: &error.text) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
@@ -34,14 +54,25 @@ struct _JanssonDocument: ~Copyable {
                 reason: reason, line: Int(error.line), column: Int(error.column), position: Int(error.position))
         }
         self.root = root
+        self.arena = arena
     }
 
     /// Takes ownership of a tree built by hand (one reference).
     init(adopting root: _Node) {
         self.root = root
+        self.arena = nil
     }
 
-    deinit { CJansson_decref(root) }
+    deinit {
+        guard let arena else {
+            CJansson_decref(root)
+            return
+        }
+        // Only a tree that spilled out of its arena has blocks to free one by one.
+        if arena.pointee.overflowed != 0 { CJansson_decref(root) }
+        CJansson_arena_end(arena)
+        UnsafeMutableRawPointer(arena).deallocate()
+    }
 }
 
 enum _Kind {

@@ -136,3 +136,49 @@ func corruption(_ input: [UInt8], _ decoder: HemeraJSONDecoder = HemeraJSONDecod
         }
     }
 }
+
+@Suite struct ParseArenas {
+    /// A type whose decoding parses another document (arenas nest).
+    struct Envelope: Decodable, Equatable {
+        var inner: Meta
+        var tree: JSONValue
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: AnyKey.self)
+            let text = try container.decode(String.self, forKey: AnyKey(stringValue: "payload"))
+            inner = try HemeraJSONDecoder().decode(Meta.self, from: bytes(text))
+            tree = try HemeraJSONDecoder().decode(JSONValue.self, from: ["built": [1, 2, "x"]] as JSONValue)
+        }
+    }
+
+    @Test func nestedParses() throws {
+        let outer = #"{"payload":"{\"id\":\"a\",\"retries\":1,\"tags\":[\"t\"]}"}"#
+        let value = try HemeraJSONDecoder().decode(Envelope.self, from: bytes(outer))
+        #expect(value.inner == Meta(id: "a", retries: 1, tags: ["t"]))
+        #expect(value.tree == ["built": [1, 2, "x"]])
+    }
+
+    @Test func concurrentDecodes() async throws {
+        let payload = try HemeraJSONEncoder().encode(sampleRequest)
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<500 {
+                        guard try HemeraJSONDecoder().decode(AddRequest.self, from: payload) == sampleRequest else { return false }
+                    }
+                    return true
+                }
+            }
+            return try await group.reduce(true) { $0 && $1 }
+        }
+        #expect(results)
+    }
+
+    @Test func treesThatOutgrowTheirArena() throws {
+        // Long strings make the tree much larger than the arena sized from the input.
+        let strings = (0..<50).map { String(repeating: "s\($0)", count: 200) }
+        let input = try HemeraJSONEncoder().encode(strings)
+        #expect(try HemeraJSONDecoder().decode([String].self, from: input) == strings)
+        let objects = (0..<2000).map { ["k\($0)": JSONValue.integer(Int64($0))] as JSONValue }
+        #expect(try JSONValue(parsing: JSONValue.array(objects).serialized()) == .array(objects))
+    }
+}
