@@ -340,8 +340,8 @@ struct _Decoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard node.kind == .object else {
-            if node.isNull { throw _Errors.valueNotFound(type, expected: "an object", path: codingPath) }
-            throw _Errors.typeMismatch(type, expected: "an object", found: node.described, path: codingPath)
+            if node.isNull { throw _Errors.valueNotFound([String: Any].self, expected: "an object", path: codingPath) }
+            throw _Errors.typeMismatch([String: Any].self, expected: "an object", found: node.described, path: codingPath)
         }
         try checkDepth()
         return KeyedDecodingContainer(_KeyedDecoder<Key>(state: state, object: node, depth: depth))

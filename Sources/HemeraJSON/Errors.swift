@@ -119,6 +119,9 @@ public struct JSONDecodingIssue: Sendable, Hashable {
     public var message: String
     /// The kind of failure.
     public var kind: Kind
+    /// The closest Joi error type: `any.required`, `number.base`, `string.base`, `boolean.base`,
+    /// `object.base`, `array.base`, or `any.invalid`.
+    public var joiType: String
 
     /// Describes `error`, a `DecodingError` thrown by ``HemeraJSONDecoder`` (or any other decoder).
     public init(_ error: DecodingError) {
@@ -130,19 +133,36 @@ public struct JSONDecodingIssue: Sendable, Hashable {
             path = strings(context.codingPath + [key])
             message = context.debugDescription
             kind = .required
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            joiType = "any.required"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             path = strings(context.codingPath)
             message = context.debugDescription
             kind = .typeMismatch
+            joiType = Self.joiBase(type)
         case .dataCorrupted(let context):
             path = strings(context.codingPath)
             message = context.debugDescription
             kind = context.underlyingError is JSONSyntaxError || context.underlyingError is JSONLimitError
                 ? .invalidJSON : .invalidValue
+            joiType = "any.invalid"
         @unknown default:
             path = []
             message = "\(error)"
             kind = .invalidValue
+            joiType = "any.invalid"
+        }
+    }
+
+    private static func joiBase(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int8.Type, is Int16.Type, is Int32.Type, is Int64.Type, is UInt.Type, is UInt8.Type,
+            is UInt16.Type, is UInt32.Type, is UInt64.Type, is Double.Type, is Float.Type:
+            return "number.base"
+        case is String.Type: return "string.base"
+        case is Bool.Type: return "boolean.base"
+        case is [String: Any].Type: return "object.base"
+        case is [Any].Type: return "array.base"
+        default: return "any.invalid"
         }
     }
 }

@@ -26,6 +26,7 @@ func message<T: Decodable>(
         #expect(issue?.message == #"a: expected a number, found the string "Hello""#)
         #expect(issue?.path == ["a"])
         #expect(issue?.kind == .typeMismatch)
+        #expect(issue?.joiType == "number.base")
     }
 
     @Test func exactDebugDescription() throws {
@@ -42,6 +43,7 @@ func message<T: Decodable>(
         #expect(issue?.message == "b: is required")
         #expect(issue?.path == ["b"])
         #expect(issue?.kind == .required)
+        #expect(issue?.joiType == "any.required")
     }
 
     @Test func nestedPaths() {
@@ -51,6 +53,8 @@ func message<T: Decodable>(
             .message == "meta.retries: is required")
         #expect(message(AddRequest.self, #"{"topic":"t","cmd":"c","a":1,"b":2,"meta":[]}"#)?
             .message == "meta: expected an object, found an array")
+        #expect(message(AddRequest.self, #"{"topic":"t","cmd":"c","a":1,"b":2,"meta":[]}"#)?.joiType == "object.base")
+        #expect(message(Meta.self, #"{"id":"x","retries":0,"tags":{}}"#)?.joiType == "array.base")
         let issue = message([Meta].self, #"[{"id":"x","retries":0,"tags":[]},{"id":true}]"#)
         #expect(issue?.message == "1.id: expected a string, found true")
         #expect(issue?.path == ["1", "id"])
