@@ -290,6 +290,11 @@ final class _DecoderState {
             }
             return url as! T
         }
+        // `[String: V]` straight from jansson's object: the standard library's generic path goes
+        // through `allKeys` and a dynamic cast of the key array, several times slower.
+        if usesDefaultKeys, let dictionary = T.self as? any _JSONStringKeyedDictionary.Type {
+            return try dictionary._decode(from: node, state: self, depth: depth) as! T
+        }
         return try T(from: _Decoder(state: self, node: node, depth: depth))
     }
 
@@ -683,4 +688,31 @@ struct _SingleValueDecoder: SingleValueDecodingContainer {
     func decode(_ type: UInt32.Type) throws -> UInt32 { try state.unboxInteger(node, type, path) }
     func decode(_ type: UInt64.Type) throws -> UInt64 { try state.unboxInteger(node, type, path) }
     func decode<T: Decodable>(_ type: T.Type) throws -> T { try state.unbox(type, node, depth: depth) }
+}
+
+// MARK: - String-keyed dictionaries
+
+protocol _JSONStringKeyedDictionary {
+    static func _decode(from node: _Node, state: _DecoderState, depth: Int) throws -> Self
+}
+
+extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Decodable {
+    static func _decode(from node: _Node, state: _DecoderState, depth: Int) throws -> Self {
+        guard node.kind == .object else {
+            let path = state.codingPath(depth)
+            if node.isNull { throw _Errors.valueNotFound([String: Any].self, expected: "an object", path: path) }
+            throw _Errors.typeMismatch([String: Any].self, expected: "an object", found: node.described, path: path)
+        }
+        if depth >= state.maxDepth {
+            throw _Errors.limit("nesting deeper than \(state.maxDepth) levels", path: state.codingPath(depth))
+        }
+        var result: [String: Value] = [:]
+        result.reserveCapacity(json_object_size(node))
+        try node.forEachMember { key, value in
+            let name = String(decoding: key, as: UTF8.self)
+            state.setPath(depth, _JSONKey(stringValue: name))
+            result[name] = try state.unbox(Value.self, value, depth: depth + 1)
+        }
+        return result
+    }
 }

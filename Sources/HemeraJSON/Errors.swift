@@ -1,22 +1,26 @@
 // Error messages a person can act on, and their structured form for the RPC layer.
 
 /// A coding key for array positions and synthesized keys (`super`, dictionary keys).
+///
+/// An index key builds its string only when asked: array elements get one each.
 struct _JSONKey: CodingKey, Sendable {
-    var stringValue: String
-    var intValue: Int?
+    private let name: String?
+    let intValue: Int?
+
+    var stringValue: String { name ?? String(intValue ?? 0) }
 
     init(stringValue: String) {
-        self.stringValue = stringValue
+        self.name = stringValue
         self.intValue = nil
     }
 
     init(intValue: Int) {
-        self.stringValue = String(intValue)
+        self.name = nil
         self.intValue = intValue
     }
 
     init(index: Int) {
-        self.stringValue = String(index)
+        self.name = nil
         self.intValue = index
     }
 

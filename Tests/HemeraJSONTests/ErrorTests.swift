@@ -60,6 +60,14 @@ func message<T: Decodable>(
         #expect(issue?.path == ["1", "id"])
     }
 
+    @Test func dictionaries() {
+        #expect(message([String: [String: Int]].self, #"{"a":{"x":1,"y":"2"}}"#)?.message
+            == #"a.y: expected a number, found the string "2""#)
+        #expect(message([String: Int].self, #"[1]"#)?.message == "value: expected an object, found an array")
+        #expect(message([String: Int].self, #"[1]"#)?.joiType == "object.base")
+        #expect(message([Int: Int].self, #"{"one":1}"#) != nil)
+    }
+
     @Test func nullWhereAValueIsRequired() {
         let issue = message(Add.self, #"{"a":null,"b":2}"#)
         #expect(issue?.message == "a: expected a number, found null")
