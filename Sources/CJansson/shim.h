@@ -54,10 +54,12 @@ static inline json_t *CJansson_loadb(const char *buffer, size_t length, size_t f
 // MARK: Parse arenas
 //
 // A parse allocates a few dozen small blocks (nodes, strings, hash tables) that all die together.
-// While an arena is active on a thread, jansson's allocations on that thread are carved from
-// one block, frees inside it do nothing, and the tree need not be walked to be freed at all.
-// Allocations that do not fit go to malloc, and such a tree is released with json_decref
-// before the arena ends. Only Sources/HemeraJSON/Jansson.swift calls these (the thread-local
+// While an arena is current on a thread (only during json_loadb, and during the json_decref of a
+// tree that overflowed it), jansson's allocations on that thread are carved from one block, and
+// frees inside it do nothing, so a tree that fit need not be walked to be freed at all.
+// Allocations that do not fit go to malloc. The allocator functions are installed process-wide
+// (json_set_alloc_funcs); outside an arena they are plain malloc and free, so other jansson users
+// in the process are unaffected unless they install allocator functions of their own. Only Sources/HemeraJSON/Jansson.swift calls these (the thread-local
 // and the allocator functions must live in one translation unit).
 
 typedef struct CJansson_arena {
@@ -106,6 +108,12 @@ static inline void CJansson_arena_begin(CJansson_arena *arena, void *memory, siz
     arena->cursor = (char *)memory;
     arena->end = (char *)memory + capacity;
     arena->overflowed = 0;
+    arena->previous = *CJansson_current_arena_slot();
+    *CJansson_current_arena_slot() = arena;
+}
+
+/// Makes `arena` current again, as it was left (to release a tree that overflowed it).
+static inline void CJansson_arena_resume(CJansson_arena *arena) {
     arena->previous = *CJansson_current_arena_slot();
     *CJansson_current_arena_slot() = arena;
 }

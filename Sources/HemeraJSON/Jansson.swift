@@ -12,8 +12,8 @@ private let _arenaAllocatorInstalled: Bool = {
 /// Owns one parsed jansson tree; releases it when it goes away.
 ///
 /// A parsed tree lives in an arena: one block for all of jansson's allocations during the
-/// parse, released whole at the end without walking the tree. The arena stays this thread's
-/// current one until the document goes away (documents are scoped, so arenas nest).
+/// parse, released whole at the end without walking the tree. The arena is current (receives
+/// jansson's allocations on this thread) only while `json_loadb` runs.
 struct _JanssonDocument: ~Copyable {
     let root: _Node
     private let arena: UnsafeMutablePointer<CJansson_arena>?
@@ -53,6 +53,9 @@ struct _JanssonDocument: ~Copyable {
             throw JSONSyntaxError(
                 reason: reason, line: Int(error.line), column: Int(error.column), position: Int(error.position))
         }
+        // The tree stays in the arena, but the arena stops being current: jansson calls made by
+        // other code on this thread (inside a type's `init(from:)`, say) allocate as usual.
+        CJansson_arena_end(arena)
         self.root = root
         self.arena = arena
     }
@@ -68,9 +71,13 @@ struct _JanssonDocument: ~Copyable {
             CJansson_decref(root)
             return
         }
-        // Only a tree that spilled out of its arena has blocks to free one by one.
-        if arena.pointee.overflowed != 0 { CJansson_decref(root) }
-        CJansson_arena_end(arena)
+        // Only a tree that spilled out of its arena has blocks to free one by one; its blocks in
+        // the arena must be recognized as such while it is released.
+        if arena.pointee.overflowed != 0 {
+            CJansson_arena_resume(arena)
+            CJansson_decref(root)
+            CJansson_arena_end(arena)
+        }
         UnsafeMutableRawPointer(arena).deallocate()
     }
 }
