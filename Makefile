@@ -43,6 +43,10 @@ demo: deps
 clean:
 	rm -rf .build .build-tsan .build-asan $(VENV)
 
+# The benchmark suite (its own package in Benchmarks/, ordo-one/benchmark).
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
 # libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module
 # with -sanitize=fuzzer,address (outside SwiftPM, so `swift build` is unaffected). New inputs
 # go to .build-fuzz/corpus-json; the committed seeds in Fuzz/corpus/json are only read.

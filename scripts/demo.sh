@@ -1,19 +1,42 @@
 #!/usr/bin/env bash
-# Runs the demo: starts a nats-server on loopback (unless NATS_URL is set), then the demo binary.
+# `make demo`: starts a nats-server on a free loopback port (unless NATS_URL is set), starts each
+# demo service as its own `hemera-demo serve` process (as the seed runs each in its own
+# container), runs the client tour against them, and stops everything it started, by PID.
 set -euo pipefail
 demo="$1"
-if [ -n "${NATS_URL:-}" ]; then
-  exec "$demo" --url "$NATS_URL"
+pids=()
+log_dir=$(mktemp -d)
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$log_dir"
+}
+trap cleanup EXIT
+
+url="${NATS_URL:-}"
+if [ -z "$url" ]; then
+  nats-server -a 127.0.0.1 -p -1 >"$log_dir/nats-server.log" 2>&1 &
+  pids+=($!)
+  port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\).*/\1/p' "$log_dir/nats-server.log")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { cat "$log_dir/nats-server.log"; echo "nats-server did not start" >&2; exit 1; }
+  url="nats://127.0.0.1:$port"
+  echo "== started nats-server (pid ${pids[0]}) on $url"
+else
+  echo "== using NATS_URL=$url"
 fi
-log=$(mktemp)
-nats-server -a 127.0.0.1 -p -1 >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\).*/\1/p' "$log")
-  [ -n "$port" ] && break
-  sleep 0.05
+
+for service in math users products cart; do
+  "$demo" serve "$service" --server "$url" >"$log_dir/$service.log" 2>&1 &
+  pids+=($!)
+  echo "== started service $service (pid $!)"
 done
-[ -n "${port:-}" ] || { cat "$log"; echo "nats-server did not start" >&2; exit 1; }
-echo "started nats-server (pid $server) on 127.0.0.1:$port"
-"$demo" --url "nats://127.0.0.1:$port"
+
+"$demo" tour --server "$url" --wait-for math,users,products,cart
+status=$?
+echo "== tour finished with status $status; stopping services"
+exit $status
