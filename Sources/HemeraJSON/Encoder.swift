@@ -17,6 +17,12 @@ public import FoundationEssentials
 /// - Containers are written in the order the `encode(to:)` code uses them. Going back to a
 ///   container after one of its parents has moved on to another member throws an
 ///   `EncodingError` (synthesized conformances never do this).
+/// - A key encoded twice into one keyed container is written twice (Foundation keeps the last
+///   value); ``HemeraJSONDecoder`` rejects such output as having duplicate keys. Synthesized
+///   conformances never do this.
+/// - `Decimal` is encoded through its own `Codable` conformance (an object), not as a number.
+/// - There is no `.formatted(DateFormatter)` date strategy (`DateFormatter` is not in
+///   FoundationEssentials); use `.custom`.
 /// - `.prettyPrinted` output always has its keys sorted.
 /// - Slashes are not escaped (`"a/b"`, not `"a\/b"`): both are the same JSON string.
 public struct HemeraJSONEncoder: Sendable {
