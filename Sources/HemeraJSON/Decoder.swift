@@ -292,10 +292,42 @@ final class _DecoderState {
         }
         // `[String: V]` straight from jansson's object: the standard library's generic path goes
         // through `allKeys` and a dynamic cast of the key array, several times slower.
-        if usesDefaultKeys, let dictionary = T.self as? any _JSONStringKeyedDictionary.Type {
+        // Arrays of scalars without a container per array and a generic call per element.
+        if T.self == [String].self {
+            return unsafeBitCast(try unboxArray(node, depth: depth) { try unboxString($0, $1) }, to: T.self)
+        }
+        if T.self == [Int].self {
+            return unsafeBitCast(try unboxArray(node, depth: depth) { try unboxInteger($0, Int.self, $1) }, to: T.self)
+        }
+        if T.self == [Double].self {
+            return unsafeBitCast(try unboxArray(node, depth: depth) { try unboxDouble($0, $1) }, to: T.self)
+        }
+        if usesDefaultKeys, node.kind == .object, let dictionary = T.self as? any _JSONStringKeyedDictionary.Type {
             return try dictionary._decode(from: node, state: self, depth: depth) as! T
         }
         return try T(from: _Decoder(state: self, node: node, depth: depth))
+    }
+
+    /// An array of scalars, each read by `element` (given the node and its path).
+    @inline(__always)
+    func unboxArray<E>(
+        _ node: _Node, depth: Int, _ element: (_Node, () -> [any CodingKey]) throws -> E
+    ) throws -> [E] {
+        guard node.kind == .array else {
+            let path = codingPath(depth)
+            if node.isNull { throw _Errors.valueNotFound([Any].self, expected: "an array", path: path) }
+            throw _Errors.typeMismatch([Any].self, expected: "an array", found: node.described, path: path)
+        }
+        if depth >= maxDepth {
+            throw _Errors.limit("nesting deeper than \(maxDepth) levels", path: codingPath(depth))
+        }
+        let count = node.arrayCount
+        var result: [E] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            result.append(try element(node.element(index)!, { codingPath(depth) + [_JSONKey(index: index)] }))
+        }
+        return result
     }
 
     func unboxDate(_ node: _Node, depth: Int) throws -> Date? {

@@ -60,6 +60,14 @@ func message<T: Decodable>(
         #expect(issue?.path == ["1", "id"])
     }
 
+    @Test func scalarArrays() {
+        #expect(message([Int].self, #"[1,"x"]"#)?.message == #"1: expected a number, found the string "x""#)
+        #expect(message([Double].self, #"{"a":1}"#)?.message == "value: expected an array, found an object")
+        #expect(message([Double].self, #"{"a":1}"#)?.joiType == "array.base")
+        #expect(message([String].self, "null")?.message == "value: expected an array, found null")
+        #expect(message([[Int]].self, "[[1],[2.5]]")?.message == "1.0: expected an integer, found the number 2.5")
+    }
+
     @Test func dictionaries() {
         #expect(message([String: [String: Int]].self, #"{"a":{"x":1,"y":"2"}}"#)?.message
             == #"a.y: expected a number, found the string "2""#)
