@@ -65,7 +65,7 @@ let package = Package(
 
         .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
-        .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"]),
+        .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"], resources: [.copy("Resources")]),
     ]
 )
 

@@ -1,1 +1,650 @@
-// The Hemera module.
+@_exported public import HemeraJSON
+public import Logging
+import Synchronization
+
+/// How a service picks among several matching patterns.
+public enum MatchingMode: Sendable {
+    /// The pattern with the most keys wins; on a tie, the most recently added (Hemera's `depth`).
+    case depth
+    /// The first added matching pattern wins (Hemera's `insertion`).
+    case insertion
+}
+
+/// Settings of a Hemera instance.
+public struct HemeraOptions: Sendable {
+    /// This service's name, sent as `app` in error hops.
+    public var app: String
+    public var matching: MatchingMode
+    /// Default timeout of a call (Hemera's 2000 ms).
+    public var timeout: Duration
+    /// Send `stack` in error replies (off by default).
+    public var includeStackTraces: Bool
+    public var logger: Logger
+    public var clientInterceptors: [any HemeraClientInterceptor]
+    public var serverInterceptors: [any HemeraServerInterceptor]
+
+    public init(
+        app: String = "hemera-swift", matching: MatchingMode = .depth, timeout: Duration = .milliseconds(2000),
+        includeStackTraces: Bool = false, logger: Logger = Logger(label: "hemera"),
+        clientInterceptors: [any HemeraClientInterceptor] = [], serverInterceptors: [any HemeraServerInterceptor] = []
+    ) {
+        self.app = app
+        self.matching = matching
+        self.timeout = timeout
+        self.includeStackTraces = includeStackTraces
+        self.logger = logger
+        self.clientInterceptors = clientInterceptors
+        self.serverInterceptors = serverInterceptors
+    }
+}
+
+/// Options of one registration.
+public struct AddOptions: Sendable {
+    /// Queue group; `nil` means `queue.<topic>`. Ignored when ``pubsub``.
+    public var queue: String?
+    /// Broadcast: every instance gets every message (no queue group).
+    public var pubsub: Bool
+    /// Remove the action after this many messages.
+    public var maxMessages: Int?
+    /// How many requests of this action run at once (unlimited when `nil`).
+    public var concurrencyLimit: Int?
+    /// Strict types or Joi-like coercion of numeric strings.
+    public var validation: ValidationMode
+    public var middleware: [HemeraMiddleware]
+
+    public init(
+        queue: String? = nil, pubsub: Bool = false, maxMessages: Int? = nil, concurrencyLimit: Int? = nil,
+        validation: ValidationMode = .strict, middleware: [HemeraMiddleware] = []
+    ) {
+        self.queue = queue
+        self.pubsub = pubsub
+        self.maxMessages = maxMessages
+        self.concurrencyLimit = concurrencyLimit
+        self.validation = validation
+        self.middleware = middleware
+    }
+}
+
+/// A registered action as listed by ``Hemera/actions``.
+public struct HemeraActionInfo: Sendable {
+    /// The registered keys (regular expressions shown as `/source/`).
+    public var pattern: JSONValue
+    /// Field rules when known (typed actions with ``HemeraValidatable``), else `{}`.
+    public var schema: JSONValue
+    public var handle: HemeraActionHandle
+}
+
+/// Identifies one registration; pass it to ``Hemera/remove(_:)``.
+public struct HemeraActionHandle: Sendable, Hashable {
+    let id: Int
+}
+
+typealias PreparedHandler = @Sendable (HemeraContext) async throws -> ServerReply.Body?
+
+struct RegisteredAction: Sendable {
+    struct Matcher: Sendable {
+        enum Kind: Sendable {
+            case equals(JSONValue)
+            case regex(RegexMatcher)
+        }
+        let key: String
+        let kind: Kind
+    }
+
+    let id: Int
+    let matchers: [Matcher]
+    let cmd: String?
+    let info: JSONValue
+    let schema: JSONValue
+    let subKey: SubscriptionKey
+    let maxMessages: Int?
+    let prepare: @Sendable (JSONValue, Hemera) throws(ValidationFailure) -> PreparedHandler
+    let middleware: [HemeraMiddleware]
+    let limiter: ConcurrencyLimiter?
+
+    @inline(__always) func matches(_ members: [String: JSONValue]) -> Bool {
+        for matcher in matchers {
+            guard let value = members[matcher.key] else { return false }
+            switch matcher.kind {
+            case .equals(let expected): if !patternValuesEqual(expected, value) { return false }
+            case .regex(let regex): if !regex.matches(value) { return false }
+            }
+        }
+        return true
+    }
+
+    func precedes(_ other: RegisteredAction, mode: MatchingMode) -> Bool {
+        switch mode {
+        case .insertion: return id < other.id
+        case .depth: return matchers.count != other.matchers.count ? matchers.count > other.matchers.count : id > other.id
+        }
+    }
+}
+
+struct SubscriptionKey: Hashable, Sendable {
+    let topic: String
+    /// `nil` for a pubsub (broadcast) subscription.
+    let queue: String?
+}
+
+/// The actions of one subscription, indexed by their `cmd` string.
+struct Router {
+    var subscription: (any HemeraTransportSubscription)?
+    var byCmd: [String: [RegisteredAction]] = [:]
+    var others: [RegisteredAction] = []
+    var counts: [Int: Int] = [:]
+
+    var isEmpty: Bool { byCmd.isEmpty && others.isEmpty }
+
+    mutating func insert(_ action: RegisteredAction, mode: MatchingMode) {
+        func insertSorted(_ list: inout [RegisteredAction]) {
+            let index = list.firstIndex { action.precedes($0, mode: mode) } ?? list.endIndex
+            list.insert(action, at: index)
+        }
+        if let cmd = action.cmd {
+            insertSorted(&byCmd[cmd, default: []])
+        } else {
+            insertSorted(&others)
+        }
+    }
+
+    mutating func remove(id: Int) -> Bool {
+        var removed = false
+        for (cmd, list) in byCmd where list.contains(where: { $0.id == id }) {
+            let rest = list.filter { $0.id != id }
+            byCmd[cmd] = rest.isEmpty ? nil : rest
+            removed = true
+        }
+        if let index = others.firstIndex(where: { $0.id == id }) {
+            others.remove(at: index)
+            removed = true
+        }
+        counts[id] = nil
+        return removed
+    }
+
+    func match(_ members: [String: JSONValue], mode: MatchingMode) -> RegisteredAction? {
+        var best: RegisteredAction?
+        if case .string(let cmd)? = members["cmd"], let list = byCmd[cmd] {
+            best = list.first { $0.matches(members) }
+        }
+        if let other = others.first(where: { $0.matches(members) }) {
+            if best == nil || other.precedes(best!, mode: mode) { best = other }
+        }
+        return best
+    }
+
+    var all: [RegisteredAction] { (byCmd.values.flatMap { $0 } + others).sorted { $0.id < $1.id } }
+}
+
+/// Limits how many requests of one action run at once.
+final class ConcurrencyLimiter: Sendable {
+    private struct State {
+        var running = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = max(1, limit) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLock { state -> Bool in
+                if state.running < limit {
+                    state.running += 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if admitted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.running -= 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}
+
+/// A Hemera instance: registers actions with `add` and calls patterns with `act`, over NATS or the
+/// in-memory transport.
+///
+/// ```swift
+/// try await withHemera(transport: InMemoryTransport()) { hemera in
+///     try hemera.add("topic:math,cmd:add") { pattern, _ in
+///         .integer((pattern["a"]?.integerValue ?? 0) + (pattern["b"]?.integerValue ?? 0))
+///     }
+///     let sum = try await hemera.act(["topic": "math", "cmd": "add", "a": 1, "b": 2])   // 3
+/// }
+/// ```
+public final class Hemera: Sendable {
+    struct State {
+        var routers: [SubscriptionKey: Router] = [:]
+        var nextID = 0
+        var inFlight = 0
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+
+    /// The transport this instance talks through.
+    public let transport: any HemeraTransport
+    public let options: HemeraOptions
+    let state = Mutex(State())
+    let ownsTransport: Bool
+    var logger: Logger { options.logger }
+
+    /// Creates an instance over `transport`.
+    ///
+    /// - Parameter closeTransport: whether ``close()`` also closes the transport.
+    public init(transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(), closeTransport: Bool = false) {
+        self.transport = transport
+        self.options = options
+        self.ownsTransport = closeTransport
+    }
+
+    // MARK: - add
+
+    /// Registers an untyped handler: it receives the request's full pattern and returns the result.
+    ///
+    /// - Parameters:
+    ///   - pattern: routing keys (with `topic`), `$` options (`queue$`, `pubsub$`, `maxMessages$`)
+    ///     and regular-expression matchers.
+    /// - Throws: ``HemeraError`` for a pattern without a string topic, or a transport error.
+    @discardableResult
+    public func add(
+        _ pattern: Pattern, options: AddOptions = AddOptions(),
+        handler: @escaping @Sendable (JSONValue, HemeraContext) async throws -> JSONValue
+    ) throws -> HemeraActionHandle {
+        try register(pattern, options: options, schema: [:]) { json, _ throws(ValidationFailure) in
+            { context in .value(try await handler(json, context)) }
+        }
+    }
+
+    /// Registers a typed handler for the pattern type `P`.
+    @discardableResult
+    public func add<P: HemeraPattern>(
+        _ type: P.Type, options: AddOptions = AddOptions(),
+        handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
+    ) throws -> HemeraActionHandle {
+        let mode = options.validation
+        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) { json, _ throws(ValidationFailure) in
+            let request = try decodeValidated(P.self, from: json, mode: mode)
+            try validateTyped(request)
+            return { context in .encoded(try encodeResult(try await handler(request, context))) }
+        }
+    }
+
+    /// Registers a named handler (a ``HemeraAction``).
+    @discardableResult
+    public func add<A: HemeraAction>(_ action: A, options: AddOptions = AddOptions()) throws -> HemeraActionHandle {
+        try add(A.Request.self, options: options) { request, context in try await action.handle(request, context: context) }
+    }
+
+    /// Registers a streaming handler that sends any number of replies through a writer.
+    ///
+    /// ```swift
+    /// try hemera.addStreaming(Count.self) { request, context, writer in
+    ///     for i in 1...request.n { try await writer.send(i) }
+    /// }
+    /// ```
+    @discardableResult
+    public func addStreaming<P: HemeraPattern>(
+        _ type: P.Type, options: AddOptions = AddOptions(),
+        handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
+    ) throws -> HemeraActionHandle {
+        let mode = options.validation
+        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) { json, hemera throws(ValidationFailure) in
+            let request = try decodeValidated(P.self, from: json, mode: mode)
+            try validateTyped(request)
+            return { context in
+                try await handler(request, context, HemeraReplyWriter(hemera: hemera, context: context))
+                return nil
+            }
+        }
+    }
+
+    static func schema<P: HemeraPattern>(of type: P.Type) -> JSONValue {
+        (P.self as? any HemeraValidatable.Type)?.ruleSchemas ?? [:]
+    }
+
+    func register(
+        _ pattern: Pattern, options addOptions: AddOptions, schema: JSONValue,
+        prepare: @escaping @Sendable (JSONValue, Hemera) throws(ValidationFailure) -> PreparedHandler
+    ) throws -> HemeraActionHandle {
+        guard let topic = pattern.topic, !topic.isEmpty else {
+            throw HemeraError(name: .invalidPattern, message: "A pattern needs a string topic")
+        }
+        let pubsub = addOptions.pubsub || pattern.options["pubsub"]?.boolValue == true
+        let queue = pubsub ? nil : (addOptions.queue ?? pattern.options["queue"]?.stringValue ?? "queue.\(topic)")
+        let maxMessages = addOptions.maxMessages ?? pattern.options["maxMessages"]?.integerValue.map { Int($0) }
+        var matchers: [RegisteredAction.Matcher] = []
+        var info: [String: JSONValue] = [:]
+        for (key, value) in pattern.keys where key != "topic" {
+            info[key] = value
+            if case .object = value { continue }  // object-valued keys never take part in matching
+            matchers.append(.init(key: key, kind: .equals(value)))
+        }
+        for (key, regex) in pattern.regexes {
+            matchers.append(.init(key: key, kind: .regex(regex)))
+            info[key] = .string("/\(regex.source ?? "regex")/")
+        }
+        matchers.sort { $0.key < $1.key }
+        info["topic"] = .string(topic)
+        let subKey = SubscriptionKey(topic: topic, queue: queue)
+        return try state.withLock { state throws -> HemeraActionHandle in
+            if state.closed { throw HemeraError(name: .closed, message: "Hemera is closed") }
+            state.nextID += 1
+            let action = RegisteredAction(
+                id: state.nextID, matchers: matchers, cmd: pattern.keys["cmd"]?.stringValue, info: .object(info),
+                schema: schema, subKey: subKey, maxMessages: maxMessages, prepare: prepare,
+                middleware: addOptions.middleware, limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0) })
+            var router = state.routers[subKey] ?? Router()
+            if router.subscription == nil {
+                router.subscription = try transport.subscribe(to: topic, queue: queue) { [weak self] message in
+                    self?.receive(message, key: subKey)
+                }
+            }
+            router.insert(action, mode: self.options.matching)
+            state.routers[subKey] = router
+            return HemeraActionHandle(id: action.id)
+        }
+    }
+
+    // MARK: - remove and list
+
+    /// Removes one registration; unsubscribes from its topic when it was the last one there.
+    ///
+    /// - Returns: whether it was registered.
+    @discardableResult
+    public func remove(_ handle: HemeraActionHandle) -> Bool {
+        let (removed, subscription) = state.withLock { state -> (Bool, (any HemeraTransportSubscription)?) in
+            for (key, var router) in state.routers where router.remove(id: handle.id) {
+                if router.isEmpty {
+                    state.routers[key] = nil
+                    return (true, router.subscription)
+                }
+                state.routers[key] = router
+                return (true, nil)
+            }
+            return (false, nil)
+        }
+        unsubscribe(subscription)
+        return removed
+    }
+
+    /// Removes every registration whose pattern has exactly these keys (options ignored).
+    ///
+    /// - Returns: how many were removed.
+    @discardableResult
+    public func remove(_ pattern: Pattern) -> Int {
+        var target = pattern.keys
+        for (key, regex) in pattern.regexes { target[key] = .string("/\(regex.source ?? "regex")/") }
+        let handles = actions.filter { $0.pattern == .object(target) }.map(\.handle)
+        for handle in handles { remove(handle) }
+        return handles.count
+    }
+
+    private func unsubscribe(_ subscription: (any HemeraTransportSubscription)?) {
+        guard let subscription else { return }
+        do { try subscription.unsubscribe() } catch { logger.warning("unsubscribe failed: \(error)") }
+    }
+
+    /// The registered actions, oldest first, with their schemas.
+    public var actions: [HemeraActionInfo] {
+        state.withLock { state in
+            state.routers.values.flatMap(\.all).sorted { $0.id < $1.id }.map {
+                HemeraActionInfo(pattern: $0.info, schema: $0.schema, handle: HemeraActionHandle(id: $0.id))
+            }
+        }
+    }
+
+    // MARK: - close
+
+    /// Closes gracefully: stops taking requests (drains the service subscriptions), waits for the
+    /// running handlers and publishes their replies, flushes, then closes the transport if owned.
+    public func close() async {
+        let subscriptions = state.withLock { state -> [any HemeraTransportSubscription] in
+            state.closed = true
+            let list = state.routers.values.compactMap(\.subscription)
+            for key in state.routers.keys { state.routers[key]?.subscription = nil }
+            return list
+        }
+        for subscription in subscriptions {
+            do { try await subscription.drain() } catch { logger.warning("drain failed: \(error)") }
+        }
+        await waitUntilIdle()
+        state.withLock { $0.routers.removeAll() }
+        do { try await transport.flush(timeout: .seconds(5)) } catch { logger.warning("flush failed: \(error)") }
+        if ownsTransport { await transport.close() }
+    }
+
+    func waitUntilIdle() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { state -> Bool in
+                if state.inFlight == 0 { return true }
+                state.idleWaiters.append(continuation)
+                return false
+            }
+            if idle { continuation.resume() }
+        }
+    }
+
+    /// The number of requests being handled right now.
+    public var inFlightCount: Int { state.withLock { $0.inFlight } }
+
+    private func finishRequest() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.inFlight -= 1
+            guard state.inFlight == 0 else { return [] }
+            defer { state.idleWaiters.removeAll() }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Runs `body` with a Hemera instance over `transport` and closes it gracefully afterwards,
+/// also when `body` throws.
+public func withHemera<Result: Sendable>(
+    transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(),
+    _ body: (Hemera) async throws -> Result
+) async throws -> Result {
+    let hemera = Hemera(transport: transport, options: options)
+    do {
+        let result = try await body(hemera)
+        await hemera.close()
+        return result
+    } catch {
+        await hemera.close()
+        throw error
+    }
+}
+
+// MARK: - Service side
+
+extension Hemera {
+    /// Runs on the transport's delivery thread: parses, matches and validates, then hops to a task
+    /// only to run the handler.
+    func receive(_ message: TransportMessage, key: SubscriptionKey) {
+        let envelope: JSONValue
+        do {
+            envelope = try JSONValue(parsing: message.payload)
+        } catch {
+            logger.debug("unparsable message on \(message.subject): \(error)")
+            replyEarly(message, HemeraError(name: .parse, message: "Invalid JSON: \(error)", cause: error))
+            return
+        }
+        guard case .object(let members) = envelope else {
+            replyEarly(message, HemeraError(name: .invalidRequest, message: "A request must be a JSON object"))
+            return
+        }
+        guard case .object(let patternMembers)? = members["pattern"] else {
+            replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `pattern` object"))
+            return
+        }
+        guard case .object(let requestMembers)? = members["request"] else {
+            replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `request` object"))
+            return
+        }
+        let pattern = JSONValue.object(patternMembers)
+        let method = requestMembers["method"]?.stringValue ?? Pattern.method(of: patternMembers)
+        let rawTrace = members["trace"] ?? .object([:])
+        let context = HemeraContext(
+            pattern: pattern, meta: members["meta"]?.objectValue ?? [:], delegate: members["delegate"]?.objectValue ?? [:],
+            trace: HemeraTrace(wire: rawTrace),
+            request: HemeraRequestInfo(
+                id: requestMembers["id"]?.stringValue ?? "",
+                type: requestMembers["type"]?.stringValue == "pubsub" ? .pubsub : .request,
+                service: requestMembers["service"]?.stringValue ?? message.subject, method: method),
+            subject: message.subject, replyTo: message.replyTo, rawTrace: rawTrace, rawRequest: .object(requestMembers))
+
+        let mode = options.matching
+        let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+            guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
+                return (nil, nil)
+            }
+            guard let maxMessages = action.maxMessages else { return (action, nil) }
+            let count = router.counts[action.id, default: 0] + 1
+            router.counts[action.id] = count
+            if count >= maxMessages {
+                _ = router.remove(id: action.id)
+                if router.isEmpty {
+                    state.routers[key] = nil
+                    return (action, router.subscription)
+                }
+            }
+            state.routers[key] = router
+            return (action, nil)
+        }
+        unsubscribe(unsubscribeNow)
+
+        let prepared: Result<PreparedHandler, HemeraError>
+        if let action {
+            do throws(ValidationFailure) {
+                prepared = .success(try action.prepare(pattern, self))
+            } catch {
+                prepared = .failure(error.hemeraError)
+            }
+        } else {
+            prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
+        }
+        state.withLock { $0.inFlight += 1 }
+        Task {
+            defer { self.finishRequest() }
+            await self.run(prepared, action: action, context: context)
+        }
+    }
+
+    private func run(_ prepared: Result<PreparedHandler, HemeraError>, action: RegisteredAction?, context: HemeraContext) async {
+        let interceptors = options.serverInterceptors
+        var reply: ServerReply
+        do {
+            for interceptor in interceptors { try await interceptor.onRequest(context) }
+            let handler = try prepared.get()
+            for interceptor in interceptors { try await interceptor.preHandler(context) }
+            if let limiter = action?.limiter { await limiter.acquire() }
+            defer { action?.limiter?.release() }
+            let body = try await HemeraContext.$current.withValue(context) {
+                try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
+            }
+            guard let body else { return }  // a streaming handler sent its replies itself
+            reply = ServerReply(body: body, error: nil)
+        } catch {
+            let hemeraError = HemeraError.from(error)
+            for interceptor in interceptors { await interceptor.onError(hemeraError, context: context) }
+            reply = ServerReply(body: .encoded(nil), error: hemeraError)
+        }
+        do {
+            try await sendReply(reply, context: context)
+        } catch {
+            logger.error("reply to \(context.request.method) failed: \(error)")
+        }
+    }
+
+    private func invoke(_ handler: @escaping PreparedHandler, middleware: [HemeraMiddleware], context: HemeraContext) async throws -> ServerReply.Body? {
+        if middleware.isEmpty { return try await handler(context) }
+        let result = Mutex<ServerReply.Body?>(nil)
+        var next: @Sendable () async throws -> Void = {
+            let body = try await handler(context)
+            result.withLock { $0 = body }
+        }
+        for layer in middleware.reversed() {
+            let inner = next
+            next = { try await layer.body(context, inner) }
+        }
+        try await next()
+        return result.withLock { $0 }
+    }
+
+    /// Publishes one reply envelope to the request's inbox (nothing for a pubsub request).
+    func sendReply(_ reply: ServerReply, context: HemeraContext) async throws {
+        var reply = reply
+        if var error = reply.error {
+            error.hops.append(.init(service: context.trace.service.isEmpty ? context.subject : context.trace.service,
+                                    method: context.request.method, app: options.app, ts: epochMilliseconds()))
+            reply.error = error
+        }
+        let interceptors = options.serverInterceptors
+        for interceptor in interceptors {
+            do {
+                try await interceptor.onSend(&reply, context: context)
+            } catch {
+                reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+            }
+        }
+        guard let replyTo = context.replyTo else { return }
+        try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
+        for interceptor in interceptors { await interceptor.onResponse(reply, context: context) }
+    }
+
+    func encodeReply(_ reply: ServerReply, context: HemeraContext) -> [UInt8] {
+        var writer = JSONWriter(capacity: 384)
+        writer.raw("{\"meta\":")
+        writer.object(context.meta)
+        writer.raw(",\"trace\":")
+        writer.value(context.rawTrace)
+        writer.raw(",\"request\":")
+        writer.value(context.rawRequest)
+        if let error = reply.error {
+            writer.raw(",\"result\":null,\"error\":")
+            writer.value(error.wire(includeStack: options.includeStackTraces))
+        } else {
+            switch reply.body {
+            case .encoded(let bytes?):
+                writer.raw(",\"result\":")
+                writer.raw(bytes)
+            case .encoded(nil): break
+            case .value(let value):
+                writer.raw(",\"result\":")
+                writer.value(value)
+            }
+            writer.raw(",\"error\":null")
+        }
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    /// Answers a message that never reached matching (bad JSON, not a request).
+    private func replyEarly(_ message: TransportMessage, _ error: HemeraError) {
+        guard let replyTo = message.replyTo else { return }
+        var error = error
+        error.hops.append(.init(service: message.subject, method: "", app: options.app, ts: epochMilliseconds()))
+        var writer = JSONWriter()
+        writer.raw("{\"meta\":{},\"result\":null,\"error\":")
+        writer.value(error.wire(includeStack: false))
+        writer.raw("}")
+        do {
+            try transport.publish(to: replyTo, payload: writer.bytes, replyTo: nil)
+        } catch {
+            logger.error("error reply to \(message.subject) failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,281 @@
+public import HemeraJSON
+
+extension Hemera {
+    /// Calls a pattern and returns the reply's `result` (`null` when absent).
+    ///
+    /// Control options in the pattern: `timeout$` (ms), `pubsub$` (publish, no reply: returns
+    /// `null` at once). Inside a handler, `meta` and the trace are inherited from the request being
+    /// handled.
+    ///
+    /// - Throws: ``HemeraError``: the service's error, or `TimeoutError`, `NoRespondersError`
+    ///   (at once, when nobody subscribes to the topic), `InvalidPatternError`.
+    @discardableResult
+    public func act(
+        _ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
+    ) async throws -> JSONValue {
+        let request = try makeRequest(pattern, meta: meta, delegate: delegate, timeout: timeout)
+        return try await intercepted(request).result
+    }
+
+    /// Calls a typed pattern and decodes its reply.
+    ///
+    /// ```swift
+    /// let sum: Int = try await hemera.act(Add(a: 1, b: 2))
+    /// ```
+    @discardableResult
+    public func act<P: HemeraPattern>(
+        _ pattern: P, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:], timeout: Duration? = nil
+    ) async throws -> P.Reply {
+        if options.clientInterceptors.isEmpty, let encoded = EncodedTypedPattern(pattern) {
+            return try await fastTypedAct(encoded, P.Reply.self, meta: meta, delegate: delegate, timeout: timeout ?? options.timeout)
+        }
+        let result = try await act(try typedPattern(pattern), meta: meta, delegate: delegate, timeout: timeout)
+        return try decodeReply(P.Reply.self, from: result)
+    }
+
+    /// The typed hot path: envelope written in one pass, reply decoded in one pass.
+    func fastTypedAct<R: Decodable>(
+        _ encoded: EncodedTypedPattern, _ type: R.Type, meta: [String: JSONValue], delegate: [String: JSONValue], timeout: Duration
+    ) async throws -> R {
+        var fullMeta = HemeraContext.current?.meta ?? [:]
+        for (key, value) in meta { fullMeta[key] = value }
+        let payload = encodeEnvelope(
+            topic: encoded.topic, method: encoded.method, meta: fullMeta, delegate: delegate, type: .request
+        ) { writer in writer.raw(encoded.bytes) }
+        let reply: TransportMessage
+        do {
+            reply = try await transport.request(to: encoded.topic, payload: payload, timeout: timeout)
+        } catch {
+            throw Self.mapTransportError(error, topic: encoded.topic, timeout: timeout)
+        }
+        let envelope: TypedReplyEnvelope<R>
+        do {
+            envelope = try HemeraJSONDecoder().decode(TypedReplyEnvelope<R>.self, from: reply.payload)
+        } catch {
+            // Not the expected shape: the general path reports errors and bad JSON precisely.
+            let response = try Self.decodeReplyEnvelope(reply.payload)
+            return try decodeReply(R.self, from: response.result)
+        }
+        if let error = envelope.error { throw HemeraError(wire: error) }
+        guard let result = envelope.result else {
+            return try decodeReply(R.self, from: .null)
+        }
+        return result
+    }
+
+    /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
+    /// it, and one member of each queue group.
+    public func publish(_ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:]) async throws {
+        var pattern = pattern
+        pattern.options["pubsub"] = true
+        try await act(pattern, meta: meta, delegate: delegate)
+    }
+
+    /// Publishes a typed pattern without waiting for anything.
+    public func publish<P: HemeraPattern>(_ pattern: P, meta: [String: JSONValue] = [:]) async throws {
+        try await publish(try typedPattern(pattern), meta: meta)
+    }
+
+    /// Calls a pattern and yields every reply until `maxMessages` arrived or the timeout passed:
+    /// streamed replies of one service, or scatter/gather over broadcast (`pubsub$`) services.
+    ///
+    /// - Parameters:
+    ///   - maxMessages: stop after this many replies (`maxMessages$`).
+    ///   - expectedMessages: exactly this many replies are required within the timeout
+    ///     (`expectedMessages$`); fewer end the sequence with `ExpectedMessagesError`.
+    /// An error reply ends the sequence with that error.
+    public func actMany(
+        _ pattern: Pattern, meta: [String: JSONValue] = [:], delegate: [String: JSONValue] = [:],
+        timeout: Duration? = nil, maxMessages: Int? = nil, expectedMessages: Int? = nil
+    ) throws -> AsyncThrowingStream<JSONValue, any Error> {
+        let request = try makeRequest(pattern, meta: meta, delegate: delegate, timeout: timeout)
+        let expected = expectedMessages ?? pattern.options["expectedMessages"]?.integerValue.map { Int($0) }
+        let limit = expected ?? maxMessages ?? pattern.options["maxMessages"]?.integerValue.map { Int($0) }
+        let (payload, topic) = encodeRequest(request, type: .request)
+        let replies = transport.requestMany(to: topic, payload: payload, timeout: request.timeout, maxReplies: limit)
+        let timeoutValue = request.timeout
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                var count = 0
+                do {
+                    for try await reply in replies {
+                        let response = try Self.decodeReplyEnvelope(reply.payload)
+                        count += 1
+                        continuation.yield(response.result)
+                    }
+                    if let expected, count < expected {
+                        throw HemeraError(
+                            name: .expectedMessages,
+                            message: "Expected \(expected) messages within \(timeoutValue), received \(count)")
+                    }
+                    continuation.finish()
+                } catch let error as TransportError where error.code == .timeout && expected != nil {
+                    continuation.finish(throwing: HemeraError(
+                        name: .expectedMessages,
+                        message: "Expected \(expected ?? 0) messages within \(timeoutValue), received \(count)", cause: error))
+                } catch {
+                    continuation.finish(throwing: Self.mapTransportError(error, topic: topic, timeout: timeoutValue))
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Typed ``actMany(_:meta:delegate:timeout:maxMessages:expectedMessages:)``.
+    public func actMany<P: HemeraPattern>(
+        _ pattern: P, meta: [String: JSONValue] = [:], timeout: Duration? = nil,
+        maxMessages: Int? = nil, expectedMessages: Int? = nil
+    ) throws -> AsyncThrowingStream<P.Reply, any Error> {
+        let replies = try actMany(
+            try typedPattern(pattern), meta: meta, timeout: timeout, maxMessages: maxMessages, expectedMessages: expectedMessages)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await reply in replies { continuation.yield(try self.decodeReply(P.Reply.self, from: reply)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    // MARK: - internals
+
+    func typedPattern<P: HemeraPattern>(_ pattern: P) throws -> Pattern {
+        var members: [String: JSONValue]
+        do {
+            guard case .object(let payload) = try HemeraJSONEncoder().encodeToValue(pattern) else {
+                throw HemeraError(name: .invalidPattern, message: "\(P.self) must encode as a JSON object")
+            }
+            members = payload
+        }
+        for (key, value) in P.fixedKeys { members[key] = value }
+        return Pattern(members)
+    }
+
+    func decodeReply<R: Decodable>(_ type: R.Type, from result: JSONValue) throws -> R {
+        if let json = result as? R { return json }
+        do {
+            return try HemeraJSONDecoder().decode(R.self, from: result)
+        } catch {
+            throw HemeraError(name: .responseDecoding, message: "The reply does not decode as \(R.self): \(error)", cause: error)
+        }
+    }
+
+    func makeRequest(
+        _ pattern: Pattern, meta: [String: JSONValue], delegate: [String: JSONValue], timeout: Duration?
+    ) throws -> ActRequest {
+        guard let topic = pattern.topic, !topic.isEmpty else {
+            throw HemeraError(name: .invalidPattern, message: "A pattern needs a string topic")
+        }
+        _ = topic
+        var fullMeta = HemeraContext.current?.meta ?? [:]
+        for (key, value) in meta { fullMeta[key] = value }
+        var resolvedTimeout = timeout ?? options.timeout
+        if timeout == nil, let milliseconds = pattern.options["timeout"]?.doubleValue {
+            resolvedTimeout = .milliseconds(Int64(milliseconds))
+        }
+        return ActRequest(
+            pattern: pattern.keys, meta: fullMeta, delegate: delegate, timeout: resolvedTimeout,
+            isPubSub: pattern.options["pubsub"]?.boolValue == true)
+    }
+
+    func intercepted(_ request: ActRequest) async throws -> ActResponse {
+        let interceptors = options.clientInterceptors
+        if interceptors.isEmpty { return try await send(request) }
+        var next: @Sendable (ActRequest) async throws -> ActResponse = { try await self.send($0) }
+        for interceptor in interceptors.reversed() {
+            let inner = next
+            next = { try await interceptor.intercept($0, next: inner) }
+        }
+        return try await next(request)
+    }
+
+    /// Writes the request envelope in one pass.
+    func encodeRequest(_ request: ActRequest, type: HemeraRequestInfo.Kind) -> (payload: [UInt8], topic: String) {
+        let topic = request.pattern["topic"]?.stringValue ?? ""
+        let payload = encodeEnvelope(
+            topic: topic, method: Pattern.method(of: request.pattern), meta: request.meta, delegate: request.delegate, type: type
+        ) { writer in writer.object(request.pattern) }
+        return (payload, topic)
+    }
+
+    func encodeEnvelope(
+        topic: String, method: String, meta: [String: JSONValue], delegate: [String: JSONValue], type: HemeraRequestInfo.Kind,
+        pattern writePattern: (inout JSONWriter) -> Void
+    ) -> [UInt8] {
+        let parent = HemeraContext.current
+        var trace = HemeraTrace(
+            traceId: parent.map { $0.trace.traceId.isEmpty ? IDGenerator.next() : $0.trace.traceId } ?? IDGenerator.next(),
+            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.trace.spanId.isEmpty ? nil : $0.trace.spanId },
+            timestamp: epochMilliseconds(), service: topic, method: method)
+        let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
+        var writer = JSONWriter(capacity: 384)
+        writer.raw("{\"pattern\":")
+        writePattern(&writer)
+        writer.raw(",\"meta\":")
+        writer.object(meta)
+        writer.raw(",\"delegate\":")
+        writer.object(delegate)
+        writer.raw(",\"trace\":")
+        trace.write(to: &writer)
+        writer.raw(",\"request\":")
+        info.write(to: &writer)
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    func send(_ request: ActRequest) async throws -> ActResponse {
+        if request.isPubSub {
+            let (payload, topic) = encodeRequest(request, type: .pubsub)
+            do {
+                try transport.publish(to: topic, payload: payload, replyTo: nil)
+            } catch {
+                throw Self.mapTransportError(error, topic: topic)
+            }
+            return ActResponse(result: .null, meta: request.meta)
+        }
+        let (payload, topic) = encodeRequest(request, type: .request)
+        let reply: TransportMessage
+        do {
+            reply = try await transport.request(to: topic, payload: payload, timeout: request.timeout)
+        } catch {
+            throw Self.mapTransportError(error, topic: topic, timeout: request.timeout)
+        }
+        return try Self.decodeReplyEnvelope(reply.payload)
+    }
+
+    static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {
+        let envelope: JSONValue
+        do {
+            envelope = try JSONValue(parsing: payload)
+        } catch {
+            throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
+        }
+        guard case .object(let members) = envelope else {
+            throw HemeraError(name: .parse, message: "The reply is not a JSON object")
+        }
+        if let error = members["error"], !error.isNull {
+            throw HemeraError(wire: error)
+        }
+        return ActResponse(result: members["result"] ?? .null, meta: members["meta"]?.objectValue ?? [:])
+    }
+
+    static func mapTransportError(_ error: any Error, topic: String, timeout: Duration? = nil) -> any Error {
+        guard let transportError = error as? TransportError else { return error }
+        switch transportError.code {
+        case .timeout:
+            return HemeraError(
+                name: .timeout, message: "Timeout: no reply on \(topic)\(timeout.map { " within \($0)" } ?? "")",
+                cause: transportError)
+        case .noResponders:
+            return HemeraError(name: .noResponders, message: "No responders on \(topic)", cause: transportError)
+        case .closed:
+            return HemeraError(name: .closed, message: "The connection is closed", cause: transportError)
+        case .other:
+            return HemeraError(name: .internalError, message: transportError.message, cause: transportError)
+        }
+    }
+}

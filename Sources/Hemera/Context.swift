@@ -1,0 +1,100 @@
+public import HemeraJSON
+
+/// Trace data of one call (`trace` on the wire).
+public struct HemeraTrace: Sendable, Equatable {
+    public var traceId: String
+    public var spanId: String
+    /// The span of the caller's request when the call was made inside a handler.
+    public var parentSpanId: String?
+    /// Milliseconds; Swift sends epoch milliseconds, Node Hemera a process-relative value.
+    public var timestamp: Double
+    public var service: String
+    public var method: String
+
+    public init(traceId: String, spanId: String, parentSpanId: String? = nil, timestamp: Double, service: String, method: String) {
+        self.traceId = traceId
+        self.spanId = spanId
+        self.parentSpanId = parentSpanId
+        self.timestamp = timestamp
+        self.service = service
+        self.method = method
+    }
+
+    init(wire: JSONValue?) {
+        traceId = wire?["traceId"]?.stringValue ?? ""
+        spanId = wire?["spanId"]?.stringValue ?? ""
+        parentSpanId = wire?["parentSpanId"]?.stringValue
+        timestamp = wire?["timestamp"]?.doubleValue ?? 0
+        service = wire?["service"]?.stringValue ?? ""
+        method = wire?["method"]?.stringValue ?? ""
+    }
+
+    mutating func write(to writer: inout JSONWriter) {
+        writer.raw("{\"traceId\":")
+        writer.string(traceId)
+        writer.raw(",\"spanId\":")
+        writer.string(spanId)
+        if let parentSpanId {
+            writer.raw(",\"parentSpanId\":")
+            writer.string(parentSpanId)
+        }
+        writer.raw(",\"timestamp\":")
+        writer.double(timestamp)
+        writer.raw(",\"service\":")
+        writer.string(service)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("}")
+    }
+}
+
+/// Request data (`request` on the wire).
+public struct HemeraRequestInfo: Sendable, Equatable {
+    public enum Kind: String, Sendable { case request, pubsub }
+    public var id: String
+    public var type: Kind
+    public var service: String
+    public var method: String
+
+    public init(id: String, type: Kind, service: String, method: String) {
+        self.id = id
+        self.type = type
+        self.service = service
+        self.method = method
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.raw("{\"id\":")
+        writer.string(id)
+        writer.raw(",\"type\":")
+        writer.raw(type == .request ? "\"request\"" : "\"pubsub\"")
+        writer.raw(",\"service\":")
+        writer.string(service)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("}")
+    }
+}
+
+/// What a handler knows about the request it serves. Nested acts made inside the handler inherit
+/// its `meta` and trace id (through a task-local, nothing to pass).
+public struct HemeraContext: Sendable {
+    /// The full pattern of the request as received (routing keys and payload).
+    public var pattern: JSONValue
+    /// Caller metadata: echoed in the reply, inherited by nested acts.
+    public var meta: [String: JSONValue]
+    /// Data for this service only; not inherited.
+    public var delegate: [String: JSONValue]
+    public var trace: HemeraTrace
+    public var request: HemeraRequestInfo
+    /// The subject the request arrived on.
+    public var subject: String
+    /// The reply inbox, or `nil` for a publish/subscribe message.
+    public var replyTo: String?
+    /// The raw `trace` and `request` objects, echoed verbatim in replies.
+    let rawTrace: JSONValue
+    let rawRequest: JSONValue
+
+    /// The context of the handler running in the current task, if any.
+    @TaskLocal public static var current: HemeraContext?
+}

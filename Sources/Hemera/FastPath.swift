@@ -1,0 +1,188 @@
+import HemeraJSON
+
+/// The top-level primitive members of compact JSON object bytes, for Hemera's `method` string,
+/// without building a tree. Returns `nil` when the bytes need the general path (escapes in keys
+/// or strings, not an object).
+func scanTopLevelPrimitives(_ bytes: [UInt8]) -> [(key: String, value: String)]? {
+    var index = 0
+    let count = bytes.count
+    @inline(__always) func skipSpace() {
+        while index < count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
+        }
+    }
+    /// Reads a string starting at a quote; nil if it holds escapes.
+    func readString() -> String? {
+        guard index < count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+        index += 1
+        let start = index
+        while index < count, bytes[index] != UInt8(ascii: "\"") {
+            if bytes[index] == UInt8(ascii: "\\") { return nil }
+            index += 1
+        }
+        guard index < count else { return nil }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        index += 1
+        return text
+    }
+    /// Skips a nested object or array.
+    func skipNested() -> Bool {
+        var depth = 0
+        var inString = false
+        while index < count {
+            let byte = bytes[index]
+            index += 1
+            if inString {
+                if byte == UInt8(ascii: "\\") { index += 1 } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return true }
+            default: break
+            }
+        }
+        return false
+    }
+
+    skipSpace()
+    guard index < count, bytes[index] == UInt8(ascii: "{") else { return nil }
+    index += 1
+    var result: [(key: String, value: String)] = []
+    skipSpace()
+    if index < count, bytes[index] == UInt8(ascii: "}") { return result }
+    while index < count {
+        skipSpace()
+        guard let key = readString() else { return nil }
+        skipSpace()
+        guard index < count, bytes[index] == UInt8(ascii: ":") else { return nil }
+        index += 1
+        skipSpace()
+        guard index < count else { return nil }
+        switch bytes[index] {
+        case UInt8(ascii: "\""):
+            guard let text = readString() else { return nil }
+            result.append((key, text))
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard skipNested() else { return nil }
+        case UInt8(ascii: "t"):
+            index += 4
+            result.append((key, "true"))
+        case UInt8(ascii: "f"):
+            index += 5
+            result.append((key, "false"))
+        case UInt8(ascii: "n"):
+            index += 4
+        default:
+            let start = index
+            var isInteger = true
+            while index < count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == 0x20 || byte == 0x0A { break }
+                if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { isInteger = false }
+                index += 1
+            }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            if isInteger, let integer = Int64(text), integer.magnitude < (1 << 53) {
+                result.append((key, text))
+            } else if let number = Double(text) {
+                result.append((key, formatJavaScriptNumber(number)))
+            } else {
+                return nil
+            }
+        }
+        skipSpace()
+        guard index < count else { return nil }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            continue
+        }
+        if bytes[index] == UInt8(ascii: "}") { return result }
+        return nil
+    }
+    return nil
+}
+
+/// The typed pattern `P` written straight into bytes: its fixed keys, then its encoded payload's
+/// members, with the `method` string computed on the way. `nil` when the general path is needed.
+struct EncodedTypedPattern {
+    var bytes: [UInt8]
+    var method: String
+    var topic: String
+
+    init?<P: HemeraPattern>(_ pattern: P) {
+        guard let payload = try? HemeraJSONEncoder().encode(pattern),
+              var members = scanTopLevelPrimitives(payload)
+        else { return nil }
+        let fixed = P.fixedKeys
+        for (key, value) in fixed {
+            switch value {
+            case .string(let text): members.append((key, text))
+            case .integer(let number): members.append((key, String(number)))
+            case .double(let number): members.append((key, formatJavaScriptNumber(number)))
+            case .bool(let flag): members.append((key, flag ? "true" : "false"))
+            default: break
+            }
+        }
+        members.sort { $0.key < $1.key }
+        var method = ""
+        method.reserveCapacity(64)
+        var previous: String?
+        for member in members {
+            if member.key == previous { return nil }  // a payload member named like a routing key
+            previous = member.key
+            if !method.isEmpty { method += "," }
+            method += member.key
+            method += ":"
+            method += member.value
+        }
+        // Splice: {<fixed keys>,<payload members>}
+        var writer = JSONWriter(capacity: payload.count + 64)
+        writer.raw("{")
+        var first = true
+        for (key, value) in fixed {
+            if !first { writer.raw(",") }
+            first = false
+            writer.key(key)
+            writer.value(value)
+        }
+        guard let open = payload.firstIndex(of: UInt8(ascii: "{")), let close = payload.lastIndex(of: UInt8(ascii: "}")) else {
+            return nil
+        }
+        let inner = payload[(open + 1)..<close]
+        if inner.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
+            writer.raw(",")
+            writer.bytes.append(contentsOf: inner)
+        }
+        writer.raw("}")
+        bytes = writer.bytes
+        self.method = method
+        topic = P.topic
+    }
+}
+
+/// A reply envelope decoded in one pass into the caller's result type.
+struct TypedReplyEnvelope<R: Decodable>: Decodable {
+    var result: R?
+    var error: JSONValue?
+
+    enum CodingKeys: String, CodingKey { case result, error }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let error = try container.decodeIfPresent(JSONValue.self, forKey: .error), !error.isNull {
+            self.error = error
+            result = nil
+            return
+        }
+        error = nil
+        if R.self == JSONValue.self {
+            result = try container.decodeIfPresent(R.self, forKey: .result) ?? (JSONValue.null as? R)
+        } else {
+            result = try container.decode(R.self, forKey: .result)
+        }
+    }
+}

@@ -1,0 +1,164 @@
+public import HemeraJSON
+
+/// An error on the Hemera wire, or made by the client for a call that failed locally.
+///
+/// Match it by ``name`` and ``code``:
+/// ```swift
+/// do { _ = try await hemera.act(["topic": "users", "cmd": "get", "id": 9]) }
+/// catch let error as HemeraError where error.name == .patternNotFound { … }
+/// catch let error as HemeraError where error.code == "E_NOT_FOUND" { … }
+/// ```
+public struct HemeraError: Error, Sendable, CustomStringConvertible {
+    /// The error's name on the wire (`error.name`).
+    public struct Name: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public init(stringLiteral value: String) { rawValue = value }
+        public var description: String { rawValue }
+
+        /// No registered pattern matched the request: "No action found for this pattern".
+        public static let patternNotFound: Name = "PatternNotFound"
+        /// The request did not pass the handler's validation.
+        public static let validation: Name = "ValidationError"
+        /// No reply within the call's timeout (made by the client, never sent).
+        public static let timeout: Name = "TimeoutError"
+        /// Nobody subscribes to the topic (made by the client, never sent).
+        public static let noResponders: Name = "NoRespondersError"
+        /// The message was not valid JSON.
+        public static let parse: Name = "HemeraParseError"
+        /// A well-formed JSON message that is not a Hemera request or reply.
+        public static let invalidRequest: Name = "InvalidRequestError"
+        /// A pattern that is not a JSON object, or has no string topic.
+        public static let invalidPattern: Name = "InvalidPatternError"
+        /// A reply's result did not decode into the caller's reply type.
+        public static let responseDecoding: Name = "ResponseDecodingError"
+        /// `expectedMessages$` was not met within the timeout.
+        public static let expectedMessages: Name = "ExpectedMessagesError"
+        /// The Hemera instance or its connection is closed.
+        public static let closed: Name = "ClosedError"
+        /// A handler failed with an error that has no Hemera name of its own.
+        public static let internalError: Name = "Error"
+        /// Hemera's own errors seen on the wire.
+        public static let processLoad: Name = "ProcessLoadError"
+        public static let maxRecursion: Name = "MaxRecursionError"
+    }
+
+    /// One service an error passed through.
+    public struct Hop: Sendable, Equatable {
+        public var service: String
+        public var method: String
+        public var app: String
+        /// Milliseconds (epoch for Swift services, process-relative for Node ones).
+        public var ts: Double
+
+        public init(service: String, method: String, app: String, ts: Double) {
+            self.service = service
+            self.method = method
+            self.app = app
+            self.ts = ts
+        }
+    }
+
+    public var name: Name
+    public var message: String
+    /// `error.code`, usually a string such as `"E_AUTH"`.
+    public var code: JSONValue?
+    /// `error.details`: for validation errors an array of `{message, path, type}`.
+    public var details: JSONValue?
+    /// The services the error passed through, oldest first.
+    public var hops: [Hop]
+    /// Every other property of the wire error (`stack`, `statusCode`, `isJoi`, …), kept as received.
+    public var extra: [String: JSONValue]
+    /// The local error this one was made from, if any (never sent).
+    public var cause: (any Error)?
+
+    public init(
+        name: Name, message: String, code: JSONValue? = nil, details: JSONValue? = nil,
+        hops: [Hop] = [], extra: [String: JSONValue] = [:], cause: (any Error)? = nil
+    ) {
+        self.name = name
+        self.message = message
+        self.code = code
+        self.details = details
+        self.hops = hops
+        self.extra = extra
+        self.cause = cause
+    }
+
+    /// `code` as a string, when it is one.
+    public var codeString: String? { code?.stringValue }
+
+    public var description: String {
+        var text = "\(name.rawValue): \(message)"
+        if let code { text += " (code \(String(decoding: code.hemeraBytes, as: UTF8.self)))" }
+        return text
+    }
+
+    /// Decodes a wire error leniently: any missing field gets a default, unknown fields are kept.
+    public init(wire: JSONValue) {
+        let members = wire.objectValue ?? [:]
+        name = Name(rawValue: members["name"]?.stringValue ?? "Error")
+        message = members["message"]?.stringValue ?? ""
+        code = members["code"].flatMap { $0.isNull ? nil : $0 }
+        details = members["details"].flatMap { $0.isNull ? nil : $0 }
+        hops = []
+        if case .array(let list)? = members["hops"] {
+            for hop in list {
+                hops.append(Hop(
+                    service: hop["service"]?.stringValue ?? "", method: hop["method"]?.stringValue ?? "",
+                    app: hop["app"]?.stringValue ?? "", ts: hop["ts"]?.doubleValue ?? 0))
+            }
+        }
+        var rest = members
+        for key in ["name", "message", "code", "details", "hops"] { rest[key] = nil }
+        extra = rest
+        cause = nil
+    }
+
+    /// The wire form: `name`, `message`, `code`, `details`, extra fields, `hops`.
+    /// Stack traces are included only if `includeStack` and one is in ``extra``.
+    public func wire(includeStack: Bool = false) -> JSONValue {
+        var members = extra
+        if !includeStack { members["stack"] = nil }
+        members["name"] = .string(name.rawValue)
+        members["message"] = .string(message)
+        if let code { members["code"] = code }
+        if let details { members["details"] = details }
+        members["hops"] = .array(hops.map {
+            ["service": .string($0.service), "method": .string($0.method), "app": .string($0.app), "ts": .double($0.ts)]
+        })
+        return .object(members)
+    }
+}
+
+/// An error type that chooses its own name, message, code and details on the wire.
+///
+/// ```swift
+/// struct NotFound: HemeraErrorConvertible {
+///     var id: Int
+///     var hemeraError: HemeraError {
+///         HemeraError(name: "NotFound", message: "no user \(id)", code: "E_NOT_FOUND")
+///     }
+/// }
+/// ```
+public protocol HemeraErrorConvertible: Error {
+    /// The error as sent to the caller (hops are appended by the service).
+    var hemeraError: HemeraError { get }
+}
+
+extension HemeraError: HemeraErrorConvertible {
+    public var hemeraError: HemeraError { self }
+}
+
+extension HemeraError {
+    /// Makes a wire error from any error a handler throws.
+    static func from(_ error: any Error) -> HemeraError {
+        if let convertible = error as? any HemeraErrorConvertible {
+            var converted = convertible.hemeraError
+            if converted.cause == nil, !(error is HemeraError) { converted.cause = error }
+            return converted
+        }
+        if let failure = error as? ValidationFailure { return failure.hemeraError }
+        return HemeraError(name: .internalError, message: String(describing: error), cause: error)
+    }
+}

@@ -1,0 +1,165 @@
+public import HemeraJSON
+
+/// A Hemera pattern: a flat JSON object whose `topic` is the NATS subject, plus control options
+/// (keys ending in `$`) and, on the service side, regular-expression matchers.
+///
+/// Write it as a dictionary literal or in Hemera's short form:
+/// ```swift
+/// let full: Pattern = ["topic": "math", "cmd": "add", "a": 1, "b": 2]
+/// let short: Pattern = "topic:math,cmd:add,a:1"   // a is the number 1
+/// ```
+public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The keys sent on the wire (never keys ending in `$`).
+    public var keys: [String: JSONValue]
+    /// Control options (keys ending in `$`, stored without the `$`), e.g. `timeout`, `pubsub`.
+    public var options: [String: JSONValue]
+    /// Regular-expression matchers by key (service side only).
+    var regexes: [(key: String, regex: RegexMatcher)]
+
+    /// Creates a pattern from the members of a JSON object; `$` keys become options.
+    public init(_ members: [String: JSONValue]) {
+        keys = [:]
+        options = [:]
+        regexes = []
+        keys.reserveCapacity(members.count)
+        for (key, value) in members {
+            if key.utf8.last == UInt8(ascii: "$") {
+                options[String(key.dropLast())] = value
+            } else {
+                keys[key] = value
+            }
+        }
+    }
+
+    /// Creates a pattern from a JSON value, which must be an object.
+    ///
+    /// - Throws: ``HemeraError`` named `InvalidPattern` when `json` is not an object.
+    public init(json: JSONValue) throws(HemeraError) {
+        guard case .object(let members) = json else {
+            throw HemeraError(name: .invalidPattern, message: "A pattern must be a JSON object")
+        }
+        self.init(members)
+    }
+
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Parses Hemera's short form `"topic:math,cmd:add,a:1"`: numbers become numbers,
+    /// `true`/`false` Booleans, anything else a string.
+    public init(short text: String) {
+        var members: [String: JSONValue] = [:]
+        for part in text.split(separator: ",") {
+            guard let colon = part.firstIndex(of: ":") else { continue }
+            let key = String(part[..<colon]).trimmed
+            let raw = String(part[part.index(after: colon)...]).trimmed
+            guard !key.isEmpty else { continue }
+            members[key] = Pattern.shortValue(raw)
+        }
+        self.init(members)
+    }
+
+    public init(stringLiteral value: String) {
+        self.init(short: value)
+    }
+
+    static func shortValue(_ raw: String) -> JSONValue {
+        if raw == "true" { return .bool(true) }
+        if raw == "false" { return .bool(false) }
+        if let integer = Int64(raw) { return .integer(integer) }
+        if let number = Double(raw), raw.utf8.allSatisfy({ $0 != UInt8(ascii: "n") && $0 != UInt8(ascii: "N") && $0 != UInt8(ascii: "i") && $0 != UInt8(ascii: "I") }) {
+            return .double(number)
+        }
+        return .string(raw)
+    }
+
+    /// The topic (NATS subject), if the pattern has a string `topic`.
+    public var topic: String? { keys["topic"]?.stringValue }
+
+    /// Adds a regular-expression matcher for `key` (service side): a message matches when its
+    /// value for `key` is a string containing a match.
+    public func matching(_ key: String, _ regex: Regex<AnyRegexOutput>) -> Pattern {
+        var copy = self
+        copy.keys[key] = nil
+        copy.regexes.append((key, RegexMatcher(regex: regex, source: nil)))
+        return copy
+    }
+
+    /// Adds a regular-expression matcher for `key` given as source text, e.g. `"^add"`.
+    public func matching(_ key: String, regex source: String) throws -> Pattern {
+        var copy = self
+        copy.keys[key] = nil
+        copy.regexes.append((key, RegexMatcher(regex: try Regex(source), source: source)))
+        return copy
+    }
+
+    /// Hemera's `method` string: primitive keys sorted, `k:v` joined by `,`.
+    public var method: String { Pattern.method(of: keys) }
+
+    static func method(of keys: [String: JSONValue]) -> String {
+        var parts: [(String, String)] = []
+        parts.reserveCapacity(keys.count)
+        for (key, value) in keys {
+            switch value {
+            case .string(let text): parts.append((key, text))
+            case .integer(let number): parts.append((key, String(number)))
+            case .double(let number): parts.append((key, formatJavaScriptNumber(number)))
+            case .bool(let flag): parts.append((key, flag ? "true" : "false"))
+            default: continue
+            }
+        }
+        parts.sort { $0.0 < $1.0 }
+        var result = ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { result += "," }
+            result += part.0
+            result += ":"
+            result += part.1
+        }
+        return result
+    }
+
+    public var description: String { String(decoding: JSONValue.object(keys).hemeraBytes, as: UTF8.self) }
+}
+
+/// A compiled regular expression used as a matcher.
+///
+/// `@unchecked Sendable`: the `Regex` is created once, never mutated, and `Regex` matching does not
+/// mutate the regex value; it is only read from any thread.
+struct RegexMatcher: @unchecked Sendable {
+    let regex: Regex<AnyRegexOutput>
+    let source: String?
+
+    func matches(_ value: JSONValue) -> Bool {
+        guard case .string(let text) = value else { return false }
+        return (try? regex.firstMatch(in: text)) != nil
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var view = Substring(self)
+        while let first = view.first, first == " " || first == "\t" || first == "\n" { view.removeFirst() }
+        while let last = view.last, last == " " || last == "\t" || last == "\n" { view.removeLast() }
+        return String(view)
+    }
+}
+
+/// Type-strict equality of pattern values: numbers by value (`1 == 1.0`), never a number and a
+/// string, arrays element-wise; objects never match.
+func patternValuesEqual(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+    switch (lhs, rhs) {
+    case (.string(let a), .string(let b)): return a == b
+    case (.integer(let a), .integer(let b)): return a == b
+    case (.integer(let a), .double(let b)): return Double(a) == b
+    case (.double(let a), .integer(let b)): return a == Double(b)
+    case (.double(let a), .double(let b)): return a == b
+    case (.bool(let a), .bool(let b)): return a == b
+    case (.null, .null): return true
+    case (.array(let a), .array(let b)):
+        guard a.count == b.count else { return false }
+        for index in a.indices where !patternValuesEqual(a[index], b[index]) { return false }
+        return true
+    default: return false
+    }
+}

@@ -1,0 +1,87 @@
+public import HemeraJSON
+
+/// A typed pattern: declares its routing keys, carries its payload as Codable properties and names
+/// its reply type.
+///
+/// ```swift
+/// struct Add: HemeraPattern {
+///     static let topic = "math"
+///     static let cmd: String? = "add"
+///     typealias Reply = Int
+///     var a: Int
+///     var b: Int
+/// }
+/// let sum = try await hemera.act(Add(a: 1, b: 2))   // 3
+/// ```
+public protocol HemeraPattern: Codable, Sendable {
+    /// The reply's type (`JSONValue` for anything).
+    associatedtype Reply: Codable & Sendable
+    /// The NATS subject.
+    static var topic: String { get }
+    /// The `cmd` key, if any.
+    static var cmd: String? { get }
+    /// Other fixed routing keys.
+    static var routingKeys: [String: JSONValue] { get }
+}
+
+extension HemeraPattern {
+    public static var cmd: String? { nil }
+    public static var routingKeys: [String: JSONValue] { [:] }
+
+    /// Every fixed key: `topic`, `cmd` and ``routingKeys``.
+    public static var fixedKeys: [String: JSONValue] {
+        var keys = routingKeys
+        keys["topic"] = .string(topic)
+        if let cmd { keys["cmd"] = .string(cmd) }
+        return keys
+    }
+}
+
+/// The "named handler": a typed pattern, its validation (through the pattern type) and its
+/// implementation in one type, registered with ``Hemera/add(_:options:)``.
+///
+/// ```swift
+/// struct AddAction: HemeraAction {
+///     func handle(_ request: Add, context: HemeraContext) async throws -> Int { request.a + request.b }
+/// }
+/// try hemera.add(AddAction())
+/// ```
+public protocol HemeraAction: Sendable {
+    associatedtype Request: HemeraPattern
+    func handle(_ request: Request, context: HemeraContext) async throws -> Request.Reply
+}
+
+/// Sends the replies of a streaming handler, each a full reply envelope on the caller's inbox.
+public struct HemeraReplyWriter<Reply: Encodable & Sendable>: Sendable {
+    let hemera: Hemera
+    let context: HemeraContext
+
+    /// Sends one reply.
+    public func send(_ value: Reply) async throws {
+        let bytes = try encodeResult(value)
+        try await hemera.sendReply(ServerReply(body: .encoded(bytes), error: nil), context: context)
+    }
+}
+
+func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
+    if let json = value as? JSONValue { return json.hemeraBytes }
+    return try HemeraJSONEncoder().encode(value)
+}
+
+extension HemeraValidatable {
+    static var ruleSchemas: JSONValue {
+        var fields: [String: JSONValue] = [:]
+        for rule in rules {
+            var list = fields[rule.field]?.arrayValue ?? []
+            list.append(rule.schema)
+            fields[rule.field] = .array(list)
+        }
+        return .object(fields)
+    }
+}
+
+func validateTyped<P>(_ value: P) throws(ValidationFailure) {
+    if let validatable = value as? any HemeraValidatable {
+        try validatable.runValidation()
+    }
+}
