@@ -1,1 +1,0 @@
-// The HemeraNATS module.

@@ -1,0 +1,50 @@
+internal import CNats
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A message received from NATS: subject, optional reply subject, optional headers and payload bytes.
+///
+/// The payload is copied once out of the C library's buffer when the message arrives.
+public struct NATSMessage: Sendable, Hashable {
+    /// The subject the message was published to.
+    public var subject: String
+    /// The subject to reply to, if the publisher asked for a reply.
+    public var replyTo: String?
+    /// The message headers, if any.
+    public var headers: NATSHeaders?
+    /// The payload bytes.
+    public var payload: [UInt8]
+
+    /// Creates a message (useful in tests and in-memory transports).
+    public init(subject: String, replyTo: String? = nil, headers: NATSHeaders? = nil, payload: [UInt8]) {
+        self.subject = subject
+        self.replyTo = replyTo
+        self.headers = headers
+        self.payload = payload
+    }
+
+    /// Copies a cnats message. The caller keeps ownership of `message` (and destroys it).
+    init(copying message: OpaquePointer) {
+        self.subject = String(cString: natsMsg_GetSubject(message))
+        if let reply = natsMsg_GetReply(message), reply.pointee != 0 {
+            self.replyTo = String(cString: reply)
+        } else {
+            self.replyTo = nil
+        }
+        self.headers = NATSHeaders(copyingFrom: message)
+        let length = Int(natsMsg_GetDataLength(message))
+        if length > 0, let data = natsMsg_GetData(message) {
+            self.payload = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+                memcpy(buffer.baseAddress!, data, length)
+                initialized = length
+            }
+        } else {
+            self.payload = []
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HemeraNATS
+import HemeraTesting
+import Testing
+
+struct TestTimeout: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs `body`, failing with `TestTimeout` after `timeout`.
+func within<T: Sendable>(
+    _ timeout: Duration, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TestTimeout(description: "\(what) did not finish within \(timeout)")
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
+    }
+}
+
+/// The first `count` messages of a subscription.
+func collect(_ subscription: NATSSubscription, count: Int, timeout: Duration = .seconds(5)) async throws -> [NATSMessage] {
+    try await within(timeout, "receiving \(count) messages") {
+        var messages: [NATSMessage] = []
+        if count == 0 { return messages }
+        for await message in subscription {
+            messages.append(message)
+            if messages.count == count { break }
+        }
+        return messages
+    }
+}
+
+/// Connects to a test server and checks the connection reached that very server.
+func connect(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void = { _ in }) async throws -> NATSConnection {
+    var options = NATSOptions(url: server.url)
+    options.name = "hemera-tests"
+    configure(&options)
+    let connection = try await NATSConnection.connect(options)
+    #expect(connection.connectedServerID == server.serverID)
+    return connection
+}
+
+/// A responder that answers every request with `prefix + payload` and echoes headers.
+func startEchoResponder(
+    _ connection: NATSConnection, subject: String, prefix: String = "re:", queue: String? = nil
+) throws -> NATSSubscription {
+    try connection.subscribe(to: subject, queue: queue) { message in
+        guard let reply = message.replyTo else { return }
+        do {
+            try connection.publish(to: reply, payload: Array(prefix.utf8) + message.payload, headers: message.headers)
+        } catch {
+            Issue.record("responder publish failed: \(error)")
+        }
+    }
+}
+
+/// A thread-safe counter/collector for callback subscriptions.
+final class Box<Value: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func with<R>(_ body: (inout Value) -> R) -> R { self.lock.withLock { body(&self.value) } }
+    var current: Value { self.with { $0 } }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    while clock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+/// Waits for the first event matching `predicate`.
+func waitForEvent(
+    _ events: NATSConnectionEvents, timeout: Duration = .seconds(10), _ predicate: @escaping @Sendable (NATSConnectionEvent) -> Bool
+) async throws -> NATSConnectionEvent {
+    try await within(timeout, "waiting for an event") {
+        for await event in events where predicate(event) {
+            return event
+        }
+        throw TestTimeout(description: "events ended")
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import HemeraNATS
+import HemeraTesting
+import Testing
+
+@Suite("Drain, reconnect, cluster")
+struct LifecycleTests {
+    @Test func subscriptionDrainDeliversInFlightMessages() async throws {
+        try await withNATSServer { server in
+            let connection = try await connect(server)
+            let received = Box(0)
+            let subscription = try connection.subscribe(to: "drain.me") { _ in
+                Thread.sleep(forTimeInterval: 0.001)  // a slow handler: messages queue up in cnats
+                received.with { $0 += 1 }
+            }
+            for index in 0..<200 { try connection.publish(to: "drain.me", payload: [UInt8(index % 256)]) }
+            try await connection.flush(timeout: .seconds(2))
+            try await subscription.drain(timeout: .seconds(10))
+            #expect(received.current == 200)
+            #expect(!subscription.isValid)
+            try connection.publish(to: "drain.me", payload: [])
+            try await connection.flush(timeout: .seconds(2))
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(received.current == 200, "no messages after the drain")
+            await connection.close()
+        }
+    }
+
+    @Test func connectionDrainFlushesAndCloses() async throws {
+        try await withNATSServer { server in
+            let receiver = try await connect(server)
+            let subscription = try receiver.subscribe(to: "drained")
+            try await receiver.flush(timeout: .seconds(2))
+            let sender = try await connect(server)
+            let received = Box(0)
+            let local = try sender.subscribe(to: "drained") { _ in
+                Thread.sleep(forTimeInterval: 0.001)
+                received.with { $0 += 1 }
+            }
+            for _ in 0..<100 { try sender.publish(to: "drained", payload: [1]) }
+            try await sender.drain(timeout: .seconds(10))
+            #expect(sender.isClosed)
+            #expect(received.current == 100, "the draining subscription handled every queued message")
+            let messages = try await collect(subscription, count: 100)
+            #expect(messages.count == 100)
+            withExtendedLifetime(local) {}
+            await receiver.close()
+        }
+    }
+
+    @Test func reconnectAfterServerRestart() async throws {
+        let server = NATSTestServer()
+        defer { server.stop() }
+        try await server.start()
+        let port = server.port
+        let connection = try await connect(server) {
+            $0.reconnectWait = .milliseconds(100)
+            $0.reconnectJitter = (.zero, .zero)
+            $0.maxReconnectAttempts = nil
+        }
+        let events = connection.events
+        let subscription = try connection.subscribe(to: "survives")
+        let responder = try startEchoResponder(connection, subject: "svc.restart")
+        try await connection.flush(timeout: .seconds(2))
+        let oldID = server.serverID
+
+        server.stop()
+        _ = try await waitForEvent(events) { $0 == .disconnected }
+        // Published while disconnected: kept in the reconnect buffer.
+        try connection.publish(to: "survives", payload: Array("buffered".utf8))
+        try await server.start()
+        #expect(server.port == port, "restarted on the same port")
+        #expect(server.serverID != oldID)
+        let reconnected = try await waitForEvent(events) {
+            if case .reconnected = $0 { return true } else { return false }
+        }
+        #expect(reconnected == .reconnected(url: server.url))
+        #expect(connection.connectedServerID == server.serverID)
+        try connection.publish(to: "survives", payload: Array("after".utf8))
+        let messages = try await collect(subscription, count: 2)
+        #expect(messages.map { String(decoding: $0.payload, as: UTF8.self) } == ["buffered", "after"])
+        let reply = try await connection.request(to: "svc.restart", payload: [1], timeout: .seconds(5))
+        #expect(reply.payload == Array("re:".utf8) + [1])
+        #expect(connection.statistics.reconnects == 1)
+        withExtendedLifetime(responder) {}
+        await connection.close()
+    }
+
+    @Test func failRequestsOnDisconnect() async throws {
+        let server = NATSTestServer()
+        defer { server.stop() }
+        try await server.start()
+        let connection = try await connect(server) {
+            $0.failRequestsOnDisconnect = true
+            $0.reconnectWait = .milliseconds(100)
+        }
+        let silent = try connection.subscribe(to: "silent") { _ in }
+        try await connection.flush(timeout: .seconds(2))
+        let pending = Task { try await connection.request(to: "silent", payload: [], timeout: .seconds(30)) }
+        #expect(try await eventually { connection.pendingRequestCount == 1 })
+        server.stop()
+        let error = try await #require(throws: NATSError.self) { try await within(.seconds(5)) { try await pending.value } }
+        #expect(error.code == .disconnected)
+        #expect(connection.pendingRequestCount == 0)
+        withExtendedLifetime(silent) {}
+        await connection.close()
+    }
+
+    @Test func clusterRoutesCarryMessages() async throws {
+        try await withNATSCluster(size: 3) { cluster in
+            #expect(cluster.servers.allSatisfy { $0.isRunning })
+            let first = try await connect(cluster.servers[0])
+            let last = try await connect(cluster.servers[2])
+            #expect(first.connectedServerID != last.connectedServerID)
+            let subscription = try first.subscribe(to: "across")
+            let responder = try startEchoResponder(first, subject: "svc.across")
+            try await first.flush(timeout: .seconds(2))
+            // Interest propagates over the routes asynchronously.
+            var reply: NATSMessage?
+            for _ in 0..<50 where reply == nil {
+                reply = try? await last.request(to: "svc.across", payload: [7], timeout: .milliseconds(200))
+                if reply == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(reply?.payload == Array("re:".utf8) + [7])
+            try last.publish(to: "across", payload: Array("hop".utf8))
+            let message = try #require(try await collect(subscription, count: 1).first)
+            #expect(message.payload == Array("hop".utf8))
+
+            // Killing the middle node leaves the other two routed.
+            cluster.servers[1].kill()
+            #expect(!cluster.servers[1].isRunning)
+            try await cluster.waitForRoutes()
+            let again = try await last.request(to: "svc.across", payload: [8], timeout: .seconds(2))
+            #expect(again.payload == Array("re:".utf8) + [8])
+            withExtendedLifetime(responder) {}
+            await first.close()
+            await last.close()
+        }
+    }
+}

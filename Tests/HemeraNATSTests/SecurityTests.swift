@@ -1,0 +1,103 @@
+import Foundation
+import HemeraNATS
+import HemeraTesting
+import Testing
+
+@Suite("Authentication and TLS")
+struct SecurityTests {
+    static func failFast(_ options: inout NATSOptions) {
+        options.allowReconnect = false
+        options.connectTimeout = .seconds(2)
+    }
+
+    @Test func userPassword() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.user = "alice"
+        configuration.password = "s3cret"
+        try await withNATSServer(configuration) { server in
+            let good = try await connect(server) { $0.authentication = .userPassword(user: "alice", password: "s3cret") }
+            let responder = try startEchoResponder(good, subject: "auth.echo")
+            let reply = try await good.request(to: "auth.echo", payload: [1], timeout: .seconds(2))
+            #expect(reply.payload == Array("re:".utf8) + [1])
+            withExtendedLifetime(responder) {}
+            await good.close()
+
+            var bad = NATSOptions(url: server.url)
+            Self.failFast(&bad)
+            bad.authentication = .userPassword(user: "alice", password: "wrong")
+            let error = try await #require(throws: NATSError.self) { try await NATSConnection.connect(bad) }
+            #expect(error.code == .notPermitted || error.code == .authenticationFailed)
+            #expect(error.message.lowercased().contains("authorization"))
+
+            var none = NATSOptions(url: server.url)
+            Self.failFast(&none)
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(none) }
+        }
+    }
+
+    @Test func token() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.token = "t0ken"
+        try await withNATSServer(configuration) { server in
+            let good = try await connect(server) { $0.authentication = .token("t0ken") }
+            #expect(good.connectedServerID == server.serverID)
+            await good.close()
+            var bad = NATSOptions(url: server.url)
+            Self.failFast(&bad)
+            bad.authentication = .token("nope")
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(bad) }
+        }
+    }
+
+    @Test func nkey() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.nkeyUser = NATSTestKeys.userPublicKey
+        try await withNATSServer(configuration) { server in
+            let seedFile = try NATSTestKeys.writeSeedFile(in: server.directory)
+            let good = try await connect(server) {
+                $0.authentication = .nkey(publicKey: NATSTestKeys.userPublicKey, seedFile: seedFile)
+            }
+            let subscription = try good.subscribe(to: "nk")
+            try good.publish(to: "nk", payload: [42])
+            #expect(try await collect(subscription, count: 1).first?.payload == [42])
+            await good.close()
+            var bad = NATSOptions(url: server.url)
+            Self.failFast(&bad)
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(bad) }
+        }
+    }
+
+    @Test func tls() async throws {
+        let directory = NSTemporaryDirectory() + "hemera-tls-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certificates = try NATSTestCertificates.generate(in: directory)
+        var configuration = NATSServerConfiguration()
+        configuration.tls = .init(
+            certificateFile: certificates.serverCertificateFile, keyFile: certificates.serverKeyFile,
+            caFile: certificates.caFile, verifyClients: true)
+        try await withNATSServer(configuration) { server in
+            #expect(server.url.hasPrefix("tls://"))
+            let good = try await connect(server) {
+                $0.tls = .init(
+                    caFile: certificates.caFile, clientCertificateFile: certificates.clientCertificateFile,
+                    clientKeyFile: certificates.clientKeyFile, expectedHostname: "localhost")
+            }
+            let responder = try startEchoResponder(good, subject: "tls.echo")
+            let reply = try await good.request(to: "tls.echo", payload: [5], timeout: .seconds(2))
+            #expect(reply.payload == Array("re:".utf8) + [5])
+            withExtendedLifetime(responder) {}
+            await good.close()
+
+            // Without the CA the server certificate is not trusted.
+            var untrusted = NATSOptions(url: server.url)
+            Self.failFast(&untrusted)
+            untrusted.tls = .init(clientCertificateFile: certificates.clientCertificateFile, clientKeyFile: certificates.clientKeyFile)
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(untrusted) }
+
+            // Plain text to a TLS server fails.
+            var plain = NATSOptions(url: "nats://127.0.0.1:\(server.port)")
+            Self.failFast(&plain)
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(plain) }
+        }
+    }
+}
