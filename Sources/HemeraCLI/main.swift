@@ -1,1 +1,1 @@
-print("hemera: not yet implemented")
+print("todo")
