@@ -76,7 +76,8 @@ struct Serve: AsyncParsableCommand {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
         }
-        for service in list { try service.register(on: hemera) }
+        // Returns once the server has the subscriptions: "serving" means callable.
+        try await DemoService.start(list, on: hemera)
         say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
         let signal = await TerminationSignal.wait()
         say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")

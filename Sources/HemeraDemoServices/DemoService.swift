@@ -16,6 +16,13 @@ public enum DemoService: String, CaseIterable, Sendable, CustomStringConvertible
         }
     }
 
+    /// Registers `services` on `hemera` and waits until the server has the subscriptions, so a
+    /// call from another connection made after this returns finds them.
+    public static func start(_ services: [DemoService], on hemera: Hemera) async throws {
+        for service in services { try service.register(on: hemera) }
+        try await hemera.transport.flush(timeout: .seconds(5))
+    }
+
     /// A cheap call that the service answers without side effects or nested calls.
     public var probe: Pattern {
         switch self {
