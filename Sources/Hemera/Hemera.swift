@@ -230,7 +230,8 @@ public final class Hemera: Sendable {
         var routers: [SubscriptionKey: Router] = [:]
         var nextID = 0
         var inFlight = 0
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiterID = 0
         var closed = false
     }
 
@@ -354,6 +355,7 @@ public final class Hemera: Sendable {
             }
             router.insert(action, mode: self.options.matching)
             state.routers[subKey] = router
+            logger.debug("added \(pattern.description)", metadata: ["topic": .string(topic), "queue": .string(queue ?? "(pubsub)")])
             return HemeraActionHandle(id: action.id)
         }
     }
@@ -410,7 +412,10 @@ public final class Hemera: Sendable {
 
     /// Closes gracefully: stops taking requests (drains the service subscriptions), waits for the
     /// running handlers and publishes their replies, flushes, then closes the transport if owned.
-    public func close() async {
+    ///
+    /// - Parameter gracePeriod: how long to wait for running handlers; after it, close goes on
+    ///   without them (their replies may then fail).
+    public func close(gracePeriod: Duration = .seconds(30)) async {
         let subscriptions = state.withLock { state -> [any HemeraTransportSubscription] in
             state.closed = true
             let list = state.routers.values.compactMap(\.subscription)
@@ -420,21 +425,50 @@ public final class Hemera: Sendable {
         for subscription in subscriptions {
             do { try await subscription.drain() } catch { logger.warning("drain failed: \(error)") }
         }
-        await waitUntilIdle()
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.waitUntilIdle()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: gracePeriod)
+                return false
+            }
+            let first = await group.next() ?? true
+            group.cancelAll()
+            return first
+        }
+        if !finished { logger.warning("closing with \(inFlightCount) handlers still running after \(gracePeriod)") }
         state.withLock { $0.routers.removeAll() }
         do { try await transport.flush(timeout: .seconds(5)) } catch { logger.warning("flush failed: \(error)") }
         if ownsTransport { await transport.close() }
     }
 
+    /// Returns when no request is being handled, or when the task is cancelled.
     func waitUntilIdle() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let idle = state.withLock { state -> Bool in
-                if state.inFlight == 0 { return true }
-                state.idleWaiters.append(continuation)
-                return false
-            }
-            if idle { continuation.resume() }
+        let id = state.withLock { state -> Int in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
         }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.inFlight == 0 || Task.isCancelled { return true }
+                    state.idleWaiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.idleWaiters.removeValue(forKey: id) }
+            waiter?.resume()
+        }
+    }
+
+    /// Waits until the registrations made so far reached the server (a flush), so that calls from
+    /// other connections find them.
+    public func ready(timeout: Duration = .seconds(5)) async throws {
+        try await transport.flush(timeout: timeout)
     }
 
     /// The number of requests being handled right now.
@@ -445,7 +479,7 @@ public final class Hemera: Sendable {
             state.inFlight -= 1
             guard state.inFlight == 0 else { return [] }
             defer { state.idleWaiters.removeAll() }
-            return state.idleWaiters
+            return Array(state.idleWaiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -537,7 +571,10 @@ extension Hemera {
             prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
         }
         state.withLock { $0.inFlight += 1 }
-        Task {
+        // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
+        // handler that never suspends answers without any thread hop; one that does continues on
+        // the global executor, freeing the delivery thread.
+        Task.immediate {
             defer { self.finishRequest() }
             await self.run(prepared, action: action, context: context)
         }

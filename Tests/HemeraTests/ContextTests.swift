@@ -184,6 +184,26 @@ import Testing
         }
     }
 
+    @Test func closeGivesUpOnAHangingHandlerAfterTheGracePeriod() async throws {
+        let transport = InMemoryTransport()
+        let service = Hemera(transport: transport)
+        let started = Counter()
+        try service.add("topic:hang,cmd:x") { _, _ in
+            started.increment()
+            try await Task.sleep(for: .seconds(30))
+            return true
+        }
+        let client = Hemera(transport: transport)
+        let call = Task { try await client.act("topic:hang,cmd:x", timeout: .milliseconds(200)) }
+        #expect(await eventually { started.count == 1 })
+        let clock = ContinuousClock()
+        let start = clock.now
+        await service.close(gracePeriod: .milliseconds(100))
+        #expect(clock.now - start < .seconds(2))
+        #expect(service.inFlightCount == 1)
+        await #expect(throws: HemeraError.self) { try await call.value }
+    }
+
     @Test func withHemeraScope() async throws {
         let transport = InMemoryTransport()
         let sum = try await withHemera(transport: transport) { hemera in
