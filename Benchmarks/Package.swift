@@ -1,6 +1,11 @@
 // swift-tools-version: 6.2
 
+import Foundation
 import PackageDescription
+
+// A path dependency is identified by its directory name, which depends on where the repository
+// was cloned: derive it instead of hard-coding it.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
 let package = Package(
     name: "swift-hemera-benchmarks",
@@ -15,6 +20,19 @@ let package = Package(
             dependencies: [.product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/Smoke",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // Raw cnats for the baseline of the NATS request benchmarks.
+        .systemLibrary(name: "CNatsRaw", path: "Sources/CNatsRaw", pkgConfig: "libnats"),
+        .executableTarget(
+            name: "NATSRequest",
+            dependencies: [
+                "CNatsRaw",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HemeraNATS", package: root),
+                .product(name: "HemeraTesting", package: root),
+            ],
+            path: "Benchmarks/NATSRequest",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -335,13 +335,16 @@ public final class NATSConnection: Sendable {
         while self.table.count > 0 && clock.now < deadline {
             try? await Task.sleep(for: .milliseconds(1))
         }
-        let remaining = max(deadline - clock.now, .milliseconds(1))
-        try check(natsConnection_DrainTimeout(self.pointer.raw, remaining.cMilliseconds))
-        await self.hub.waitUntilClosed()
-        var text: UnsafePointer<CChar>?
-        let status = natsConnection_GetLastError(self.pointer.raw, &text)
-        if status == NATS_TIMEOUT {
-            throw NATSError(code: .timeout, message: text.map { String(cString: $0) } ?? "drain timed out")
+        // cnats' own drain timeout closes the connection without recording that it timed out, so
+        // give cnats a generous timeout and enforce ours here: closed in time, or close and throw.
+        let remaining = max(deadline - clock.now, .zero)
+        try check(natsConnection_DrainTimeout(self.pointer.raw, (remaining + .seconds(5)).cMilliseconds))
+        while !self.hub.isClosed && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        if !self.hub.isClosed {
+            await self.close()
+            throw NATSError(code: .timeout, message: "drain did not complete within \(timeout)")
         }
     }
 
@@ -364,7 +367,9 @@ public final class NATSConnection: Sendable {
     // MARK: Introspection
 
     /// The connection's events: disconnects, reconnects, close, lame duck mode, discovered servers
-    /// and asynchronous errors. Each access returns a new sequence.
+    /// and asynchronous errors. Each access returns a new sequence, which receives the events after
+    /// its creation and is kept (holding up to 256 unread events) until the connection closes.
+    /// Every event is also logged through the connection's `logger`.
     public var events: NATSConnectionEvents { self.hub.makeEvents() }
 
     /// Measures the round trip time to the server (a PING/PONG), on a dedicated thread.
@@ -453,7 +458,9 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
 
 /// The replies to one request, from ``NATSConnection/requestMany(to:payload:headers:timeout:maxReplies:)``.
 public struct NATSReplies: AsyncSequence, Sendable {
+    /// Each element is one reply.
     public typealias Element = NATSMessage
+    /// ``NATSError`` (no responders, timeout, closed, publish errors) or `CancellationError`.
     public typealias Failure = any Error
 
     let stream: AsyncThrowingStream<NATSMessage, any Error>

@@ -32,7 +32,9 @@ public enum NATSConnectionEvent: Sendable, Hashable {
 ///
 /// Holds the latest 256 events when not consumed fast enough.
 public struct NATSConnectionEvents: AsyncSequence, Sendable {
+    /// Each element is one connection event.
     public typealias Element = NATSConnectionEvent
+    /// The sequence never throws.
     public typealias Failure = Never
 
     let stream: AsyncStream<NATSConnectionEvent>

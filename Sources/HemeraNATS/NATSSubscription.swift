@@ -73,7 +73,9 @@ let subscriptionCompleted: natsOnCompleteCB = { closure in
 /// The sequence ends after ``unsubscribe()``, ``drain(timeout:)``, an auto-unsubscribe limit, or the
 /// connection closing. Dropping the last reference unsubscribes.
 public final class NATSSubscription: AsyncSequence, Sendable {
+    /// Each element is one received message.
     public typealias Element = NATSMessage
+    /// The sequence never throws; it ends when the subscription ends.
     public typealias Failure = Never
 
     let pointer: SendablePointer

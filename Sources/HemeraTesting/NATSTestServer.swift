@@ -43,6 +43,8 @@ public struct NATSServerConfiguration: Sendable {
     public var tls: TLS?
     /// The maximum payload in bytes (`max_payload`), nats-server's 1 MiB default when nil.
     public var maxPayload: Int?
+    /// More configuration file text, e.g. an `authorization` block with permissions.
+    public var extraConfiguration: String?
     /// More command-line arguments for nats-server.
     public var extraArguments: [String] = []
     /// The nats-server executable; found on `PATH` (or `/usr/sbin`, `/usr/bin`) when nil.
@@ -171,6 +173,7 @@ public final class NATSTestServer: @unchecked Sendable {
             var config = ""
             if let maxPayload = configuration.maxPayload { config += "max_payload: \(maxPayload)\n" }
             if let nkey = configuration.nkeyUser { config += "authorization { users = [ { nkey: \"\(nkey)\" } ] }\n" }
+            if let extra = configuration.extraConfiguration { config += extra + "\n" }
             if !config.isEmpty {
                 let path = "\(self.directory)/nats.conf"
                 try config.write(toFile: path, atomically: true, encoding: .utf8)
@@ -232,8 +235,22 @@ public final class NATSTestServer: @unchecked Sendable {
         }
         guard let process, process.isRunning else { return }
         // Only the PID this harness started.
-        _ = Glibc.kill(process.processIdentifier, signal)
+        _ = sendSignal(process.processIdentifier, signal)
         process.waitUntilExit()
+    }
+
+    /// Puts the server into lame duck mode (SIGUSR2): it tells clients and closes them gradually.
+    public func enterLameDuckMode() {
+        let process: Process? = self.lock.withLock { self.process }
+        guard let process, process.isRunning else { return }
+        _ = sendSignal(process.processIdentifier, SIGUSR2)
+    }
+
+    /// The number of client connections the server reports (`/connz`).
+    public func connectionCount() throws -> Int {
+        let body = try self.monitor("/connz")
+        guard let range = body.range(of: "\"num_connections\":") else { throw NATSTestServerError("no num_connections in /connz") }
+        return Int(body[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }) ?? 0
     }
 
     /// Stops the server and starts it again on the same port.
@@ -279,7 +296,11 @@ func findExecutable(_ explicit: String?) throws -> String {
 
 /// Connects to 127.0.0.1:`port`, returns the socket.
 func connectLocal(port: Int) throws -> Int32 {
+    #if canImport(Darwin)
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #else
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #endif
     guard fd >= 0 else { throw NATSTestServerError("socket failed") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -288,7 +309,7 @@ func connectLocal(port: Int) throws -> Int32 {
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard result == 0 else {
         close(fd)
@@ -330,4 +351,26 @@ func httpGet(port: Int, path: String) throws -> String {
     let response = readAll(fd) { _ in false }
     guard let split = response.range(of: "\r\n\r\n") else { return response }
     return String(response[split.upperBound...])
+}
+
+/// `kill(2)`, named apart from ``NATSTestServer/kill()``.
+func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
+    #if canImport(Darwin)
+    return Darwin.kill(pid, signal)
+    #elseif canImport(Musl)
+    return Musl.kill(pid, signal)
+    #else
+    return Glibc.kill(pid, signal)
+    #endif
+}
+
+/// `connect(2)`, named apart from other `connect` functions.
+func connectSocket(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    #if canImport(Darwin)
+    return Darwin.connect(fd, address, length)
+    #elseif canImport(Musl)
+    return Musl.connect(fd, address, length)
+    #else
+    return Glibc.connect(fd, address, length)
+    #endif
 }

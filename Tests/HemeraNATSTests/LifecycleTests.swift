@@ -48,6 +48,24 @@ struct LifecycleTests {
         }
     }
 
+    @Test func connectionDrainTimesOut() async throws {
+        try await withNATSServer { server in
+            let connection = try await connect(server)
+            let stuck = try connection.subscribe(to: "stuck") { _ in Thread.sleep(forTimeInterval: 1.5) }
+            try connection.publish(to: "stuck", payload: [])
+            try connection.publish(to: "stuck", payload: [])
+            try await connection.flush(timeout: .seconds(2))
+            try await Task.sleep(for: .milliseconds(50))
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = try await #require(throws: NATSError.self) { try await connection.drain(timeout: .milliseconds(200)) }
+            #expect(error.code == .timeout)
+            #expect(clock.now - start < .seconds(1.4), "the drain gave up at its timeout, not after the handlers")
+            #expect(connection.isClosed)
+            withExtendedLifetime(stuck) {}
+        }
+    }
+
     @Test func reconnectAfterServerRestart() async throws {
         let server = NATSTestServer()
         defer { server.stop() }
@@ -135,6 +153,54 @@ struct LifecycleTests {
             withExtendedLifetime(responder) {}
             await first.close()
             await last.close()
+        }
+    }
+}
+
+@Suite("Connection events and lifetime")
+struct EventTests {
+    @Test func lameDuckModeIsAnEvent() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.extraConfiguration = "lame_duck_grace_period: \"100ms\"\nlame_duck_duration: \"30s\""
+        try await withNATSServer(configuration) { server in
+            let connection = try await connect(server)
+            let events = connection.events
+            server.enterLameDuckMode()
+            let event = try await waitForEvent(events) { $0 == .lameDuckMode }
+            #expect(event == .lameDuckMode)
+            await connection.close()
+        }
+    }
+
+    @Test func permissionViolationIsAnEvent() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.extraConfiguration = """
+            authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
+            """
+        try await withNATSServer(configuration) { server in
+            let connection = try await connect(server) { $0.authentication = .userPassword(user: "limited", password: "pw") }
+            let events = connection.events
+            try connection.publish(to: "forbidden.thing", payload: [1])
+            let event = try await waitForEvent(events) {
+                if case .error = $0 { return true } else { return false }
+            }
+            guard case .error(let error, _) = event else { Issue.record("not an error event"); return }
+            #expect(error.code == .notPermitted)
+            #expect(error.message.lowercased().contains("permissions violation"))
+            await connection.close()
+        }
+    }
+
+    @Test func droppingTheLastReferenceClosesTheConnection() async throws {
+        try await withNATSServer { server in
+            do {
+                let connection = try await connect(server)
+                let responder = try startEchoResponder(connection, subject: "gone")
+                _ = try await connection.request(to: "gone", payload: [], timeout: .seconds(2))
+                #expect(try server.connectionCount() == 1)
+                withExtendedLifetime(responder) {}
+            }
+            #expect(try await eventually { (try? server.connectionCount()) == 0 }, "deinit destroyed the connection")
         }
     }
 }
