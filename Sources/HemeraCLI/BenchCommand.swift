@@ -107,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
     func startResponder() async throws -> Hemera {
         let hemera = try await options.connect(app: "hemera-bench-responder")
         try hemera.add(BenchEcho.self) { request, _ in request.payload }
-        try await hemera.transport.flush(timeout: .seconds(5))
+        try await hemera.ready()
         return hemera
     }
 

@@ -58,8 +58,14 @@ struct Serve: AsyncParsableCommand {
     @Argument(help: "The services to run: math, users, products, cart.")
     var services: [String]
 
+    @Option(
+        name: .customLong("handler-delay"),
+        help: "Delay every request by this many milliseconds before its handler runs (to watch timeouts and graceful close).")
+    var handlerDelay: Int = 0
+
     func validate() throws {
         if services.isEmpty { throw ValidationError("name at least one service") }
+        if handlerDelay < 0 { throw ValidationError("--handler-delay must be >= 0") }
         for name in services where DemoService(rawValue: name) == nil {
             throw ValidationError(UnknownService(name: name).description)
         }
@@ -71,7 +77,10 @@ struct Serve: AsyncParsableCommand {
         let hemera: Hemera
         do {
             hemera = try await HemeraConnect.connect(
-                url: options.url, options: HemeraOptions(app: app, logger: HemeraConnect.quietLogger(label: app)))
+                url: options.url,
+                options: HemeraOptions(
+                    app: app, logger: HemeraConnect.quietLogger(label: app),
+                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []))
         } catch {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
@@ -83,6 +92,15 @@ struct Serve: AsyncParsableCommand {
         say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
         await hemera.close()
         say("closed")
+    }
+}
+
+/// Sleeps before each handler runs (`serve --handler-delay`).
+struct Delay: HemeraServerInterceptor {
+    var milliseconds: Int
+
+    func preHandler(_ context: HemeraContext) async throws {
+        try await Task.sleep(for: .milliseconds(milliseconds))
     }
 }
 

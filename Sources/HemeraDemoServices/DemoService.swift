@@ -20,7 +20,7 @@ public enum DemoService: String, CaseIterable, Sendable, CustomStringConvertible
     /// call from another connection made after this returns finds them.
     public static func start(_ services: [DemoService], on hemera: Hemera) async throws {
         for service in services { try service.register(on: hemera) }
-        try await hemera.transport.flush(timeout: .seconds(5))
+        try await hemera.ready()
     }
 
     /// A cheap call that the service answers without side effects or nested calls.

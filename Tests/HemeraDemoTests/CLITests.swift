@@ -1,5 +1,6 @@
 import Foundation
 import Hemera
+import HemeraAppSupport
 import HemeraDemoServices
 import HemeraNATS
 import HemeraTesting
@@ -154,6 +155,24 @@ struct CLITests {
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("SIGTERM: closing"))
             #expect(result.stdout.contains("closed"))
+        }
+    }
+
+    @Test("hemera-demo serve: SIGTERM during a call finishes it and sends the reply, then exits 0")
+    func gracefulClose() async throws {
+        try await withNATSServer { server in
+            let serve = try Tool("hemera-demo", ["serve", "math", "--server", server.url, "--handler-delay", "1000"])
+            #expect(try await serve.waitForOutput("serving math"))
+            let client = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "client"))
+            let call = Task { try await client.act(Add(a: 20, b: 22), timeout: .seconds(10)) }
+            try await Task.sleep(for: .milliseconds(300))
+            kill(serve.pid, SIGTERM)
+            let sum = try await call.value
+            #expect(sum == 42)
+            let result = await serve.wait(timeout: .seconds(20))
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("SIGTERM: closing math (1 in flight)"))
+            await client.close()
         }
     }
 

@@ -111,7 +111,7 @@ struct ReadmeExamplesTests {
             let service = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "service"))
             let client = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "client"))
             try service.add(AddAction(), options: AddOptions(middleware: [requireToken]))
-            try await service.transport.flush(timeout: .seconds(5))
+            try await service.ready()
             let error = await expectHemeraError { try await client.act(Add(a: 1, b: 1)) }
             #expect(error?.name == "Unauthorized")
             #expect(error?.codeString == "E_AUTH")
