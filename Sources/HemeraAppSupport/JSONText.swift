@@ -1,37 +1,37 @@
 public import HemeraJSON
 
-/// JSON text for people: deterministic key order (`topic` and `cmd` first, then sorted), compact
-/// or indented, numbers as JavaScript prints them (`3`, not `3.0`).
+/// JSON text for people: deterministic key order (chosen keys first, `topic` and `cmd` unless
+/// told otherwise, then sorted), compact or indented, numbers as JavaScript prints them (`3`, not
+/// `3.0`).
 public enum JSONText {
+    /// The keys printed first in patterns.
+    public static let patternKeys = ["topic", "cmd"]
+    /// The keys printed first in errors.
+    public static let errorKeys = ["name", "message", "code", "details"]
+
     /// Renders `value` as JSON text.
     ///
     /// - Parameters:
     ///   - value: the value to render.
     ///   - pretty: indent nested arrays and objects by two spaces.
-    public static func render(_ value: JSONValue, pretty: Bool = false) -> String {
+    ///   - firstKeys: keys printed first, in this order, in every object; the rest sorted.
+    public static func render(_ value: JSONValue, pretty: Bool = false, firstKeys: [String] = patternKeys) -> String {
         var out = ""
-        write(value, to: &out, pretty: pretty, indent: 0)
+        write(value, to: &out, pretty: pretty, indent: 0, firstKeys: firstKeys)
         return out
     }
 
-    /// The order keys are printed in: `topic`, `cmd`, then the rest sorted.
-    public static func orderedKeys(_ members: [String: JSONValue]) -> [String] {
-        members.keys.sorted { lhs, rhs in
+    /// The order keys are printed in: `firstKeys` first, then the rest sorted.
+    public static func orderedKeys(_ members: [String: JSONValue], firstKeys: [String] = patternKeys) -> [String] {
+        func rank(_ key: String) -> Int { firstKeys.firstIndex(of: key) ?? firstKeys.count }
+        return members.keys.sorted { lhs, rhs in
             let left = rank(lhs)
             let right = rank(rhs)
             return left != right ? left < right : lhs < rhs
         }
     }
 
-    private static func rank(_ key: String) -> Int {
-        switch key {
-        case "topic": return 0
-        case "cmd": return 1
-        default: return 2
-        }
-    }
-
-    private static func write(_ value: JSONValue, to out: inout String, pretty: Bool, indent: Int) {
+    private static func write(_ value: JSONValue, to out: inout String, pretty: Bool, indent: Int, firstKeys: [String]) {
         switch value {
         case .null: out += "null"
         case .bool(let flag): out += flag ? "true" : "false"
@@ -47,7 +47,7 @@ public enum JSONText {
             for (index, element) in elements.enumerated() {
                 if index > 0 { out += "," }
                 if pretty { newline(&out, indent + 1) }
-                write(element, to: &out, pretty: pretty, indent: indent + 1)
+                write(element, to: &out, pretty: pretty, indent: indent + 1, firstKeys: firstKeys)
             }
             if pretty { newline(&out, indent) }
             out += "]"
@@ -57,12 +57,12 @@ public enum JSONText {
                 return
             }
             out += "{"
-            for (index, key) in orderedKeys(members).enumerated() {
+            for (index, key) in orderedKeys(members, firstKeys: firstKeys).enumerated() {
                 if index > 0 { out += "," }
                 if pretty { newline(&out, indent + 1) }
                 writeString(key, to: &out)
                 out += pretty ? ": " : ":"
-                write(members[key] ?? .null, to: &out, pretty: pretty, indent: indent + 1)
+                write(members[key] ?? .null, to: &out, pretty: pretty, indent: indent + 1, firstKeys: firstKeys)
             }
             if pretty { newline(&out, indent) }
             out += "}"

@@ -96,7 +96,7 @@ func failureExit(for error: any Error, topic: String, timeout: Duration) -> Exit
         Console.err("hemera: the connection closed: \(error.message)")
         return ExitStatus.connection
     default:
-        Console.err(JSONText.render(error.wire(includeStack: true)))
+        Console.err(JSONText.render(error.wire(includeStack: true), firstKeys: JSONText.errorKeys))
         return ExitStatus.errorReply
     }
 }
