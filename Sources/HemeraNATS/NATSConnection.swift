@@ -452,7 +452,12 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
         throw error
     }
     // No pending limit on replies: a request waits for them, dropping one would look like a timeout.
-    _ = natsSubscription_SetPendingLimits(sub, -1, -1)
+    let limitStatus = natsSubscription_SetPendingLimits(sub, -1, -1)
+    if limitStatus != NATS_OK {
+        let error = NATSError(status: limitStatus)
+        natsSubscription_Destroy(sub)  // the on-complete callback releases the table
+        throw error
+    }
     return sub!
 }
 

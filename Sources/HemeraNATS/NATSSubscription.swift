@@ -174,30 +174,39 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     /// cnats' pending limits (messages, bytes).
     ///
     /// The corresponding C function is `natsSubscription_GetPendingLimits`.
+    /// - Throws: ``NATSError`` with ``NATSError/Code/invalidSubscription`` once the subscription closed.
     public var pendingLimits: (messages: Int, bytes: Int) {
-        var messages: Int32 = 0
-        var bytes: Int32 = 0
-        _ = natsSubscription_GetPendingLimits(self.pointer.raw, &messages, &bytes)
-        return (Int(messages), Int(bytes))
+        get throws {
+            var messages: Int32 = 0
+            var bytes: Int32 = 0
+            try check(natsSubscription_GetPendingLimits(self.pointer.raw, &messages, &bytes))
+            return (Int(messages), Int(bytes))
+        }
     }
 
     /// Messages and bytes waiting in cnats' queue for the delivery thread.
     ///
     /// The corresponding C function is `natsSubscription_GetPending`.
+    /// - Throws: ``NATSError`` with ``NATSError/Code/invalidSubscription`` once the subscription closed.
     public var pending: (messages: Int, bytes: Int) {
-        var messages: Int32 = 0
-        var bytes: Int32 = 0
-        _ = natsSubscription_GetPending(self.pointer.raw, &messages, &bytes)
-        return (Int(messages), Int(bytes))
+        get throws {
+            var messages: Int32 = 0
+            var bytes: Int32 = 0
+            try check(natsSubscription_GetPending(self.pointer.raw, &messages, &bytes))
+            return (Int(messages), Int(bytes))
+        }
     }
 
     /// Messages dropped because a limit was reached: in cnats' queue plus this sequence's buffer.
     ///
     /// The corresponding C function is `natsSubscription_GetDropped`.
+    /// - Throws: ``NATSError`` with ``NATSError/Code/invalidSubscription`` once the subscription closed.
     public var dropped: Int64 {
-        var cDropped: Int64 = 0
-        _ = natsSubscription_GetDropped(self.pointer.raw, &cDropped)
-        return cDropped + self.context.streamDropped.withLock { $0 }
+        get throws {
+            var cDropped: Int64 = 0
+            try check(natsSubscription_GetDropped(self.pointer.raw, &cDropped))
+            return cDropped + self.context.streamDropped.withLock { $0 }
+        }
     }
 
     /// Whether the subscription still receives messages.
