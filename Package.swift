@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"], resources: [.copy("Resources")]),
         .testTarget(
             name: "HemeraDemoTests",
-            dependencies: ["Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraTesting", "ReadmeExamples"]
+            dependencies: ["Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples"]
         ),
     ]
 )
