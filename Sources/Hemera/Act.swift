@@ -48,19 +48,8 @@ extension Hemera {
         } catch {
             throw Self.mapTransportError(error, topic: encoded.topic, timeout: timeout)
         }
-        let envelope: TypedReplyEnvelope<R>
-        do {
-            envelope = try HemeraJSONDecoder().decode(TypedReplyEnvelope<R>.self, from: reply.payload)
-        } catch {
-            // Not the expected shape: the general path reports errors and bad JSON precisely.
-            let response = try Self.decodeReplyEnvelope(reply.payload)
-            return try decodeReply(R.self, from: response.result)
-        }
-        if let error = envelope.error { throw HemeraError(wire: error) }
-        guard let result = envelope.result else {
-            return try decodeReply(R.self, from: .null)
-        }
-        return result
+        let response = try Self.decodeReplyEnvelope(reply.payload)
+        return try decodeReply(R.self, from: response.result)
     }
 
     /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
@@ -250,7 +239,7 @@ extension Hemera {
     static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {
         let envelope: JSONValue
         do {
-            envelope = try JSONValue(parsing: payload)
+            envelope = try EnvelopeParser.parse(payload)
         } catch {
             throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
         }

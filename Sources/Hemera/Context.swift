@@ -91,6 +91,9 @@ public struct HemeraContext: Sendable {
     public var subject: String
     /// The reply inbox, or `nil` for a publish/subscribe message.
     public var replyTo: String?
+    /// The instance handling the request: make nested calls through it (`context.hemera.act(…)`);
+    /// they inherit this request's `meta` and trace.
+    public let hemera: Hemera
     /// The raw `trace` and `request` objects, echoed verbatim in replies.
     let rawTrace: JSONValue
     let rawRequest: JSONValue

@@ -164,25 +164,3 @@ struct EncodedTypedPattern {
     }
 }
 
-/// A reply envelope decoded in one pass into the caller's result type.
-struct TypedReplyEnvelope<R: Decodable>: Decodable {
-    var result: R?
-    var error: JSONValue?
-
-    enum CodingKeys: String, CodingKey { case result, error }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let error = try container.decodeIfPresent(JSONValue.self, forKey: .error), !error.isNull {
-            self.error = error
-            result = nil
-            return
-        }
-        error = nil
-        if R.self == JSONValue.self {
-            result = try container.decodeIfPresent(R.self, forKey: .result) ?? (JSONValue.null as? R)
-        } else {
-            result = try container.decode(R.self, forKey: .result)
-        }
-    }
-}

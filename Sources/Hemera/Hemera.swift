@@ -510,7 +510,7 @@ extension Hemera {
     func receive(_ message: TransportMessage, key: SubscriptionKey) {
         let envelope: JSONValue
         do {
-            envelope = try JSONValue(parsing: message.payload)
+            envelope = try EnvelopeParser.parse(message.payload)
         } catch {
             logger.debug("unparsable message on \(message.subject): \(error)")
             replyEarly(message, HemeraError(name: .parse, message: "Invalid JSON: \(error)", cause: error))
@@ -538,7 +538,7 @@ extension Hemera {
                 id: requestMembers["id"]?.stringValue ?? "",
                 type: requestMembers["type"]?.stringValue == "pubsub" ? .pubsub : .request,
                 service: requestMembers["service"]?.stringValue ?? message.subject, method: method),
-            subject: message.subject, replyTo: message.replyTo, rawTrace: rawTrace, rawRequest: .object(requestMembers))
+            subject: message.subject, replyTo: message.replyTo, hemera: self, rawTrace: rawTrace, rawRequest: .object(requestMembers))
 
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in

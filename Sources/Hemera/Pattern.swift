@@ -67,7 +67,12 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         if raw == "true" { return .bool(true) }
         if raw == "false" { return .bool(false) }
         if let integer = Int64(raw) { return .integer(integer) }
-        if let number = Double(raw), raw.utf8.allSatisfy({ $0 != UInt8(ascii: "n") && $0 != UInt8(ascii: "N") && $0 != UInt8(ascii: "i") && $0 != UInt8(ascii: "I") }) {
+        // Plain decimal notation only (no `inf`, `nan` or hexadecimal forms).
+        let decimal = raw.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E")
+        }
+        if decimal, let number = Double(raw), number.isFinite {
             return .double(number)
         }
         return .string(raw)

@@ -37,6 +37,38 @@ import Testing
         }
     }
 
+    struct SumOfSquares: HemeraPattern {
+        static let topic = "math"
+        static let cmd: String? = "sumOfSquares"
+        typealias Reply = Int
+        var a: Int
+        var b: Int
+    }
+
+    /// A named handler makes nested calls through its context.
+    struct SumOfSquaresAction: HemeraAction {
+        func handle(_ request: SumOfSquares, context: HemeraContext) async throws -> Int {
+            async let a = context.hemera.act(["topic": "math", "cmd": "square", "x": .integer(Int64(request.a))])
+            async let b = context.hemera.act(["topic": "math", "cmd": "square", "x": .integer(Int64(request.b))])
+            return Int(try await a.integerValue ?? 0) + Int(try await b.integerValue ?? 0)
+        }
+    }
+
+    @Test(arguments: allKinds) func namedHandlersActThroughTheirContext(kind: TransportKind) async throws {
+        try await withEnv(kind) { env in
+            let service = try await env.hemera()
+            let parents = Recorder()
+            try service.add("topic:math,cmd:square") { pattern, context in
+                parents.append(context.trace.parentSpanId ?? "none")
+                return .integer((pattern["x"]?.integerValue ?? 0) * (pattern["x"]?.integerValue ?? 0))
+            }
+            try service.add(SumOfSquaresAction())
+            let client = try await env.hemera()
+            #expect(try await client.act(SumOfSquares(a: 3, b: 4)) == 25)
+            #expect(parents.all.count == 2 && !parents.all.contains("none"))
+        }
+    }
+
     @Test(arguments: allKinds) func metaIsEchoedInTheReply(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera()

@@ -46,11 +46,39 @@ import Testing
                 }
                 _ = round
             }
+            if mode == "split" {
+                // Client overhead: typed act against a raw responder answering a canned reply.
+                let canned = Array(#"{"meta":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"m","method":"m"},"request":{"id":"R","type":"request","service":"m","method":"m"},"result":3,"error":null}"#.utf8)
+                let cannedSub = try rawService.subscribe(to: "canned", queue: nil) { message in
+                    if let replyTo = message.replyTo { try? rawService.publish(to: replyTo, payload: canned, replyTo: nil) }
+                }
+                defer { try? cannedSub.unsubscribe() }
+                try await rawService.flush(timeout: .seconds(1))
+                let start = clock.now
+                for _ in 0..<iterations { _ = try await client.act(Canned(a: 1, b: 2)) }
+                print("BENCH client-side: typed act vs raw responder: \((clock.now - start) / iterations)")
+                // Server overhead: raw request with a full envelope at the Hemera service.
+                let envelope = Array(#"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{},"delegate":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"math","method":"a:1,b:2,cmd:add,topic:math"},"request":{"id":"R","type":"request","service":"math","method":"a:1,b:2,cmd:add,topic:math"}}"#.utf8)
+                let middle = clock.now
+                for _ in 0..<iterations { _ = try await rawClient.request(to: "math", payload: envelope, timeout: .seconds(2)) }
+                print("BENCH server-side: raw request at Hemera service: \((clock.now - middle) / iterations)")
+                let end = clock.now
+                for _ in 0..<iterations { _ = try await rawClient.request(to: "raw", payload: request, timeout: .seconds(2)) }
+                print("BENCH raw: \((clock.now - end) / iterations)")
+                return
+            }
             let rawMicros = Double(rawTime.components.attoseconds / 1_000_000_000_000 + rawTime.components.seconds * 1_000_000) / Double(iterations)
             let typedMicros = Double(typedTime.components.attoseconds / 1_000_000_000_000 + typedTime.components.seconds * 1_000_000) / Double(iterations)
             print("BENCH raw request/reply: \(rawMicros) µs, typed act: \(typedMicros) µs, ratio \(typedMicros / rawMicros)")
         }
     }
+}
+
+struct Canned: HemeraPattern {
+    static let topic = "canned"
+    typealias Reply = Int
+    var a: Int
+    var b: Int
 }
 
 extension LatencyBenchmark {
@@ -70,6 +98,9 @@ extension LatencyBenchmark {
         start = clock.now
         for _ in 0..<n { _ = try JSONValue(parsing: envelope) }
         print("BENCH parse envelope: \((clock.now - start) / n)")
+        start = clock.now
+        for _ in 0..<n { _ = try EnvelopeParser.parse(envelope) }
+        print("BENCH parse envelope (EnvelopeParser): \((clock.now - start) / n)")
         let pattern: JSONValue = ["topic": "math", "cmd": "add", "a": 1, "b": 2]
         start = clock.now
         for _ in 0..<n { _ = try HemeraJSONDecoder().decode(Add.self, from: pattern) }
@@ -77,6 +108,17 @@ extension LatencyBenchmark {
         start = clock.now
         for _ in 0..<n { _ = try HemeraJSONDecoder().decode(Add.self, from: Array(#"{"a":1,"b":2}"#.utf8)) }
         print("BENCH decode Add from bytes: \((clock.now - start) / n)")
+        let canned = Array(#"{"meta":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"m","method":"m"},"request":{"id":"R","type":"request","service":"m","method":"m"},"result":3,"error":null}"#.utf8)
+        start = clock.now
+        for _ in 0..<n {
+            let encoded = EncodedTypedPattern(Add(a: 1, b: 2))!
+            let payload = hemera.encodeEnvelope(topic: encoded.topic, method: encoded.method, meta: [:], delegate: [:], type: .request) { $0.raw(encoded.bytes) }
+            precondition(payload.count > 10)
+            let reply = try Hemera.decodeReplyEnvelope(canned)
+            let result = try hemera.decodeReply(Int.self, from: reply.result)
+            precondition(result == 3)
+        }
+        print("BENCH client CPU per typed act: \((clock.now - start) / n)")
         start = clock.now
         for _ in 0..<n { await Task { }.value }
         print("BENCH task hop: \((clock.now - start) / n)")

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct PatternUnitTests {
     @Test func shortFormTypes() {
-        let pattern: Pattern = "topic:math, cmd:add,a:1,b:2.5,flag:true,off:false,name:bob,n:1e3x"
+        let pattern: Pattern = "topic:math, cmd:add,a:1,b:2.5,flag:true,off:false,name:bob,n:1e3x,hex:0x10,inf:inf,big:1e3"
         #expect(pattern.keys["topic"] == "math")
         #expect(pattern.keys["cmd"] == "add")
         #expect(pattern.keys["a"] == .integer(1))
@@ -12,6 +12,9 @@ import Testing
         #expect(pattern.keys["off"] == .bool(false))
         #expect(pattern.keys["name"] == "bob")
         #expect(pattern.keys["n"] == "1e3x")
+        #expect(pattern.keys["hex"] == "0x10")
+        #expect(pattern.keys["inf"] == "inf")
+        #expect(pattern.keys["big"] == .double(1000))
     }
 
     @Test func controlOptionsAreNotWireKeys() {
