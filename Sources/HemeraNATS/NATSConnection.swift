@@ -299,7 +299,7 @@ public final class NATSConnection: Sendable {
         to subject: String, payload: [UInt8], headers: NATSHeaders? = nil, timeout: Duration, maxReplies: Int?
     ) -> NATSReplies {
         let (stream, continuation) = AsyncThrowingStream<NATSMessage, any Error>.makeStream()
-        self.table.requestMany(timeout: timeout, maxReplies: maxReplies, continuation: continuation) { (reply) throws(NATSError) in
+        let id = self.table.requestMany(timeout: timeout, maxReplies: maxReplies, continuation: continuation) { (reply) throws(NATSError) in
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
                     return .success(try self.publish(subject, bytes, reply, headers))
@@ -309,7 +309,7 @@ public final class NATSConnection: Sendable {
             }
             try result.get()
         }
-        return NATSReplies(stream: stream, connection: self)
+        return NATSReplies(stream: stream, token: ManyRepliesToken(connection: self, id: id))
     }
 
     /// The number of requests waiting for a reply (for tests and diagnostics).
@@ -368,8 +368,8 @@ public final class NATSConnection: Sendable {
 
     /// The connection's events: disconnects, reconnects, close, lame duck mode, discovered servers
     /// and asynchronous errors. Each access returns a new sequence, which receives the events after
-    /// its creation and is kept (holding up to 256 unread events) until the connection closes.
-    /// Every event is also logged through the connection's `logger`.
+    /// its creation (holding up to 256 unread ones) until the connection closes or the sequence and
+    /// its iterator are dropped. Every event is also logged through the connection's `logger`.
     public var events: NATSConnectionEvents { self.hub.makeEvents() }
 
     /// Measures the round trip time to the server (a PING/PONG), on a dedicated thread.
@@ -462,6 +462,9 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
 }
 
 /// The replies to one request, from ``NATSConnection/requestMany(to:payload:headers:timeout:maxReplies:)``.
+///
+/// Dropping the sequence and its iterator (e.g. leaving a `for try await` loop with `break`) ends the
+/// request at once; later replies are dropped.
 public struct NATSReplies: AsyncSequence, Sendable {
     /// Each element is one reply.
     public typealias Element = NATSMessage
@@ -469,12 +472,13 @@ public struct NATSReplies: AsyncSequence, Sendable {
     public typealias Failure = any Error
 
     let stream: AsyncThrowingStream<NATSMessage, any Error>
-    let connection: NATSConnection
+    /// Ends the request when neither the sequence nor an iterator is left (e.g. after `break`).
+    let token: ManyRepliesToken
 
     /// Iterates the replies.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<NATSMessage, any Error>.AsyncIterator
-        let connection: NATSConnection
+        let token: ManyRepliesToken
 
         /// The next reply, nil at the end.
         public mutating func next() async throws -> NATSMessage? { try await self.base.next() }
@@ -482,7 +486,7 @@ public struct NATSReplies: AsyncSequence, Sendable {
 
     /// Starts iterating (one iterator).
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: self.stream.makeAsyncIterator(), connection: self.connection)
+        AsyncIterator(base: self.stream.makeAsyncIterator(), token: self.token)
     }
 }
 

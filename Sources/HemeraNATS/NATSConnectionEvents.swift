@@ -38,10 +38,13 @@ public struct NATSConnectionEvents: AsyncSequence, Sendable {
     public typealias Failure = Never
 
     let stream: AsyncStream<NATSConnectionEvent>
+    /// Unregisters the sequence from the hub when neither it nor an iterator is left.
+    let token: EventSubscriberToken
 
     /// Iterates the events.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: AsyncStream<NATSConnectionEvent>.AsyncIterator
+        let token: EventSubscriberToken
 
         /// The next event, or nil after the connection closed.
         public mutating func next() async -> NATSConnectionEvent? { await self.base.next() }
@@ -53,7 +56,9 @@ public struct NATSConnectionEvents: AsyncSequence, Sendable {
     }
 
     /// Starts iterating.
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: self.stream.makeAsyncIterator()) }
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: self.stream.makeAsyncIterator(), token: self.token)
+    }
 }
 
 /// Receives cnats' connection callbacks, fans them out to event streams, logs them, and tells the
@@ -92,14 +97,20 @@ final class ConnectionEventHub: @unchecked Sendable {
         }
         if let registered {
             continuation.onTermination = { [weak self] _ in
-                _ = self?.state.withLock { $0.subscribers.removeValue(forKey: registered) }
+                self?.unregister(registered)
             }
         } else {
             continuation.yield(.closed)
             continuation.finish()
         }
-        return NATSConnectionEvents(stream: stream)
+        return NATSConnectionEvents(stream: stream, token: EventSubscriberToken(hub: self, key: registered))
     }
+
+    func unregister(_ key: Int) {
+        _ = self.state.withLock { $0.subscribers.removeValue(forKey: key) }
+    }
+
+    var subscriberCount: Int { self.state.withLock { $0.subscribers.count } }
 
     /// Waits until the closed callback ran.
     func waitUntilClosed() async {
@@ -150,6 +161,22 @@ final class ConnectionEventHub: @unchecked Sendable {
             if case .closed = event { subscriber.finish() }
         }
         for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// Unregisters an event sequence when it is dropped: the hub holds the stream's continuation, so the
+/// stream alone would stay registered (buffering events) until the connection closes.
+final class EventSubscriberToken: Sendable {
+    let hub: ConnectionEventHub
+    let key: Int?
+
+    init(hub: ConnectionEventHub, key: Int?) {
+        self.hub = hub
+        self.key = key
+    }
+
+    deinit {
+        if let key { self.hub.unregister(key) }
     }
 }
 

@@ -132,18 +132,20 @@ final class RequestTable: @unchecked Sendable {
     // MARK: Several replies
 
     /// Registers a request collecting replies into `continuation`, then sends it through `publish`.
+    /// Returns its id (nil when it failed at once), for ``cancel(_:)``.
+    @discardableResult
     func requestMany(
         timeout: Duration,
         maxReplies: Int?,
         continuation: AsyncThrowingStream<NATSMessage, any Error>.Continuation,
         publish: (UnsafePointer<CChar>) throws(NATSError) -> Void
-    ) {
+    ) -> UInt64? {
         let id: UInt64
         do {
             id = try self.reserve(.many(Many(continuation: continuation, remaining: maxReplies, received: 0)), timeout: timeout)
         } catch {
             continuation.finish(throwing: error)
-            return
+            return nil
         }
         continuation.onTermination = { [weak self] _ in
             self?.cancel(id)
@@ -155,6 +157,7 @@ final class RequestTable: @unchecked Sendable {
                 many.continuation.finish(throwing: error)
             }
         }
+        return id
     }
 
     // MARK: Completion paths
@@ -377,6 +380,25 @@ private func timeoutError(_ timeout: Duration) -> NATSError {
 
 private func noRespondersError() -> NATSError {
     NATSError(code: .noResponders, message: "no responders available for request")
+}
+
+/// Cancels a `requestMany` request when the last reference to its reply sequence (or its
+/// iterator) goes away: the table's entry holds the stream's continuation, so the stream alone
+/// would never be deallocated and terminated before the timeout.
+/// It also keeps the connection alive while the replies are consumed.
+final class ManyRepliesToken: Sendable {
+    let connection: NATSConnection
+    let id: UInt64?
+
+    init(connection: NATSConnection, id: UInt64?) {
+        self.connection = connection
+        self.id = id
+    }
+
+    deinit {
+        // A no-op when the request already ended.
+        if let id { self.connection.table.cancel(id) }
+    }
 }
 
 /// A min-heap of deadlines.

@@ -104,6 +104,27 @@ struct LifecycleTests {
         await connection.close()
     }
 
+    @Test func retryOnFailedConnect() async throws {
+        let server = NATSTestServer()
+        defer { server.stop() }
+        try await server.start()
+        server.stop()  // the port is known now, and nobody listens on it
+        var options = NATSOptions(url: server.url)
+        options.retryOnFailedConnect = true
+        options.reconnectWait = .milliseconds(50)
+        options.maxReconnectAttempts = nil
+        let connection = try await NATSConnection.connect(options)
+        let events = connection.events
+        #expect(connection.connectedURL == nil)
+        let subscription = try connection.subscribe(to: "early")
+        try await server.start()
+        _ = try await waitForEvent(events) { $0 == .connected }
+        #expect(connection.connectedServerID == server.serverID)
+        try connection.publish(to: "early", payload: [3])
+        #expect(try await collect(subscription, count: 1).first?.payload == [3])
+        await connection.close()
+    }
+
     @Test func failRequestsOnDisconnect() async throws {
         let server = NATSTestServer()
         defer { server.stop() }
@@ -201,6 +222,29 @@ struct EventTests {
                 withExtendedLifetime(responder) {}
             }
             #expect(try await eventually { (try? server.connectionCount()) == 0 }, "deinit destroyed the connection")
+        }
+    }
+}
+
+@Suite("Event sequences")
+struct EventSequenceTests {
+    @Test func eventSequencesEndWithClosed() async throws {
+        try await withNATSServer { server in
+            let connection = try await connect(server)
+            let kept = connection.events
+            do {
+                let dropped = connection.events
+                _ = dropped
+            }
+            // Only the kept sequence still receives; closing delivers .closed to it and ends it.
+            await connection.close()
+            var received: [NATSConnectionEvent] = []
+            for await event in kept { received.append(event) }
+            #expect(received.last == .closed, "a close ends with .closed (cnats reports .disconnected first): \(received)")
+            // A sequence made after the close ends at once with .closed.
+            var late: [NATSConnectionEvent] = []
+            for await event in connection.events { late.append(event) }
+            #expect(late == [.closed])
         }
     }
 }

@@ -182,6 +182,18 @@ struct RequestTests {
                 #expect(error.code == .timeout)
             }
             #expect(try await eventually { connection.pendingRequestCount == 0 })
+            // Leaving the loop early removes the request at once.
+            for try await _ in connection.requestMany(to: "gather", payload: [], timeout: .seconds(30), maxReplies: nil) {
+                break
+            }
+            #expect(try await eventually { connection.pendingRequestCount == 0 })
+            let abandoned = Task {
+                for try await _ in connection.requestMany(to: "quiet", payload: [], timeout: .seconds(30), maxReplies: nil) {}
+            }
+            #expect(try await eventually { connection.pendingRequestCount == 1 })
+            abandoned.cancel()
+            await #expect(throws: CancellationError.self) { try await abandoned.value }
+            #expect(try await eventually { connection.pendingRequestCount == 0 })
             withExtendedLifetime((responders, silent)) {}
             await connection.close()
         }
