@@ -28,11 +28,10 @@ public struct AddProduct: HemeraPattern, HemeraValidatable {
 /// Implements ``AddProduct``.
 struct AddProductAction: HemeraAction {
     let store: CartStore
-    let hemera: Hemera
 
     func handle(_ request: AddProduct, context: HemeraContext) async throws -> [CartLine] {
-        // A nested act: inherits this request's meta and trace id.
-        _ = try await hemera.act(GetProduct(id: request.productId))
+        // A nested act through the instance handling this request: inherits its meta and trace id.
+        _ = try await context.hemera.act(GetProduct(id: request.productId))
         return store.add(productId: request.productId, quantity: request.quantity)
     }
 }

@@ -6,8 +6,8 @@ public enum CartService {
     /// Registers every action of the service, in one place, over a fresh empty cart.
     public static func register(on hemera: Hemera) throws {
         let store = CartStore()
-        try hemera.add(AddProductAction(store: store, hemera: hemera))
-        try hemera.add(ShowCartAction(store: store, hemera: hemera))
+        try hemera.add(AddProductAction(store: store))
+        try hemera.add(ShowCartAction(store: store))
         try hemera.add(ClearCartAction(store: store))
     }
 }

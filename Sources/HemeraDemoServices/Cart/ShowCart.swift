@@ -13,10 +13,10 @@ public struct ShowCart: HemeraPattern {
 /// Implements ``ShowCart``.
 struct ShowCartAction: HemeraAction {
     let store: CartStore
-    let hemera: Hemera
 
     func handle(_ request: ShowCart, context: HemeraContext) async throws -> CartView {
         let lines = store.all
+        let hemera = context.hemera
         let products = try await withThrowingTaskGroup(of: (Int, Product).self) { group in
             for (index, line) in lines.enumerated() {
                 // Child tasks inherit the handler's context: each act is a child span of this request.
