@@ -146,6 +146,20 @@ extension Hemera {
 
     func decodeReply<R: Decodable>(_ type: R.Type, from result: JSONValue) throws -> R {
         if let json = result as? R { return json }
+        // Common primitive replies skip the Codable machinery.
+        switch result {
+        case .integer(let number):
+            if R.self == Int.self, let value = Int(exactly: number) as? R { return value }
+            if R.self == Double.self, let value = Double(number) as? R { return value }
+        case .double(let number):
+            if R.self == Double.self, let value = number as? R { return value }
+        case .string(let text):
+            if let value = text as? R { return value }
+        case .bool(let flag):
+            if let value = flag as? R { return value }
+        default:
+            break
+        }
         do {
             return try HemeraJSONDecoder().decode(R.self, from: result)
         } catch {
@@ -195,10 +209,10 @@ extension Hemera {
         topic: String, method: String, meta: [String: JSONValue], delegate: [String: JSONValue], type: HemeraRequestInfo.Kind,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = HemeraContext.current
+        let parent = HemeraContext.current?.trace
         var trace = HemeraTrace(
-            traceId: parent.map { $0.trace.traceId.isEmpty ? IDGenerator.next() : $0.trace.traceId } ?? IDGenerator.next(),
-            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.trace.spanId.isEmpty ? nil : $0.trace.spanId },
+            traceId: parent.map { $0.traceId.isEmpty ? IDGenerator.next() : $0.traceId } ?? IDGenerator.next(),
+            spanId: IDGenerator.next(), parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
             timestamp: epochMilliseconds(), service: topic, method: method)
         let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
         var writer = JSONWriter(capacity: 384)

@@ -2,15 +2,20 @@ public import HemeraJSON
 
 /// Trace data of one call (`trace` on the wire).
 public struct HemeraTrace: Sendable, Equatable {
+    /// Shared by every call of one distributed operation.
     public var traceId: String
+    /// This call's span.
     public var spanId: String
     /// The span of the caller's request when the call was made inside a handler.
     public var parentSpanId: String?
     /// Milliseconds; Swift sends epoch milliseconds, Node Hemera a process-relative value.
     public var timestamp: Double
+    /// The topic called.
     public var service: String
+    /// The pattern's method string.
     public var method: String
 
+    /// Creates trace data.
     public init(traceId: String, spanId: String, parentSpanId: String? = nil, timestamp: Double, service: String, method: String) {
         self.traceId = traceId
         self.spanId = spanId
@@ -50,12 +55,18 @@ public struct HemeraTrace: Sendable, Equatable {
 
 /// Request data (`request` on the wire).
 public struct HemeraRequestInfo: Sendable, Equatable {
+    /// A request expecting replies, or a fire-and-forget publish.
     public enum Kind: String, Sendable { case request, pubsub }
+    /// Unique per call.
     public var id: String
+    /// `request` or `pubsub`.
     public var type: Kind
+    /// The topic called.
     public var service: String
+    /// The pattern's method string.
     public var method: String
 
+    /// Creates request data.
     public init(id: String, type: Kind, service: String, method: String) {
         self.id = id
         self.type = type
@@ -85,8 +96,18 @@ public struct HemeraContext: Sendable {
     public var meta: [String: JSONValue]
     /// Data for this service only; not inherited.
     public var delegate: [String: JSONValue]
-    public var trace: HemeraTrace
-    public var request: HemeraRequestInfo
+    /// Trace ids of this request (parsed from the received bytes when asked for).
+    public var trace: HemeraTrace {
+        HemeraTrace(wire: rawTrace.flatMap { try? EnvelopeParser.parse(payload, range: $0) })
+    }
+    /// Request data (`id`, `type`, `method`), parsed from the received bytes when asked for.
+    public var request: HemeraRequestInfo {
+        let wire = rawRequest.flatMap { try? EnvelopeParser.parse(payload, range: $0) }
+        return HemeraRequestInfo(
+            id: wire?["id"]?.stringValue ?? "", type: wire?["type"]?.stringValue == "pubsub" ? .pubsub : .request,
+            service: wire?["service"]?.stringValue ?? subject,
+            method: wire?["method"]?.stringValue ?? Pattern.method(of: pattern.objectValue ?? [:]))
+    }
     /// The subject the request arrived on.
     public var subject: String
     /// The reply inbox, or `nil` for a publish/subscribe message.
@@ -94,9 +115,11 @@ public struct HemeraContext: Sendable {
     /// The instance handling the request: make nested calls through it (`context.hemera.act(…)`);
     /// they inherit this request's `meta` and trace.
     public let hemera: Hemera
-    /// The raw `trace` and `request` objects, echoed verbatim in replies.
-    let rawTrace: JSONValue
-    let rawRequest: JSONValue
+    /// The received message and where its `trace` and `request` objects are, echoed verbatim in
+    /// replies.
+    let payload: [UInt8]
+    let rawTrace: Range<Int>?
+    let rawRequest: Range<Int>?
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

@@ -26,6 +26,73 @@ struct EnvelopeParser {
         }
     }
 
+    /// A request envelope: every member parsed, except the `trace` and `request` objects, which
+    /// are validated and kept as byte ranges (echoed verbatim, parsed only when asked for).
+    struct RequestEnvelope {
+        var members: [String: JSONValue]
+        var trace: Range<Int>?
+        var request: Range<Int>?
+    }
+
+    static func parseRequestEnvelope(_ bytes: [UInt8]) throws(Failure) -> RequestEnvelope? {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> RequestEnvelope? in
+            var parser = Cursor(bytes: buffer)
+            parser.skipSpace()
+            guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else {
+                _ = try parser.value(depth: 0)  // valid JSON, not an object; or throws
+                parser.skipSpace()
+                guard parser.index == buffer.count else { throw Failure(reason: "unexpected data after the value", offset: parser.index) }
+                return nil
+            }
+            var envelope = RequestEnvelope(members: [:], trace: nil, request: nil)
+            parser.index += 1
+            parser.skipSpace()
+            if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+            } else {
+                while true {
+                    parser.skipSpace()
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { throw parser.fail("expected a key") }
+                    let key = try parser.string()
+                    parser.skipSpace()
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else { throw parser.fail("expected ':'") }
+                    parser.index += 1
+                    parser.skipSpace()
+                    guard parser.index < buffer.count else { throw parser.fail("unexpected end of input") }
+                    if (key == "trace" || key == "request"), buffer[parser.index] == UInt8(ascii: "{") {
+                        let start = parser.index
+                        try parser.skip(depth: 1)
+                        if key == "trace" { envelope.trace = start..<parser.index } else { envelope.request = start..<parser.index }
+                        envelope.members[key] = nil
+                    } else {
+                        envelope.members[key] = try parser.value(depth: 1)
+                        if key == "trace" { envelope.trace = nil } else if key == "request" { envelope.request = nil }
+                    }
+                    parser.skipSpace()
+                    guard parser.index < buffer.count else { throw parser.fail("unterminated object") }
+                    if buffer[parser.index] == UInt8(ascii: ",") {
+                        parser.index += 1
+                        continue
+                    }
+                    guard buffer[parser.index] == UInt8(ascii: "}") else { throw parser.fail("expected ',' or '}'") }
+                    parser.index += 1
+                    break
+                }
+            }
+            parser.skipSpace()
+            guard parser.index == buffer.count else { throw Failure(reason: "unexpected data after the value", offset: parser.index) }
+            return envelope
+        }
+    }
+
+    /// Parses `range` of `bytes`.
+    static func parse(_ bytes: [UInt8], range: Range<Int>) throws(Failure) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> JSONValue in
+            var parser = Cursor(bytes: UnsafeBufferPointer(rebasing: buffer[range]))
+            return try parser.value(depth: 0)
+        }
+    }
+
     struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
@@ -52,6 +119,103 @@ struct EnvelopeParser {
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
             case UInt8(ascii: "n"): try literal("null"); return .null
             default: return try number()
+            }
+        }
+
+        /// Validates and skips one value without building it.
+        mutating func skip(depth: Int) throws(Failure) {
+            guard index < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard depth <= EnvelopeParser.maxDepth else { throw fail("nesting too deep") }
+                let isObject = bytes[index] == UInt8(ascii: "{")
+                let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                index += 1
+                skipSpace()
+                if index < bytes.count, bytes[index] == close {
+                    index += 1
+                    return
+                }
+                while true {
+                    skipSpace()
+                    if isObject {
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                        try skipString()
+                        skipSpace()
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                        index += 1
+                        skipSpace()
+                    }
+                    try skip(depth: depth + 1)
+                    skipSpace()
+                    guard index < bytes.count else { throw fail("unterminated container") }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    guard bytes[index] == close else { throw fail("expected ',' or a closing bracket") }
+                    index += 1
+                    return
+                }
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            default: _ = try number()
+            }
+        }
+
+        /// Validates and skips a string (escapes, control characters, UTF-8) without building it.
+        mutating func skipString() throws(Failure) {
+            index += 1
+            var start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    try validateUTF8(start..<index)
+                    if byte == UInt8(ascii: "\"") {
+                        index += 1
+                        return
+                    }
+                    index += 1
+                    guard index < bytes.count else { throw fail("unterminated escape") }
+                    switch bytes[index] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                        UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 1
+                    case UInt8(ascii: "u"):
+                        index += 1
+                        let scalar = try hex4()
+                        if (0xD800...0xDBFF).contains(scalar) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                                throw fail("lone surrogate")
+                            }
+                            index += 2
+                            guard (0xDC00...0xDFFF).contains(try hex4()) else { throw fail("invalid surrogate pair") }
+                        } else if (0xDC00...0xDFFF).contains(scalar) {
+                            throw fail("lone surrogate")
+                        }
+                    default:
+                        throw fail("invalid escape")
+                    }
+                    start = index
+                    continue
+                }
+                if byte < 0x20 { throw fail("control character in a string") }
+                index += 1
+            }
+            throw fail("unterminated string")
+        }
+
+        func validateUTF8(_ range: Range<Int>) throws(Failure) {
+            var iterator = UnsafeBufferPointer(rebasing: bytes[range]).makeIterator()
+            var parser = Unicode.UTF8.ForwardParser()
+            while true {
+                switch parser.parseScalar(from: &iterator) {
+                case .valid: continue
+                case .emptyInput: return
+                case .error: throw fail("invalid UTF-8 in a string")
+                }
             }
         }
 

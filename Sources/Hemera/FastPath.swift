@@ -114,6 +114,10 @@ struct EncodedTypedPattern {
     var topic: String
 
     init?<P: HemeraPattern>(_ pattern: P) {
+        if let flat = Self.flat(pattern) {
+            self = flat
+            return
+        }
         guard let payload = try? HemeraJSONEncoder().encode(pattern),
               var members = scanTopLevelPrimitives(payload)
         else { return nil }
@@ -161,6 +165,50 @@ struct EncodedTypedPattern {
         bytes = writer.bytes
         self.method = method
         topic = P.topic
+    }
+
+    init(bytes: [UInt8], method: String, topic: String) {
+        self.bytes = bytes
+        self.method = method
+        self.topic = topic
+    }
+
+    /// The flat-struct path: no JSON layer at all.
+    static func flat<P: HemeraPattern>(_ pattern: P) -> EncodedTypedPattern? {
+        let encoder = FlatPatternEncoder()
+        let fixed = P.fixedKeys
+        encoder.writer.raw("{")
+        for (key, value) in fixed {
+            encoder.member(key)
+            encoder.writer.value(value)
+            switch value {
+            case .string(let text): encoder.parts.append((key, text))
+            case .integer(let number): encoder.parts.append((key, String(number)))
+            case .double(let number): encoder.parts.append((key, formatJavaScriptNumber(number)))
+            case .bool(let flag): encoder.parts.append((key, flag ? "true" : "false"))
+            default: break
+            }
+        }
+        do {
+            try pattern.encode(to: encoder)
+        } catch {
+            return nil
+        }
+        guard !encoder.failed else { return nil }
+        encoder.writer.raw("}")
+        encoder.parts.sort { $0.key < $1.key }
+        var method = ""
+        method.reserveCapacity(64)
+        var previous: String?
+        for part in encoder.parts {
+            if part.key == previous { return nil }  // a payload member named like a routing key
+            previous = part.key
+            if !method.isEmpty { method += "," }
+            method += part.key
+            method += ":"
+            method += part.value
+        }
+        return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
     }
 }
 

@@ -1,6 +1,5 @@
 @_exported public import HemeraJSON
 public import Logging
-import Synchronization
 
 /// How a service picks among several matching patterns.
 public enum MatchingMode: Sendable {
@@ -184,7 +183,7 @@ final class ConcurrencyLimiter: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
     private let limit: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(limit: Int) { self.limit = max(1, limit) }
 
@@ -238,7 +237,7 @@ public final class Hemera: Sendable {
     /// The transport this instance talks through.
     public let transport: any HemeraTransport
     public let options: HemeraOptions
-    let state = Mutex(State())
+    let state = LockedValue(State())
     let ownsTransport: Bool
     var logger: Logger { options.logger }
 
@@ -508,37 +507,32 @@ extension Hemera {
     /// Runs on the transport's delivery thread: parses, matches and validates, then hops to a task
     /// only to run the handler.
     func receive(_ message: TransportMessage, key: SubscriptionKey) {
-        let envelope: JSONValue
+        let parsed: EnvelopeParser.RequestEnvelope?
         do {
-            envelope = try EnvelopeParser.parse(message.payload)
+            parsed = try EnvelopeParser.parseRequestEnvelope(message.payload)
         } catch {
             logger.debug("unparsable message on \(message.subject): \(error)")
             replyEarly(message, HemeraError(name: .parse, message: "Invalid JSON: \(error)", cause: error))
             return
         }
-        guard case .object(let members) = envelope else {
+        guard let envelope = parsed else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request must be a JSON object"))
             return
         }
+        let members = envelope.members
         guard case .object(let patternMembers)? = members["pattern"] else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `pattern` object"))
             return
         }
-        guard case .object(let requestMembers)? = members["request"] else {
+        guard let requestRange = envelope.request else {
             replyEarly(message, HemeraError(name: .invalidRequest, message: "A request needs a `request` object"))
             return
         }
         let pattern = JSONValue.object(patternMembers)
-        let method = requestMembers["method"]?.stringValue ?? Pattern.method(of: patternMembers)
-        let rawTrace = members["trace"] ?? .object([:])
         let context = HemeraContext(
             pattern: pattern, meta: members["meta"]?.objectValue ?? [:], delegate: members["delegate"]?.objectValue ?? [:],
-            trace: HemeraTrace(wire: rawTrace),
-            request: HemeraRequestInfo(
-                id: requestMembers["id"]?.stringValue ?? "",
-                type: requestMembers["type"]?.stringValue == "pubsub" ? .pubsub : .request,
-                service: requestMembers["service"]?.stringValue ?? message.subject, method: method),
-            subject: message.subject, replyTo: message.replyTo, hemera: self, rawTrace: rawTrace, rawRequest: .object(requestMembers))
+            subject: message.subject, replyTo: message.replyTo, hemera: self, payload: message.payload,
+            rawTrace: envelope.trace, rawRequest: requestRange)
 
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock { state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
@@ -608,7 +602,7 @@ extension Hemera {
 
     private func invoke(_ handler: @escaping PreparedHandler, middleware: [HemeraMiddleware], context: HemeraContext) async throws -> ServerReply.Body? {
         if middleware.isEmpty { return try await handler(context) }
-        let result = Mutex<ServerReply.Body?>(nil)
+        let result = LockedValue<ServerReply.Body?>(nil)
         var next: @Sendable () async throws -> Void = {
             let body = try await handler(context)
             result.withLock { $0 = body }
@@ -647,9 +641,9 @@ extension Hemera {
         writer.raw("{\"meta\":")
         writer.object(context.meta)
         writer.raw(",\"trace\":")
-        writer.value(context.rawTrace)
+        if let range = context.rawTrace { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
         writer.raw(",\"request\":")
-        writer.value(context.rawRequest)
+        if let range = context.rawRequest { writer.bytes.append(contentsOf: context.payload[range]) } else { writer.raw("{}") }
         if let error = reply.error {
             writer.raw(",\"result\":null,\"error\":")
             writer.value(error.wire(includeStack: options.includeStackTraces))

@@ -11,8 +11,11 @@ public import HemeraJSON
 public struct HemeraError: Error, Sendable, CustomStringConvertible {
     /// The error's name on the wire (`error.name`).
     public struct Name: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+        /// The name as sent.
         public var rawValue: String
+        /// Wraps a name.
         public init(rawValue: String) { self.rawValue = rawValue }
+        /// Wraps a name written as a literal: `"NotFound"`.
         public init(stringLiteral value: String) { rawValue = value }
         public var description: String { rawValue }
 
@@ -40,13 +43,17 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         public static let internalError: Name = "Error"
         /// Hemera's own errors seen on the wire.
         public static let processLoad: Name = "ProcessLoadError"
+        /// Hemera's recursion guard tripped.
         public static let maxRecursion: Name = "MaxRecursionError"
     }
 
     /// One service an error passed through.
     public struct Hop: Sendable, Equatable {
+        /// The topic of the service.
         public var service: String
+        /// The request's method string.
         public var method: String
+        /// The service's app name.
         public var app: String
         /// Milliseconds (epoch for Swift services, process-relative for Node ones).
         public var ts: Double
@@ -59,7 +66,9 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `error.name`: match it against ``Name`` constants or your own names.
     public var name: Name
+    /// `error.message`.
     public var message: String
     /// `error.code`, usually a string such as `"E_AUTH"`.
     public var code: JSONValue?
@@ -72,6 +81,7 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
     /// The local error this one was made from, if any (never sent).
     public var cause: (any Error)?
 
+    /// Creates an error, e.g. to throw from a handler.
     public init(
         name: Name, message: String, code: JSONValue? = nil, details: JSONValue? = nil,
         hops: [Hop] = [], extra: [String: JSONValue] = [:], cause: (any Error)? = nil

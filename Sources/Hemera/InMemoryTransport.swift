@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A transport inside one process with NATS semantics: subject wildcards (`*`, `>`), queue groups
 /// (one member per group gets each message), no-responders and timeouts.
@@ -28,7 +27,7 @@ public final class InMemoryTransport: HemeraTransport {
         var inboxCounter = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let inboxPrefix = "_INBOX.\(fastRandomToken())."
 
     public init() {}
@@ -132,7 +131,7 @@ public final class InMemoryTransport: HemeraTransport {
             return stream
         }
         let inbox = newInbox()
-        let count = Mutex(0)
+        let count = LockedValue(0)
         let subscription: any HemeraTransportSubscription
         do {
             subscription = try subscribe(to: inbox, queue: nil) { message in

@@ -4,8 +4,11 @@ public import HemeraJSON
 public struct ActRequest: Sendable {
     /// The keys sent on the wire.
     public var pattern: [String: JSONValue]
+    /// Metadata sent (inherited meta merged with the call's).
     public var meta: [String: JSONValue]
+    /// Data for the called service only.
     public var delegate: [String: JSONValue]
+    /// How long to wait for the reply.
     public var timeout: Duration
     /// `true` for a fire-and-forget publish (`pubsub$`).
     public var isPubSub: Bool
@@ -18,6 +21,7 @@ public struct ActResponse: Sendable {
     /// The reply's `meta`.
     public var meta: [String: JSONValue]
 
+    /// Creates a response (e.g. to answer from an interceptor without sending).
     public init(result: JSONValue, meta: [String: JSONValue]) {
         self.result = result
         self.meta = meta
@@ -38,6 +42,7 @@ public struct ActResponse: Sendable {
 /// }
 /// ```
 public protocol HemeraClientInterceptor: Sendable {
+    /// Wraps one call: call `next` to send it (possibly changed) and get the reply.
     func intercept(
         _ request: ActRequest, next: @Sendable (ActRequest) async throws -> ActResponse
     ) async throws -> ActResponse
@@ -102,6 +107,7 @@ extension HemeraServerInterceptor {
 public struct HemeraMiddleware: Sendable {
     let body: @Sendable (HemeraContext, @Sendable () async throws -> Void) async throws -> Void
 
+    /// Creates middleware from a closure; call `next()` to run the rest of the chain.
     public init(_ body: @escaping @Sendable (HemeraContext, _ next: @Sendable () async throws -> Void) async throws -> Void) {
         self.body = body
     }

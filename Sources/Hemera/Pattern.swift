@@ -41,6 +41,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         self.init(members)
     }
 
+    /// A pattern written as a dictionary literal; `$` keys become options.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
@@ -59,6 +60,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         self.init(members)
     }
 
+    /// A pattern written in the short form, `"topic:math,cmd:add"`.
     public init(stringLiteral value: String) {
         self.init(short: value)
     }
@@ -107,7 +109,9 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         for (key, value) in keys {
             switch value {
             case .string(let text): parts.append((key, text))
-            case .integer(let number): parts.append((key, String(number)))
+            case .integer(let number):
+                // Beyond 2^53 JavaScript holds (and prints) the nearest double.
+                parts.append((key, number.magnitude < (1 << 53) ? String(number) : formatJavaScriptNumber(Double(number))))
             case .double(let number): parts.append((key, formatJavaScriptNumber(number)))
             case .bool(let flag): parts.append((key, flag ? "true" : "false"))
             default: continue
@@ -124,6 +128,7 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
         return result
     }
 
+    /// The wire keys as compact JSON.
     public var description: String { String(decoding: JSONValue.object(keys).hemeraBytes, as: UTF8.self) }
 }
 

@@ -1,9 +1,13 @@
 /// A message as the transport delivers it.
 public struct TransportMessage: Sendable {
+    /// The subject it was published to.
     public var subject: String
+    /// Where replies go, if anywhere.
     public var replyTo: String?
+    /// The bytes.
     public var payload: [UInt8]
 
+    /// Creates a message.
     public init(subject: String, replyTo: String?, payload: [UInt8]) {
         self.subject = subject
         self.replyTo = replyTo
@@ -13,13 +17,17 @@ public struct TransportMessage: Sendable {
 
 /// Why a transport call failed.
 public struct TransportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure.
     public enum Code: Sendable, Equatable {
         case timeout, noResponders, closed, other
     }
 
+    /// What kind of failure.
     public var code: Code
+    /// A readable explanation.
     public var message: String
 
+    /// Creates an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

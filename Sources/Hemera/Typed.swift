@@ -64,8 +64,18 @@ public struct HemeraReplyWriter<Reply: Encodable & Sendable>: Sendable {
 }
 
 func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
-    if let json = value as? JSONValue { return json.hemeraBytes }
-    return try HemeraJSONEncoder().encode(value)
+    // Common primitive results skip the Codable machinery.
+    var writer = JSONWriter(capacity: 24)
+    switch value {
+    case let json as JSONValue: writer.value(json)
+    case let number as Int: writer.integer(Int64(number))
+    case let number as Int64: writer.integer(number)
+    case let number as Double: writer.double(number)
+    case let text as String: writer.string(text)
+    case let flag as Bool: flag ? writer.raw("true") : writer.raw("false")
+    default: return try HemeraJSONEncoder().encode(value)
+    }
+    return writer.bytes
 }
 
 extension HemeraValidatable {

@@ -68,19 +68,19 @@ import Testing
     @Test(arguments: allKinds) func timeout(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera()
-            try service.add("topic:slow,cmd:wait") { _, _ in
-                try await Task.sleep(for: .milliseconds(600))
+            try service.add("topic:slow,cmd:wait") { pattern, _ in
+                try await Task.sleep(for: .milliseconds(pattern["ms"]?.integerValue ?? 0))
                 return true
             }
             let client = try await env.hemera()
             let clock = ContinuousClock()
             let start = clock.now
-            let error = await hemeraError { try await client.act(["topic": "slow", "cmd": "wait", "timeout$": 150]) }
+            let error = await hemeraError { try await client.act(["topic": "slow", "cmd": "wait", "ms": 1500, "timeout$": 150]) }
             #expect(error?.name == .timeout)
             let elapsed = clock.now - start
-            #expect(elapsed >= .milliseconds(140) && elapsed < .milliseconds(550))
-            // The same call with enough time succeeds.
-            #expect(try await client.act("topic:slow,cmd:wait", timeout: .seconds(3)) == true)
+            #expect(elapsed >= .milliseconds(140) && elapsed < .milliseconds(1400))
+            // A call that is answered in time succeeds.
+            #expect(try await client.act("topic:slow,cmd:wait,ms:50", timeout: .seconds(3)) == true)
         }
     }
 

@@ -43,6 +43,53 @@ import Testing
         #expect(throws: Never.self) { try EnvelopeParser.parse(fine) }
     }
 
+    @Test func requestEnvelopesKeepTraceAndRequestAsValidatedBytes() throws {
+        let text = #"{"pattern":{"topic":"a"},"trace":{"traceId":"T","x":[1,{"y":"\u00e9"}]},"request":{"id":"R"},"meta":{}}"#
+        let bytes = Array(text.utf8)
+        let envelope = try #require(try EnvelopeParser.parseRequestEnvelope(bytes))
+        #expect(envelope.members["pattern"] == ["topic": "a"])
+        #expect(envelope.members["meta"] == [:])
+        #expect(envelope.members["trace"] == nil)
+        let trace = try #require(envelope.trace)
+        let request = try #require(envelope.request)
+        #expect(String(decoding: bytes[trace], as: UTF8.self) == #"{"traceId":"T","x":[1,{"y":"\u00e9"}]}"#)
+        #expect(String(decoding: bytes[request], as: UTF8.self) == #"{"id":"R"}"#)
+        #expect(try EnvelopeParser.parse(bytes, range: trace)["x"]?[1]?["y"] == "é")
+        #expect(try EnvelopeParser.parseRequestEnvelope(Array("[1]".utf8)) == nil)
+        for bad in [#"{"trace":{"a":"\x"}}"#, #"{"trace":{"a":"\#u{01}"}}"#, #"{"trace":{"a":1,}}"#, #"{"request":{"a":"\ud800"}}"#,
+                    #"{"trace":{"a":01}}"#, #"{"trace":{"a" 1}}"#, #"{"trace":{}} x"#] {
+            #expect(throws: EnvelopeParser.Failure.self, "\(bad)") { try EnvelopeParser.parseRequestEnvelope(Array(bad.utf8)) }
+        }
+        var invalidUTF8 = Array(#"{"trace":{"a":"#.utf8)
+        invalidUTF8 += [0x22, 0xC3, 0x28, 0x22, 0x7D, 0x7D]
+        #expect(throws: EnvelopeParser.Failure.self) { try EnvelopeParser.parseRequestEnvelope(invalidUTF8) }
+        // Every captured request: the kept bytes are the objects the JSON layer sees.
+        for message in CapturedMessage.all where message.isRequest {
+            let envelope = try #require(try EnvelopeParser.parseRequestEnvelope(message.rawPayload))
+            #expect(try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.trace)) == message.payload["trace"])
+            #expect(try EnvelopeParser.parse(message.rawPayload, range: try #require(envelope.request)) == message.payload["request"])
+        }
+    }
+
+    @Test func mutatedCapturedRequestsAreAcceptedExactlyWhenValid() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array(#"{}[]",:0123456789.eE+-\u "#.utf8) + [0x01, 0xC3, 0xFF]
+        let requests = CapturedMessage.all.filter(\.isRequest).map(\.rawPayload)
+        for round in 0..<4000 {
+            var bytes = requests[round % requests.count]
+            for _ in 0..<Int(generator.next(upperBound: UInt8(3)) + 1) {
+                let position = Int(generator.next(upperBound: UInt32(bytes.count)))
+                bytes[position] = alphabet[Int(generator.next(upperBound: UInt8(alphabet.count)))]
+            }
+            let full = (try? EnvelopeParser.parse(bytes)) != nil
+            let theirs = (try? JSONValue(parsing: bytes)) != nil
+            var envelope = true
+            do { _ = try EnvelopeParser.parseRequestEnvelope(bytes) } catch { envelope = false }
+            #expect(envelope == full, "\(String(decoding: bytes, as: UTF8.self))")
+            #expect(full == theirs, "\(String(decoding: bytes, as: UTF8.self))")
+        }
+    }
+
     @Test func survivesRandomBytes() {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array(#"{}[]",:0123456789.eE+-truefalsn\u "#.utf8)
@@ -51,6 +98,15 @@ import Testing
             let bytes = (0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt8(alphabet.count)))] }
             let ours = try? EnvelopeParser.parse(bytes)
             let theirs = try? JSONValue(parsing: bytes)
+            // The envelope mode accepts exactly the objects the full parser accepts.
+            let envelopeAccepts: Bool
+            do {
+                _ = try EnvelopeParser.parseRequestEnvelope(bytes)
+                envelopeAccepts = true
+            } catch {
+                envelopeAccepts = false
+            }
+            #expect(envelopeAccepts == (ours != nil), "\(String(decoding: bytes, as: UTF8.self))")
             if let ours, let theirs { #expect(sameJSON(ours, theirs), "\(String(decoding: bytes, as: UTF8.self))") }
             if ours != nil && theirs == nil || ours == nil && theirs != nil {
                 // Disagreement on validity is allowed only for top-level scalars some parsers refuse.

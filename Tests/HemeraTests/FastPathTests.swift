@@ -15,7 +15,30 @@ struct Rich: HemeraPattern {
     var missing: String?
 }
 
+struct Flat: HemeraPattern {
+    static let topic = "flat"
+    static let cmd: String? = "go"
+    typealias Reply = Int
+    var text: String
+    var small: UInt8
+    var ratio: Double
+    var flag: Bool
+    var big: Int64
+    var maybe: String?
+    var maybeNot: Int?
+}
+
 @Suite struct FastPathTests {
+    @Test func flatStructsSkipTheJSONLayerAndMatchTheGeneralPath() throws {
+        let value = Flat(text: "quote\" é\n", small: 7, ratio: 1e21, flag: false, big: 1 << 60, maybe: "x", maybeNot: nil)
+        let flat = try #require(EncodedTypedPattern.flat(value))
+        let slow = try Hemera(transport: InMemoryTransport()).typedPattern(value)
+        #expect(try JSONValue(parsing: flat.bytes) == .object(slow.keys))
+        #expect(flat.method == slow.method)
+        #expect(flat.method == "big:1152921504606847000,cmd:go,flag:false,maybe:x,ratio:1e+21,small:7,text:quote\" é\n,topic:flat")
+        #expect(EncodedTypedPattern.flat(Rich(name: "a", ratio: 1, whole: 1, flag: true, nested: [:], list: [], missing: nil)) == nil)
+    }
+
     @Test func typedPatternBytesMatchTheGeneralPath() throws {
         let value = Rich(name: "bob", ratio: 0.1, whole: 3, flag: true, nested: ["x": 1], list: [1, 2], missing: nil)
         let fast = try #require(EncodedTypedPattern(value))

@@ -1,5 +1,4 @@
-import Hemera
-import Synchronization
+@testable import Hemera
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ValidationTests {
@@ -142,6 +141,21 @@ extension HemeraValidatable {
             }
             for _ in 0..<5 { try await client.publish("topic:audit,cmd:do") }
             #expect(await eventually { groupA.count == 5 && groupB.count == 5 })
+
+            // The same custom group on two instances: they split the load.
+            let sharedA = Counter()
+            let sharedB = Counter()
+            for counter in [sharedA, sharedB] {
+                let service = try await env.hemera()
+                try service.add("topic:jobs,cmd:run", options: AddOptions(queue: "workers")) { _, _ in
+                    counter.increment()
+                    return true
+                }
+                try await service.ready()
+            }
+            for _ in 0..<20 { _ = try await client.act("topic:jobs,cmd:run") }
+            #expect(sharedA.count + sharedB.count == 20)
+            #expect(sharedA.count > 0 && sharedB.count > 0)
         }
     }
 
@@ -210,7 +224,7 @@ extension HemeraValidatable {
     @Test(arguments: allKinds) func concurrencyLimitPerAction(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera()
-            let running = Mutex((now: 0, peak: 0))
+            let running = LockedValue((now: 0, peak: 0))
             try service.add("topic:limited,cmd:x", options: AddOptions(concurrencyLimit: 2)) { _, _ in
                 running.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
                 try await Task.sleep(for: .milliseconds(50))

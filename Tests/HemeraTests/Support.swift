@@ -1,6 +1,5 @@
 import Foundation
-import Hemera
-import Synchronization
+@testable import Hemera
 import Testing
 
 /// A nats-server started for one test: `nats-server -a 127.0.0.1 -p -1`, port read from its log.
@@ -64,8 +63,8 @@ final class Env: Sendable {
     let kind: TransportKind
     let memory = InMemoryTransport()
     let server: NATSServerProcess?
-    private let instances = Mutex<[Hemera]>([])
-    private let transports = Mutex<[any HemeraTransport]>([])
+    private let instances = LockedValue<[Hemera]>([])
+    private let transports = LockedValue<[any HemeraTransport]>([])
 
     init(kind: TransportKind) throws {
         self.kind = kind
@@ -134,13 +133,13 @@ func hemeraError(_ body: () async throws -> Void, sourceLocation: SourceLocation
 }
 
 final class Counter: Sendable {
-    private let value = Mutex(0)
+    private let value = LockedValue(0)
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }
 
 final class Recorder: Sendable {
-    private let items = Mutex<[String]>([])
+    private let items = LockedValue<[String]>([])
     func append(_ item: String) { items.withLock { $0.append(item) } }
     var all: [String] { items.withLock { $0 } }
 }
