@@ -33,7 +33,14 @@ public final class NATSConnection: Sendable {
     /// The logger of this connection's events.
     public let logger: Logger
 
-    private init(pointer: OpaquePointer, inbox: OpaquePointer, hub: ConnectionEventHub, table: RequestTable, options: NATSOptions, logger: Logger) {
+    private init(
+        pointer: OpaquePointer,
+        inbox: OpaquePointer,
+        hub: ConnectionEventHub,
+        table: RequestTable,
+        options: NATSOptions,
+        logger: Logger
+    ) {
         self.pointer = SendablePointer(pointer)
         self.inbox = SendablePointer(inbox)
         self.hub = hub
@@ -69,12 +76,20 @@ public final class NATSConnection: Sendable {
         logger: Logger = Logger(label: "hemera.nats")
     ) async throws -> NATSConnection {
         let table = RequestTable(inboxPrefix: options.inboxPrefix)
-        let hub = ConnectionEventHub(logger: logger, table: table, failRequestsOnDisconnect: options.failRequestsOnDisconnect)
+        let hub = ConnectionEventHub(
+            logger: logger,
+            table: table,
+            failRequestsOnDisconnect: options.failRequestsOnDisconnect
+        )
         let key = EventHubRegistry.register(hub)
         let result: Result<SendablePointer, NATSError> = await onDedicatedThread {
             do throws(NATSError) {
                 let cOptions = try COptions(options)
-                try EventHubRegistry.install(key: key, on: cOptions.pointer, retryOnFailedConnect: options.retryOnFailedConnect)
+                try EventHubRegistry.install(
+                    key: key,
+                    on: cOptions.pointer,
+                    retryOnFailedConnect: options.retryOnFailedConnect
+                )
                 var nc: OpaquePointer?
                 let status = natsConnection_Connect(&nc, cOptions.pointer)
                 if status == NATS_NOT_YET_CONNECTED && options.retryOnFailedConnect, let nc {
@@ -121,7 +136,9 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C functions are `natsConnection_Publish`, `natsConnection_PublishRequest`
     /// and `natsConnection_PublishMsg`.
-    public func publish(to subject: String, payload: [UInt8], replyTo: String? = nil, headers: NATSHeaders? = nil) throws {
+    public func publish(to subject: String, payload: [UInt8], replyTo: String? = nil, headers: NATSHeaders? = nil)
+        throws
+    {
         try payload.withUnsafeBytes { bytes in
             try self.publish(to: subject, payload: bytes, replyTo: replyTo, headers: headers)
         }
@@ -134,7 +151,10 @@ public final class NATSConnection: Sendable {
     /// The corresponding C functions are `natsConnection_Publish`, `natsConnection_PublishRequest`
     /// and `natsConnection_PublishMsg`.
     public func publish(
-        to subject: String, payload: UnsafeRawBufferPointer, replyTo: String? = nil, headers: NATSHeaders? = nil
+        to subject: String,
+        payload: UnsafeRawBufferPointer,
+        replyTo: String? = nil,
+        headers: NATSHeaders? = nil
     ) throws {
         if let replyTo {
             let result: Result<Void, NATSError> = replyTo.withCString { reply in
@@ -152,13 +172,18 @@ public final class NATSConnection: Sendable {
 
     /// Publishes with a C reply subject; reads the C error at once on failure.
     func publish(
-        _ subject: String, _ payload: UnsafeRawBufferPointer, _ reply: UnsafePointer<CChar>?, _ headers: NATSHeaders?
+        _ subject: String,
+        _ payload: UnsafeRawBufferPointer,
+        _ reply: UnsafePointer<CChar>?,
+        _ headers: NATSHeaders?
     ) throws(NATSError) {
         let nc = self.pointer.raw
         let length = Int32(clamping: payload.count)
         if let headers, !headers.isEmpty {
             var msg: OpaquePointer?
-            try check(natsMsg_Create(&msg, subject, reply, payload.baseAddress?.assumingMemoryBound(to: CChar.self), length))
+            try check(
+                natsMsg_Create(&msg, subject, reply, payload.baseAddress?.assumingMemoryBound(to: CChar.self), length)
+            )
             defer { natsMsg_Destroy(msg) }
             try headers.apply(to: msg!)
             try check(natsConnection_PublishMsg(nc, msg))
@@ -198,7 +223,9 @@ public final class NATSConnection: Sendable {
     /// - Throws: ``NATSError``, e.g. ``NATSError/Code/invalidSubject``.
     ///
     /// The corresponding C functions are `natsConnection_Subscribe` and `natsConnection_QueueSubscribe`.
-    public func subscribe(to subject: String, queue: String? = nil, bufferLimit: Int = 65_536) throws -> NATSSubscription {
+    public func subscribe(to subject: String, queue: String? = nil, bufferLimit: Int = 65_536) throws
+        -> NATSSubscription
+    {
         let (stream, continuation) = AsyncStream<NATSMessage>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
         return try self.subscribe(subject, queue, SubscriptionContext(sink: .stream(continuation)), stream)
     }
@@ -213,13 +240,18 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C functions are `natsConnection_Subscribe` and `natsConnection_QueueSubscribe`.
     public func subscribe(
-        to subject: String, queue: String? = nil, onMessage: @escaping @Sendable (NATSMessage) -> Void
+        to subject: String,
+        queue: String? = nil,
+        onMessage: @escaping @Sendable (NATSMessage) -> Void
     ) throws -> NATSSubscription {
         try self.subscribe(subject, queue, SubscriptionContext(sink: .callback(onMessage)), nil)
     }
 
     private func subscribe(
-        _ subject: String, _ queue: String?, _ context: SubscriptionContext, _ stream: AsyncStream<NATSMessage>?
+        _ subject: String,
+        _ queue: String?,
+        _ context: SubscriptionContext,
+        _ stream: AsyncStream<NATSMessage>?
     ) throws(NATSError) -> NATSSubscription {
         var sub: OpaquePointer?
         // passRetained: released exactly once, by `subscriptionCompleted` (cnats' on-complete
@@ -248,7 +280,14 @@ public final class NATSConnection: Sendable {
             context.finish()
             throw error
         }
-        return NATSSubscription(pointer: sub!, context: context, stream: stream, connection: self, subject: subject, queue: queue)
+        return NATSSubscription(
+            pointer: sub!,
+            context: context,
+            stream: stream,
+            connection: self,
+            subject: subject,
+            queue: queue
+        )
     }
 
     // MARK: Requests
@@ -267,7 +306,10 @@ public final class NATSConnection: Sendable {
     ///   ``NATSError/Code/timeout``, ``NATSError/Code/connectionClosed``, a publish error such as
     ///   ``NATSError/Code/maxPayload``; `CancellationError` at once when the task is cancelled.
     public func request(
-        to subject: String, payload: [UInt8], headers: NATSHeaders? = nil, timeout: Duration
+        to subject: String,
+        payload: [UInt8],
+        headers: NATSHeaders? = nil,
+        timeout: Duration
     ) async throws -> NATSMessage {
         try await self.table.request(timeout: timeout) { (reply) throws(NATSError) in
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
@@ -296,10 +338,15 @@ public final class NATSConnection: Sendable {
     /// }
     /// ```
     public func requestMany(
-        to subject: String, payload: [UInt8], headers: NATSHeaders? = nil, timeout: Duration, maxReplies: Int?
+        to subject: String,
+        payload: [UInt8],
+        headers: NATSHeaders? = nil,
+        timeout: Duration,
+        maxReplies: Int?
     ) -> NATSReplies {
         let (stream, continuation) = AsyncThrowingStream<NATSMessage, any Error>.makeStream()
-        let id = self.table.requestMany(timeout: timeout, maxReplies: maxReplies, continuation: continuation) { (reply) throws(NATSError) in
+        let id = self.table.requestMany(timeout: timeout, maxReplies: maxReplies, continuation: continuation) {
+            (reply) throws(NATSError) in
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
                     return .success(try self.publish(subject, bytes, reply, headers))
@@ -395,7 +442,13 @@ public final class NATSConnection: Sendable {
         var result = NATSStatistics()
         guard natsConnection_GetStats(self.pointer.raw, stats) == NATS_OK else { return result }
         _ = natsStatistics_GetCounts(
-            stats, &result.inMessages, &result.inBytes, &result.outMessages, &result.outBytes, &result.reconnects)
+            stats,
+            &result.inMessages,
+            &result.inBytes,
+            &result.outMessages,
+            &result.outBytes,
+            &result.reconnects
+        )
         return result
     }
 
@@ -409,7 +462,8 @@ public final class NATSConnection: Sendable {
     /// The corresponding C function is `natsConnection_GetConnectedServerId`.
     public var connectedServerID: String? {
         var buffer = [CChar](repeating: 0, count: 256)
-        guard natsConnection_GetConnectedServerId(self.pointer.raw, &buffer, buffer.count) == NATS_OK, buffer[0] != 0 else {
+        guard natsConnection_GetConnectedServerId(self.pointer.raw, &buffer, buffer.count) == NATS_OK, buffer[0] != 0
+        else {
             return nil
         }
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -428,22 +482,32 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
     // passRetained: released exactly once, by the on-complete callback below (after the last
     // handler call), or right here when subscribing fails.
     let closure = Unmanaged.passRetained(table).toOpaque()
-    let status = natsConnection_Subscribe(&sub, nc, table.subscriptionSubject, { _, _, msg, closure in
-        guard let msg, let closure else { return }
-        // The table is alive: its retain is only released by the on-complete callback, which cnats
-        // runs after the last call of this handler.
-        Unmanaged<RequestTable>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
-        natsMsg_Destroy(msg)
-    }, closure)
+    let status = natsConnection_Subscribe(
+        &sub,
+        nc,
+        table.subscriptionSubject,
+        { _, _, msg, closure in
+            guard let msg, let closure else { return }
+            // The table is alive: its retain is only released by the on-complete callback, which cnats
+            // runs after the last call of this handler.
+            Unmanaged<RequestTable>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
+            natsMsg_Destroy(msg)
+        },
+        closure
+    )
     if status != NATS_OK {
         let error = NATSError(status: status)
         Unmanaged<RequestTable>.fromOpaque(closure).release()
         throw error
     }
-    let completeStatus = natsSubscription_SetOnCompleteCB(sub, { closure in
-        guard let closure else { return }
-        Unmanaged<RequestTable>.fromOpaque(closure).release()
-    }, closure)
+    let completeStatus = natsSubscription_SetOnCompleteCB(
+        sub,
+        { closure in
+            guard let closure else { return }
+            Unmanaged<RequestTable>.fromOpaque(closure).release()
+        },
+        closure
+    )
     if completeStatus != NATS_OK {
         let error = NATSError(status: completeStatus)
         // Closed between the two calls: a handler call may still run, so the table's retain is

@@ -1,11 +1,11 @@
 internal import CNats
 internal import Logging
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Something that happened to a connection, delivered by ``NATSConnection/events``.
@@ -138,7 +138,10 @@ final class ConnectionEventHub: @unchecked Sendable {
         case .discoveredServers(let servers):
             self.logger.debug("NATS discovered servers", metadata: ["servers": "\(servers)"])
         case .error(let error, let subject):
-            self.logger.error("NATS asynchronous error", metadata: ["error": "\(error)", "subject": "\(subject ?? "")"])
+            self.logger.error(
+                "NATS asynchronous error",
+                metadata: ["error": "\(error)", "subject": "\(subject ?? "")"]
+            )
         }
         if case .disconnected = event, self.failRequestsOnDisconnect {
             self.table.failAll(with: NATSError(code: .disconnected, message: "connection lost"), close: false)
@@ -146,16 +149,17 @@ final class ConnectionEventHub: @unchecked Sendable {
         if case .closed = event {
             self.table.failAll(with: NATSError(code: .connectionClosed, message: "connection closed"), close: true)
         }
-        let (subscribers, waiters): ([AsyncStream<NATSConnectionEvent>.Continuation], [UnsafeContinuation<Void, Never>]) =
-            self.state.withLock { state in
-                let subscribers = Array(state.subscribers.values)
-                guard case .closed = event else { return (subscribers, []) }
-                state.closed = true
-                state.subscribers.removeAll()
-                let waiters = state.closedWaiters
-                state.closedWaiters.removeAll()
-                return (subscribers, waiters)
-            }
+        let (subscribers, waiters):
+            ([AsyncStream<NATSConnectionEvent>.Continuation], [UnsafeContinuation<Void, Never>]) =
+                self.state.withLock { state in
+                    let subscribers = Array(state.subscribers.values)
+                    guard case .closed = event else { return (subscribers, []) }
+                    state.closed = true
+                    state.subscribers.removeAll()
+                    let waiters = state.closedWaiters
+                    state.closedWaiters.removeAll()
+                    return (subscribers, waiters)
+                }
         for subscriber in subscribers {
             subscriber.yield(event)
             if case .closed = event { subscriber.finish() }
@@ -210,51 +214,96 @@ enum EventHubRegistry {
     /// Installs every connection callback on `options`, with `key` as their closure.
     static func install(key: Int, on options: OpaquePointer, retryOnFailedConnect: Bool) throws(NATSError) {
         let closure = UnsafeMutableRawPointer(bitPattern: key)
-        try check(natsOptions_SetDisconnectedCB(options, { _, closure in
-            EventHubRegistry.lookup(closure)?.emit(.disconnected)
-        }, closure))
-        try check(natsOptions_SetReconnectedCB(options, { nc, closure in
-            guard let hub = EventHubRegistry.lookup(closure) else { return }
-            hub.emit(.reconnected(url: connectedURL(nc)))
-        }, closure))
-        try check(natsOptions_SetClosedCB(options, { _, closure in
-            guard let hub = EventHubRegistry.lookup(closure) else { return }
-            EventHubRegistry.remove(Int(bitPattern: closure))
-            hub.emit(.closed)
-        }, closure))
-        try check(natsOptions_SetLameDuckModeCB(options, { _, closure in
-            EventHubRegistry.lookup(closure)?.emit(.lameDuckMode)
-        }, closure))
-        try check(natsOptions_SetDiscoveredServersCB(options, { nc, closure in
-            guard let hub = EventHubRegistry.lookup(closure), let nc else { return }
-            var servers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-            var count: Int32 = 0
-            guard natsConnection_GetDiscoveredServers(nc, &servers, &count) == NATS_OK, let servers else { return }
-            var urls: [String] = []
-            for index in 0..<Int(count) {
-                if let url = servers[index] {
-                    urls.append(String(cString: url))
-                    free(url)
-                }
-            }
-            free(servers)
-            hub.emit(.discoveredServers(urls))
-        }, closure))
-        try check(natsOptions_SetErrorHandler(options, { nc, sub, status, closure in
-            guard let hub = EventHubRegistry.lookup(closure) else { return }
-            var text: UnsafePointer<CChar>?
-            var message = String(cString: natsStatus_GetText(status))
-            if let nc, natsConnection_GetLastError(nc, &text) == status, let text {
-                message = String(cString: text)
-            }
-            var subject: String?
-            if let sub, let cSubject = natsSubscription_GetSubject(sub) { subject = String(cString: cSubject) }
-            hub.emit(.error(NATSError(code: .init(status), message: message), subject: subject))
-        }, closure))
+        try check(
+            natsOptions_SetDisconnectedCB(
+                options,
+                { _, closure in
+                    EventHubRegistry.lookup(closure)?.emit(.disconnected)
+                },
+                closure
+            )
+        )
+        try check(
+            natsOptions_SetReconnectedCB(
+                options,
+                { nc, closure in
+                    guard let hub = EventHubRegistry.lookup(closure) else { return }
+                    hub.emit(.reconnected(url: connectedURL(nc)))
+                },
+                closure
+            )
+        )
+        try check(
+            natsOptions_SetClosedCB(
+                options,
+                { _, closure in
+                    guard let hub = EventHubRegistry.lookup(closure) else { return }
+                    EventHubRegistry.remove(Int(bitPattern: closure))
+                    hub.emit(.closed)
+                },
+                closure
+            )
+        )
+        try check(
+            natsOptions_SetLameDuckModeCB(
+                options,
+                { _, closure in
+                    EventHubRegistry.lookup(closure)?.emit(.lameDuckMode)
+                },
+                closure
+            )
+        )
+        try check(
+            natsOptions_SetDiscoveredServersCB(
+                options,
+                { nc, closure in
+                    guard let hub = EventHubRegistry.lookup(closure), let nc else { return }
+                    var servers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+                    var count: Int32 = 0
+                    guard natsConnection_GetDiscoveredServers(nc, &servers, &count) == NATS_OK, let servers else {
+                        return
+                    }
+                    var urls: [String] = []
+                    for index in 0..<Int(count) {
+                        if let url = servers[index] {
+                            urls.append(String(cString: url))
+                            free(url)
+                        }
+                    }
+                    free(servers)
+                    hub.emit(.discoveredServers(urls))
+                },
+                closure
+            )
+        )
+        try check(
+            natsOptions_SetErrorHandler(
+                options,
+                { nc, sub, status, closure in
+                    guard let hub = EventHubRegistry.lookup(closure) else { return }
+                    var text: UnsafePointer<CChar>?
+                    var message = String(cString: natsStatus_GetText(status))
+                    if let nc, natsConnection_GetLastError(nc, &text) == status, let text {
+                        message = String(cString: text)
+                    }
+                    var subject: String?
+                    if let sub, let cSubject = natsSubscription_GetSubject(sub) { subject = String(cString: cSubject) }
+                    hub.emit(.error(NATSError(code: .init(status), message: message), subject: subject))
+                },
+                closure
+            )
+        )
         if retryOnFailedConnect {
-            try check(natsOptions_SetRetryOnFailedConnect(options, true, { _, closure in
-                EventHubRegistry.lookup(closure)?.emit(.connected)
-            }, closure))
+            try check(
+                natsOptions_SetRetryOnFailedConnect(
+                    options,
+                    true,
+                    { _, closure in
+                        EventHubRegistry.lookup(closure)?.emit(.connected)
+                    },
+                    closure
+                )
+            )
         }
     }
 }

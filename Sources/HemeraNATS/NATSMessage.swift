@@ -1,10 +1,10 @@
 internal import CNats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A message received from NATS: subject, optional reply subject, optional headers and payload bytes.

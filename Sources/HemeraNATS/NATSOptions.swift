@@ -1,8 +1,8 @@
 internal import CNats
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How to connect to NATS: servers, identity, reconnect policy, authentication, TLS and write mode.
@@ -186,7 +186,11 @@ final class COptions {
         try check(natsOptions_SetReconnectWait(opts, options.reconnectWait.cMilliseconds))
         try check(
             natsOptions_SetReconnectJitter(
-                opts, options.reconnectJitter.plain.cMilliseconds, options.reconnectJitter.tls.cMilliseconds))
+                opts,
+                options.reconnectJitter.plain.cMilliseconds,
+                options.reconnectJitter.tls.cMilliseconds
+            )
+        )
         if let size = options.reconnectBufferSize {
             try check(natsOptions_SetReconnectBufSize(opts, Int32(clamping: size)))
         }

@@ -90,8 +90,12 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     public let queue: String?
 
     init(
-        pointer: OpaquePointer, context: SubscriptionContext, stream: AsyncStream<NATSMessage>?,
-        connection: NATSConnection, subject: String, queue: String?
+        pointer: OpaquePointer,
+        context: SubscriptionContext,
+        stream: AsyncStream<NATSMessage>?,
+        connection: NATSConnection,
+        subject: String,
+        queue: String?
     ) {
         self.pointer = SendablePointer(pointer)
         self.context = context
@@ -157,7 +161,12 @@ public final class NATSSubscription: AsyncSequence, Sendable {
             if status != NATS_OK { return .failure(NATSError(status: status)) }
             let completion = natsSubscription_DrainCompletionStatus(pointer.raw)
             if completion != NATS_OK {
-                return .failure(NATSError(code: .init(completion), message: "subscription drain ended with \(NATSError.Code(completion))"))
+                return .failure(
+                    NATSError(
+                        code: .init(completion),
+                        message: "subscription drain ended with \(NATSError.Code(completion))"
+                    )
+                )
             }
             return .success(())
         }
@@ -168,7 +177,9 @@ public final class NATSSubscription: AsyncSequence, Sendable {
     ///
     /// The corresponding C function is `natsSubscription_SetPendingLimits`.
     public func setPendingLimits(messages: Int, bytes: Int) throws {
-        try check(natsSubscription_SetPendingLimits(self.pointer.raw, Int32(clamping: messages), Int32(clamping: bytes)))
+        try check(
+            natsSubscription_SetPendingLimits(self.pointer.raw, Int32(clamping: messages), Int32(clamping: bytes))
+        )
     }
 
     /// cnats' pending limits (messages, bytes).

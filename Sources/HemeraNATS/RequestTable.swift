@@ -1,29 +1,29 @@
 internal import CNats
 
 #if DEBUG
-/// The continuation of a waiting request: checked in debug builds, unsafe in release builds.
-typealias ReplyContinuation = CheckedContinuation<NATSMessage, any Error>
+    /// The continuation of a waiting request: checked in debug builds, unsafe in release builds.
+    typealias ReplyContinuation = CheckedContinuation<NATSMessage, any Error>
 
-/// Suspends the caller with a ``ReplyContinuation`` (checked in debug, unsafe in release).
-@inline(__always)
-func withReplyContinuation(
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: (ReplyContinuation) -> Void
-) async throws -> NATSMessage {
-    try await withCheckedThrowingContinuation(isolation: isolation, body)
-}
+    /// Suspends the caller with a ``ReplyContinuation`` (checked in debug, unsafe in release).
+    @inline(__always)
+    func withReplyContinuation(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (ReplyContinuation) -> Void
+    ) async throws -> NATSMessage {
+        try await withCheckedThrowingContinuation(isolation: isolation, body)
+    }
 #else
-/// The continuation of a waiting request: checked in debug builds, unsafe in release builds.
-typealias ReplyContinuation = UnsafeContinuation<NATSMessage, any Error>
+    /// The continuation of a waiting request: checked in debug builds, unsafe in release builds.
+    typealias ReplyContinuation = UnsafeContinuation<NATSMessage, any Error>
 
-/// Suspends the caller with a ``ReplyContinuation`` (checked in debug, unsafe in release).
-@inline(__always)
-func withReplyContinuation(
-    isolation: isolated (any Actor)? = #isolation,
-    _ body: (ReplyContinuation) -> Void
-) async throws -> NATSMessage {
-    try await withUnsafeThrowingContinuation(isolation: isolation, body)
-}
+    /// Suspends the caller with a ``ReplyContinuation`` (checked in debug, unsafe in release).
+    @inline(__always)
+    func withReplyContinuation(
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (ReplyContinuation) -> Void
+    ) async throws -> NATSMessage {
+        try await withUnsafeThrowingContinuation(isolation: isolation, body)
+    }
 #endif
 
 /// The table of requests waiting for replies on a connection's wildcard reply inbox.
@@ -142,7 +142,10 @@ final class RequestTable: @unchecked Sendable {
     ) -> UInt64? {
         let id: UInt64
         do {
-            id = try self.reserve(.many(Many(continuation: continuation, remaining: maxReplies, received: 0)), timeout: timeout)
+            id = try self.reserve(
+                .many(Many(continuation: continuation, remaining: maxReplies, received: 0)),
+                timeout: timeout
+            )
         } catch {
             continuation.finish(throwing: error)
             return nil
@@ -232,12 +235,27 @@ final class RequestTable: @unchecked Sendable {
 
     /// Fails every pending request with `error`; with `close`, later requests fail at once too and
     /// the timer thread ends.
+    /// Without `close` (a disconnect), requests still being sent (reserved, continuation not yet
+    /// installed) are kept: they are sent into cnats' reconnect buffer and wait as usual.
     func failAll(with error: NATSError, close: Bool) {
         let waiters: [Waiter] = self.state.withLock { state in
-            if close { state.closedError = error }
-            let waiters = Array(state.entries.values)
-            state.entries.removeAll()
-            if close { state.heap.removeAll() }
+            if close {
+                state.closedError = error
+                let waiters = Array(state.entries.values)
+                state.entries.removeAll()
+                state.heap.removeAll()
+                return waiters
+            }
+            var waiters: [Waiter] = []
+            for (id, waiter) in state.entries {
+                switch waiter {
+                case .single, .many:
+                    waiters.append(waiter)
+                    state.entries[id] = nil
+                case .reserved, .cancelled:
+                    break
+                }
+            }
             return waiters
         }
         if close { self.state.broadcast() }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The closure a dedicated thread runs, boxed so it can cross `pthread_create` as one pointer.
@@ -22,29 +22,34 @@ func spawnDetachedThread(_ body: @escaping @Sendable () -> Void) {
     // right here if `pthread_create` fails.
     let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     #if canImport(Darwin)
-    var thread: pthread_t?
+        var thread: pthread_t?
     #else
-    var thread = pthread_t()
+        var thread = pthread_t()
     #endif
-    let error = pthread_create(&thread, nil, { raw in
-        #if canImport(Darwin)
-        let box = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
-        #else
-        let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-        #endif
-        pthread_setspecific(dedicatedThreadKey.key, UnsafeRawPointer(bitPattern: 1))
-        box.body()
-        return nil
-    }, context)
+    let error = pthread_create(
+        &thread,
+        nil,
+        { raw in
+            #if canImport(Darwin)
+                let box = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
+            #else
+                let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+            #endif
+            pthread_setspecific(dedicatedThreadKey.key, UnsafeRawPointer(bitPattern: 1))
+            box.body()
+            return nil
+        },
+        context
+    )
     if error != 0 {
         Unmanaged<ThreadBody>.fromOpaque(context).release()
         // Without a thread the blocking work cannot run safely anywhere else.
         fatalError("pthread_create failed: \(error)")
     }
     #if canImport(Darwin)
-    pthread_detach(thread!)
+        pthread_detach(thread!)
     #else
-    pthread_detach(thread)
+        pthread_detach(thread)
     #endif
 }
 

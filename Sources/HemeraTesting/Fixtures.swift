@@ -32,19 +32,34 @@ public struct NATSTestCertificates: Sendable {
     public static func generate(in directory: String) throws -> NATSTestCertificates {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         func path(_ name: String) -> String { "\(directory)/\(name)" }
-        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hemera-test-ca",
-                     "-keyout", path("ca.key"), "-out", path("ca.pem")])
-        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: path("server.ext"), atomically: true, encoding: .utf8)
+        try openssl([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hemera-test-ca",
+            "-keyout", path("ca.key"), "-out", path("ca.pem"),
+        ])
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(
+            toFile: path("server.ext"),
+            atomically: true,
+            encoding: .utf8
+        )
         try "extendedKeyUsage=clientAuth\n".write(toFile: path("client.ext"), atomically: true, encoding: .utf8)
         for (name, ext) in [("server", "server.ext"), ("client", "client.ext")] {
-            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(name == "server" ? "localhost" : "hemera-client")",
-                         "-keyout", path("\(name).key"), "-out", path("\(name).csr")])
-            try openssl(["x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-                         "-CAcreateserial", "-days", "1", "-extfile", path(ext), "-out", path("\(name).pem")])
+            try openssl([
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                "/CN=\(name == "server" ? "localhost" : "hemera-client")",
+                "-keyout", path("\(name).key"), "-out", path("\(name).csr"),
+            ])
+            try openssl([
+                "x509", "-req", "-in", path("\(name).csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-days", "1", "-extfile", path(ext), "-out", path("\(name).pem"),
+            ])
         }
         return NATSTestCertificates(
-            caFile: path("ca.pem"), serverCertificateFile: path("server.pem"), serverKeyFile: path("server.key"),
-            clientCertificateFile: path("client.pem"), clientKeyFile: path("client.key"))
+            caFile: path("ca.pem"),
+            serverCertificateFile: path("server.pem"),
+            serverKeyFile: path("server.key"),
+            clientCertificateFile: path("client.pem"),
+            clientKeyFile: path("client.key")
+        )
     }
 }
 

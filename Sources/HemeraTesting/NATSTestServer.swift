@@ -1,10 +1,10 @@
 internal import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a test nats-server should look like: authentication, TLS, limits, name.
@@ -122,7 +122,9 @@ public final class NATSTestServer: @unchecked Sendable {
     /// The route port, in a cluster.
     public var clusterPort: Int? { self.lock.withLock { self._clusterPort } }
     /// The PID of the running server, nil when stopped.
-    public var pid: Int32? { self.lock.withLock { self.process?.isRunning == true ? self.process?.processIdentifier : nil } }
+    public var pid: Int32? {
+        self.lock.withLock { self.process?.isRunning == true ? self.process?.processIdentifier : nil }
+    }
     /// Whether the server runs.
     public var isRunning: Bool { self.pid != nil }
     /// The log of the current or last run.
@@ -141,7 +143,9 @@ public final class NATSTestServer: @unchecked Sendable {
                 break
             }
             if !process.isRunning {
-                throw NATSTestServerError("nats-server exited with status \(process.terminationStatus):\n\(log.suffix(2000))")
+                throw NATSTestServerError(
+                    "nats-server exited with status \(process.terminationStatus):\n\(log.suffix(2000))"
+                )
             }
             if clock.now > deadline {
                 self.stop()
@@ -152,7 +156,9 @@ public final class NATSTestServer: @unchecked Sendable {
         let infoID = try readServerID(port: self.port)
         guard infoID == self.serverID else {
             self.stop()
-            throw NATSTestServerError("port \(self.port) answers with server \(infoID), not the started \(self.serverID)")
+            throw NATSTestServerError(
+                "port \(self.port) answers with server \(infoID), not the started \(self.serverID)"
+            )
         }
     }
 
@@ -161,7 +167,10 @@ public final class NATSTestServer: @unchecked Sendable {
             if self.process?.isRunning == true { throw NATSTestServerError("already running") }
             self.starts += 1
             let logFile = "\(self.directory)/nats-\(self.starts).log"
-            var arguments = ["-a", "127.0.0.1", "-p", self._port.map(String.init) ?? "-1", "-n", self.serverName, "-l", logFile, "-m", self._monitorPort.map(String.init) ?? "-1"]
+            var arguments = [
+                "-a", "127.0.0.1", "-p", self._port.map(String.init) ?? "-1", "-n", self.serverName, "-l", logFile,
+                "-m", self._monitorPort.map(String.init) ?? "-1",
+            ]
             let configuration = self.configuration
             if let user = configuration.user { arguments += ["--user", user, "--pass", configuration.password ?? ""] }
             if let token = configuration.token { arguments += ["--auth", token] }
@@ -208,8 +217,12 @@ public final class NATSTestServer: @unchecked Sendable {
         guard let address = value(after: "Listening for client connections on "),
             let port = address.split(separator: ":").last.flatMap({ Int($0) })
         else { throw NATSTestServerError("no client port in log") }
-        let monitor = value(after: "Starting http monitor on ").flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
-        let route = value(after: "Listening for route connections on ").flatMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+        let monitor = value(after: "Starting http monitor on ").flatMap {
+            $0.split(separator: ":").last.flatMap { Int($0) }
+        }
+        let route = value(after: "Listening for route connections on ").flatMap {
+            $0.split(separator: ":").last.flatMap { Int($0) }
+        }
         self.lock.withLock {
             self._serverID = id
             self._port = port
@@ -249,7 +262,9 @@ public final class NATSTestServer: @unchecked Sendable {
     /// The number of client connections the server reports (`/connz`).
     public func connectionCount() throws -> Int {
         let body = try self.monitor("/connz")
-        guard let range = body.range(of: "\"num_connections\":") else { throw NATSTestServerError("no num_connections in /connz") }
+        guard let range = body.range(of: "\"num_connections\":") else {
+            throw NATSTestServerError("no num_connections in /connz")
+        }
         return Int(body[range.upperBound...].drop { $0 == " " }.prefix { $0.isNumber }) ?? 0
     }
 
@@ -297,9 +312,9 @@ func findExecutable(_ explicit: String?) throws -> String {
 /// Connects to 127.0.0.1:`port`, returns the socket.
 func connectLocal(port: Int) throws -> Int32 {
     #if canImport(Darwin)
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
     #else
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     #endif
     guard fd >= 0 else { throw NATSTestServerError("socket failed") }
     var address = sockaddr_in()
@@ -309,7 +324,9 @@ func connectLocal(port: Int) throws -> Int32 {
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     let result = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connectSocket(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard result == 0 else {
         close(fd)
@@ -356,21 +373,21 @@ func httpGet(port: Int, path: String) throws -> String {
 /// `kill(2)`, named apart from ``NATSTestServer/kill()``.
 func sendSignal(_ pid: pid_t, _ signal: Int32) -> Int32 {
     #if canImport(Darwin)
-    return Darwin.kill(pid, signal)
+        return Darwin.kill(pid, signal)
     #elseif canImport(Musl)
-    return Musl.kill(pid, signal)
+        return Musl.kill(pid, signal)
     #else
-    return Glibc.kill(pid, signal)
+        return Glibc.kill(pid, signal)
     #endif
 }
 
 /// `connect(2)`, named apart from other `connect` functions.
 func connectSocket(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
     #if canImport(Darwin)
-    return Darwin.connect(fd, address, length)
+        return Darwin.connect(fd, address, length)
     #elseif canImport(Musl)
-    return Musl.connect(fd, address, length)
+        return Musl.connect(fd, address, length)
     #else
-    return Glibc.connect(fd, address, length)
+        return Glibc.connect(fd, address, length)
     #endif
 }

@@ -166,7 +166,9 @@ struct ConnectionTests {
             let connection = try await connect(server)
             let events = connection.events
             let subscription = try connection.subscribe(to: "x")
-            let ended = Task { for await _ in subscription {}; return true }
+            let ended = Task {
+                for await _ in subscription {}; return true
+            }
             await connection.close()
             #expect(connection.isClosed)
             #expect(try await within(.seconds(5)) { await ended.value })

@@ -9,7 +9,9 @@ struct TestTimeout: Error, CustomStringConvertible {
 
 /// Runs `body`, failing with `TestTimeout` after `timeout`.
 func within<T: Sendable>(
-    _ timeout: Duration, _ what: String = "operation", _ body: @escaping @Sendable () async throws -> T
+    _ timeout: Duration,
+    _ what: String = "operation",
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await body() }
@@ -23,7 +25,9 @@ func within<T: Sendable>(
 }
 
 /// The first `count` messages of a subscription.
-func collect(_ subscription: NATSSubscription, count: Int, timeout: Duration = .seconds(5)) async throws -> [NATSMessage] {
+func collect(_ subscription: NATSSubscription, count: Int, timeout: Duration = .seconds(5)) async throws
+    -> [NATSMessage]
+{
     try await within(timeout, "receiving \(count) messages") {
         var messages: [NATSMessage] = []
         if count == 0 { return messages }
@@ -36,7 +40,9 @@ func collect(_ subscription: NATSSubscription, count: Int, timeout: Duration = .
 }
 
 /// Connects to a test server and checks the connection reached that very server.
-func connect(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void = { _ in }) async throws -> NATSConnection {
+func connect(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void = { _ in }) async throws
+    -> NATSConnection
+{
     var options = NATSOptions(url: server.url)
     options.name = "hemera-tests"
     configure(&options)
@@ -47,7 +53,10 @@ func connect(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void 
 
 /// A responder that answers every request with `prefix + payload` and echoes headers.
 func startEchoResponder(
-    _ connection: NATSConnection, subject: String, prefix: String = "re:", queue: String? = nil
+    _ connection: NATSConnection,
+    subject: String,
+    prefix: String = "re:",
+    queue: String? = nil
 ) throws -> NATSSubscription {
     try connection.subscribe(to: subject, queue: queue) { message in
         guard let reply = message.replyTo else { return }
@@ -82,7 +91,9 @@ func eventually(_ timeout: Duration = .seconds(5), _ condition: () -> Bool) asyn
 
 /// Waits for the first event matching `predicate`.
 func waitForEvent(
-    _ events: NATSConnectionEvents, timeout: Duration = .seconds(10), _ predicate: @escaping @Sendable (NATSConnectionEvent) -> Bool
+    _ events: NATSConnectionEvents,
+    timeout: Duration = .seconds(10),
+    _ predicate: @escaping @Sendable (NATSConnectionEvent) -> Bool
 ) async throws -> NATSConnectionEvent {
     try await within(timeout, "waiting for an event") {
         for await event in events where predicate(event) {

@@ -13,47 +13,47 @@ private let interopPython = ProcessInfo.processInfo.environment["HEMERA_INTEROP_
 /// - `publish SUBJECT`: publishes "from-py" with header h=py-header.
 /// Prints `ready` once subscribed.
 private let interopScript = #"""
-import asyncio, sys
-import nats
+    import asyncio, sys
+    import nats
 
-async def main():
-    url, mode, subject = sys.argv[1], sys.argv[2], sys.argv[3]
-    nc = await nats.connect(url)
-    if mode == "respond":
-        count = int(sys.argv[4])
-        done = asyncio.Event()
-        seen = 0
-        async def handler(msg):
-            nonlocal seen
-            headers = dict(msg.headers or {})
-            headers["py"] = "yes"
-            await nc.publish(msg.reply, b"py:" + msg.data, headers=headers)
-            seen += 1
-            if seen == count:
-                done.set()
-        await nc.subscribe(subject, cb=handler)
-        await nc.flush()
-        print("ready", flush=True)
-        await asyncio.wait_for(done.wait(), 20)
-        await nc.flush()
-    elif mode == "request":
-        msg = await nc.request(subject, b"from-py", timeout=5, headers={"k": "v"})
-        print("reply:" + msg.data.decode() + "|" + (msg.headers or {}).get("swift", ""), flush=True)
-    elif mode == "subscribe":
-        count = int(sys.argv[4])
-        sub = await nc.subscribe(subject)
-        await nc.flush()
-        print("ready", flush=True)
-        for _ in range(count):
-            msg = await sub.next_msg(timeout=10)
-            print("msg:" + msg.subject + "|" + msg.data.decode() + "|" + (msg.headers or {}).get("h", ""), flush=True)
-    elif mode == "publish":
-        await nc.publish(subject, b"from-py", headers={"h": "py-header"})
-        await nc.flush()
-    await nc.drain()
+    async def main():
+        url, mode, subject = sys.argv[1], sys.argv[2], sys.argv[3]
+        nc = await nats.connect(url)
+        if mode == "respond":
+            count = int(sys.argv[4])
+            done = asyncio.Event()
+            seen = 0
+            async def handler(msg):
+                nonlocal seen
+                headers = dict(msg.headers or {})
+                headers["py"] = "yes"
+                await nc.publish(msg.reply, b"py:" + msg.data, headers=headers)
+                seen += 1
+                if seen == count:
+                    done.set()
+            await nc.subscribe(subject, cb=handler)
+            await nc.flush()
+            print("ready", flush=True)
+            await asyncio.wait_for(done.wait(), 20)
+            await nc.flush()
+        elif mode == "request":
+            msg = await nc.request(subject, b"from-py", timeout=5, headers={"k": "v"})
+            print("reply:" + msg.data.decode() + "|" + (msg.headers or {}).get("swift", ""), flush=True)
+        elif mode == "subscribe":
+            count = int(sys.argv[4])
+            sub = await nc.subscribe(subject)
+            await nc.flush()
+            print("ready", flush=True)
+            for _ in range(count):
+                msg = await sub.next_msg(timeout=10)
+                print("msg:" + msg.subject + "|" + msg.data.decode() + "|" + (msg.headers or {}).get("h", ""), flush=True)
+        elif mode == "publish":
+            await nc.publish(subject, b"from-py", headers={"h": "py-header"})
+            await nc.flush()
+        await nc.drain()
 
-asyncio.run(main())
-"""#
+    asyncio.run(main())
+    """#
 
 /// A running nats-py process whose stdout lines can be awaited.
 private final class PythonClient: @unchecked Sendable {
@@ -98,7 +98,9 @@ private final class PythonClient: @unchecked Sendable {
                 let last = self.output.filter { $0.hasPrefix(prefix) }
                 if last.count >= count { return last }
                 let stderr = String(decoding: self.errors.fileHandleForReading.availableData, as: UTF8.self)
-                throw TestTimeout(description: "python exited (\(self.process.terminationStatus)): \(self.output) \(stderr)")
+                throw TestTimeout(
+                    description: "python exited (\(self.process.terminationStatus)): \(self.output) \(stderr)"
+                )
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -123,7 +125,11 @@ struct InteropTests {
                 var headers = NATSHeaders()
                 headers["swift"] = "\(index)"
                 let reply = try await connection.request(
-                    to: "py.echo", payload: Array("hi\(index)".utf8), headers: headers, timeout: .seconds(5))
+                    to: "py.echo",
+                    payload: Array("hi\(index)".utf8),
+                    headers: headers,
+                    timeout: .seconds(5)
+                )
                 #expect(String(decoding: reply.payload, as: UTF8.self) == "py:hi\(index)")
                 #expect(reply.headers?["py"] == "yes")
                 #expect(reply.headers?["swift"] == "\(index)")
@@ -139,7 +145,11 @@ struct InteropTests {
                 var headers = NATSHeaders()
                 headers["swift"] = "yes:" + (message.headers?["k"] ?? "")
                 do {
-                    try connection.publish(to: message.replyTo!, payload: Array("swift:".utf8) + message.payload, headers: headers)
+                    try connection.publish(
+                        to: message.replyTo!,
+                        payload: Array("swift:".utf8) + message.payload,
+                        headers: headers
+                    )
                 } catch {
                     Issue.record("reply failed: \(error)")
                 }

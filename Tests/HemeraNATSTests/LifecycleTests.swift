@@ -58,7 +58,9 @@ struct LifecycleTests {
             try await Task.sleep(for: .milliseconds(50))
             let clock = ContinuousClock()
             let start = clock.now
-            let error = try await #require(throws: NATSError.self) { try await connection.drain(timeout: .milliseconds(200)) }
+            let error = try await #require(throws: NATSError.self) {
+                try await connection.drain(timeout: .milliseconds(200))
+            }
             #expect(error.code == .timeout)
             #expect(clock.now - start < .seconds(1.4), "the drain gave up at its timeout, not after the handlers")
             #expect(connection.isClosed)
@@ -138,7 +140,9 @@ struct LifecycleTests {
         let pending = Task { try await connection.request(to: "silent", payload: [], timeout: .seconds(30)) }
         #expect(try await eventually { connection.pendingRequestCount == 1 })
         server.stop()
-        let error = try await #require(throws: NATSError.self) { try await within(.seconds(5)) { try await pending.value } }
+        let error = try await #require(throws: NATSError.self) {
+            try await within(.seconds(5)) { try await pending.value }
+        }
         #expect(error.code == .disconnected)
         #expect(connection.pendingRequestCount == 0)
         withExtendedLifetime(silent) {}
@@ -199,7 +203,9 @@ struct EventTests {
             authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
             """
         try await withNATSServer(configuration) { server in
-            let connection = try await connect(server) { $0.authentication = .userPassword(user: "limited", password: "pw") }
+            let connection = try await connect(server) {
+                $0.authentication = .userPassword(user: "limited", password: "pw")
+            }
             let events = connection.events
             try connection.publish(to: "forbidden.thing", payload: [1])
             let event = try await waitForEvent(events) {
@@ -240,7 +246,10 @@ struct EventSequenceTests {
             await connection.close()
             var received: [NATSConnectionEvent] = []
             for await event in kept { received.append(event) }
-            #expect(received.last == .closed, "a close ends with .closed (cnats reports .disconnected first): \(received)")
+            #expect(
+                received.last == .closed,
+                "a close ends with .closed (cnats reports .disconnected first): \(received)"
+            )
             // A sequence made after the close ends at once with .closed.
             var late: [NATSConnectionEvent] = []
             for await event in connection.events { late.append(event) }

@@ -12,11 +12,19 @@ struct RequestTests {
             try await responderConnection.flush(timeout: .seconds(2))
             let connection = try await connect(server)
             for index in 0..<50 {
-                let reply = try await connection.request(to: "svc.echo", payload: Array("\(index)".utf8), timeout: .seconds(2))
+                let reply = try await connection.request(
+                    to: "svc.echo",
+                    payload: Array("\(index)".utf8),
+                    timeout: .seconds(2)
+                )
                 #expect(String(decoding: reply.payload, as: UTF8.self) == "re:\(index)")
             }
             let withHeaders = try await connection.request(
-                to: "svc.echo", payload: [], headers: ["k": "v"], timeout: .seconds(2))
+                to: "svc.echo",
+                payload: [],
+                headers: ["k": "v"],
+                timeout: .seconds(2)
+            )
             #expect(withHeaders.headers?["k"] == "v")
             #expect(connection.pendingRequestCount == 0)
             withExtendedLifetime(responder) {}
@@ -34,7 +42,11 @@ struct RequestTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<500 {
                     group.addTask {
-                        let reply = try await connection.request(to: "svc.many", payload: Array("\(index)".utf8), timeout: .seconds(10))
+                        let reply = try await connection.request(
+                            to: "svc.many",
+                            payload: Array("\(index)".utf8),
+                            timeout: .seconds(10)
+                        )
                         #expect(String(decoding: reply.payload, as: UTF8.self) == "re:\(index)")
                     }
                 }
@@ -83,7 +95,9 @@ struct RequestTests {
             let shortStart = clock.now
             _ = await short.result
             #expect(clock.now - shortStart < .milliseconds(800))
-            if case .failure(let longError as NATSError) = await long.result { #expect(longError.code == .timeout) } else {
+            if case .failure(let longError as NATSError) = await long.result {
+                #expect(longError.code == .timeout)
+            } else {
                 Issue.record("long request should time out")
             }
             withExtendedLifetime(silent) {}
@@ -152,7 +166,12 @@ struct RequestTests {
             }
             try await connection.flush(timeout: .seconds(2))
             var all: [String] = []
-            for try await reply in connection.requestMany(to: "gather", payload: [], timeout: .milliseconds(500), maxReplies: nil) {
+            for try await reply in connection.requestMany(
+                to: "gather",
+                payload: [],
+                timeout: .milliseconds(500),
+                maxReplies: nil
+            ) {
                 all.append(String(decoding: reply.payload, as: UTF8.self))
             }
             #expect(all.sorted() == ["r0:", "r1:", "r2:"])
@@ -160,15 +179,27 @@ struct RequestTests {
             var two = 0
             let clock = ContinuousClock()
             let start = clock.now
-            for try await _ in connection.requestMany(to: "gather", payload: [], timeout: .seconds(5), maxReplies: 2) { two += 1 }
+            for try await _ in connection.requestMany(to: "gather", payload: [], timeout: .seconds(5), maxReplies: 2) {
+                two += 1
+            }
             #expect(two == 2)
             #expect(clock.now - start < .seconds(2), "ends after maxReplies, not at the timeout")
 
             await #expect(throws: NATSError.self) {
-                for try await _ in connection.requestMany(to: "nobody", payload: [], timeout: .seconds(5), maxReplies: nil) {}
+                for try await _ in connection.requestMany(
+                    to: "nobody",
+                    payload: [],
+                    timeout: .seconds(5),
+                    maxReplies: nil
+                ) {}
             }
             do {
-                for try await _ in connection.requestMany(to: "nobody", payload: [], timeout: .seconds(5), maxReplies: nil) {}
+                for try await _ in connection.requestMany(
+                    to: "nobody",
+                    payload: [],
+                    timeout: .seconds(5),
+                    maxReplies: nil
+                ) {}
             } catch let error as NATSError {
                 #expect(error.code == .noResponders)
             }
@@ -176,19 +207,30 @@ struct RequestTests {
             let silent = try connection.subscribe(to: "quiet") { _ in }
             try await connection.flush(timeout: .seconds(2))
             do {
-                for try await _ in connection.requestMany(to: "quiet", payload: [], timeout: .milliseconds(200), maxReplies: nil) {}
+                for try await _ in connection.requestMany(
+                    to: "quiet",
+                    payload: [],
+                    timeout: .milliseconds(200),
+                    maxReplies: nil
+                ) {}
                 Issue.record("expected a timeout")
             } catch let error as NATSError {
                 #expect(error.code == .timeout)
             }
             #expect(try await eventually { connection.pendingRequestCount == 0 })
             // Leaving the loop early removes the request at once.
-            for try await _ in connection.requestMany(to: "gather", payload: [], timeout: .seconds(30), maxReplies: nil) {
+            for try await _ in connection.requestMany(to: "gather", payload: [], timeout: .seconds(30), maxReplies: nil)
+            {
                 break
             }
             #expect(try await eventually { connection.pendingRequestCount == 0 })
             let abandoned = Task {
-                for try await _ in connection.requestMany(to: "quiet", payload: [], timeout: .seconds(30), maxReplies: nil) {}
+                for try await _ in connection.requestMany(
+                    to: "quiet",
+                    payload: [],
+                    timeout: .seconds(30),
+                    maxReplies: nil
+                ) {}
             }
             #expect(try await eventually { connection.pendingRequestCount == 1 })
             abandoned.cancel()

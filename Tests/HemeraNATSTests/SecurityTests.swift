@@ -15,7 +15,9 @@ struct SecurityTests {
         configuration.user = "alice"
         configuration.password = "s3cret"
         try await withNATSServer(configuration) { server in
-            let good = try await connect(server) { $0.authentication = .userPassword(user: "alice", password: "s3cret") }
+            let good = try await connect(server) {
+                $0.authentication = .userPassword(user: "alice", password: "s3cret")
+            }
             let responder = try startEchoResponder(good, subject: "auth.echo")
             let reply = try await good.request(to: "auth.echo", payload: [1], timeout: .seconds(2))
             #expect(reply.payload == Array("re:".utf8) + [1])
@@ -73,14 +75,20 @@ struct SecurityTests {
         let certificates = try NATSTestCertificates.generate(in: directory)
         var configuration = NATSServerConfiguration()
         configuration.tls = .init(
-            certificateFile: certificates.serverCertificateFile, keyFile: certificates.serverKeyFile,
-            caFile: certificates.caFile, verifyClients: true)
+            certificateFile: certificates.serverCertificateFile,
+            keyFile: certificates.serverKeyFile,
+            caFile: certificates.caFile,
+            verifyClients: true
+        )
         try await withNATSServer(configuration) { server in
             #expect(server.url.hasPrefix("tls://"))
             let good = try await connect(server) {
                 $0.tls = .init(
-                    caFile: certificates.caFile, clientCertificateFile: certificates.clientCertificateFile,
-                    clientKeyFile: certificates.clientKeyFile, expectedHostname: "localhost")
+                    caFile: certificates.caFile,
+                    clientCertificateFile: certificates.clientCertificateFile,
+                    clientKeyFile: certificates.clientKeyFile,
+                    expectedHostname: "localhost"
+                )
             }
             let responder = try startEchoResponder(good, subject: "tls.echo")
             let reply = try await good.request(to: "tls.echo", payload: [5], timeout: .seconds(2))
@@ -91,7 +99,10 @@ struct SecurityTests {
             // Without the CA the server certificate is not trusted.
             var untrusted = NATSOptions(url: server.url)
             Self.failFast(&untrusted)
-            untrusted.tls = .init(clientCertificateFile: certificates.clientCertificateFile, clientKeyFile: certificates.clientKeyFile)
+            untrusted.tls = .init(
+                clientCertificateFile: certificates.clientCertificateFile,
+                clientKeyFile: certificates.clientKeyFile
+            )
             await #expect(throws: NATSError.self) { try await NATSConnection.connect(untrusted) }
 
             // Plain text to a TLS server fails.

@@ -35,13 +35,21 @@ final class Fixture: @unchecked Sendable {
         let url = self.server.url
         self.responder = try rawConnect(url, sendAsap: true)
         var sub: OpaquePointer?
-        try ok(natsConnection_Subscribe(&sub, self.responder, "bench.echo", { nc, _, msg, _ in
-            guard let msg else { return }
-            payload.withUnsafeBytes { bytes in
-                _ = natsConnection_Publish(nc, natsMsg_GetReply(msg), bytes.baseAddress, Int32(bytes.count))
-            }
-            natsMsg_Destroy(msg)
-        }, nil))
+        try ok(
+            natsConnection_Subscribe(
+                &sub,
+                self.responder,
+                "bench.echo",
+                { nc, _, msg, _ in
+                    guard let msg else { return }
+                    payload.withUnsafeBytes { bytes in
+                        _ = natsConnection_Publish(nc, natsMsg_GetReply(msg), bytes.baseAddress, Int32(bytes.count))
+                    }
+                    natsMsg_Destroy(msg)
+                },
+                nil
+            )
+        )
         self.responderSubscription = sub!
         try ok(natsConnection_Flush(self.responder))
         self.rawSequential = try rawConnect(url, sendAsap: false)
@@ -87,14 +95,22 @@ final class RawPipeline {
         pthread_cond_init(self.condition, nil)
         let inbox = "_INBOX.rawpipeline"
         self.prefix = Array(inbox.utf8CString.dropLast()) + [46]  // "<inbox>."
-        try ok(natsConnection_Subscribe(&self.sub, self.nc, inbox + ".*", { _, _, msg, closure in
-            natsMsg_Destroy(msg)
-            let pipeline = Unmanaged<RawPipeline>.fromOpaque(closure!).takeUnretainedValue()
-            pthread_mutex_lock(pipeline.mutex)
-            pipeline.completed += 1
-            pthread_cond_signal(pipeline.condition)
-            pthread_mutex_unlock(pipeline.mutex)
-        }, Unmanaged.passUnretained(self).toOpaque()))  // lives as long as the process
+        try ok(
+            natsConnection_Subscribe(
+                &self.sub,
+                self.nc,
+                inbox + ".*",
+                { _, _, msg, closure in
+                    natsMsg_Destroy(msg)
+                    let pipeline = Unmanaged<RawPipeline>.fromOpaque(closure!).takeUnretainedValue()
+                    pthread_mutex_lock(pipeline.mutex)
+                    pipeline.completed += 1
+                    pthread_cond_signal(pipeline.condition)
+                    pthread_mutex_unlock(pipeline.mutex)
+                },
+                Unmanaged.passUnretained(self).toOpaque()
+            )
+        )  // lives as long as the process
         try ok(natsConnection_Flush(self.nc))
     }
 
@@ -122,7 +138,13 @@ final class RawPipeline {
                 }
                 buffer[index] = 0
                 payload.withUnsafeBytes { bytes in
-                    _ = natsConnection_PublishRequest(self.nc, "bench.echo", buffer.baseAddress, bytes.baseAddress, Int32(bytes.count))
+                    _ = natsConnection_PublishRequest(
+                        self.nc,
+                        "bench.echo",
+                        buffer.baseAddress,
+                        bytes.baseAddress,
+                        Int32(bytes.count)
+                    )
                 }
                 sent += 1
             }
@@ -148,11 +170,19 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.teardown = { fixture.server.stop() }
 
     Benchmark("raw cnats natsConnection_Request, 1 in flight") { benchmark in
-        var reply: OpaquePointer?
         for _ in benchmark.scaledIterations {
-            payload.withUnsafeBytes { bytes in
-                _ = natsConnection_Request(&reply, fixture.rawSequential, "bench.echo", bytes.baseAddress, Int32(bytes.count), 5000)
+            var reply: OpaquePointer?
+            let status = payload.withUnsafeBytes { bytes in
+                natsConnection_Request(
+                    &reply,
+                    fixture.rawSequential,
+                    "bench.echo",
+                    bytes.baseAddress,
+                    Int32(bytes.count),
+                    5000
+                )
             }
+            precondition(status == NATS_OK, "natsConnection_Request failed: \(status)")
             natsMsg_Destroy(reply)
         }
     }
@@ -174,7 +204,13 @@ let benchmarks: @Sendable () -> Void = {
                 group.addTask {
                     var index = lane
                     while index < total {
-                        blackHole(try await fixture.hemeraBuffered.request(to: "bench.echo", payload: payload, timeout: .seconds(5)))
+                        blackHole(
+                            try await fixture.hemeraBuffered.request(
+                                to: "bench.echo",
+                                payload: payload,
+                                timeout: .seconds(5)
+                            )
+                        )
                         index += window
                     }
                 }
