@@ -7,8 +7,11 @@ struct OutOfStock: HemeraErrorConvertible {
 
     var hemeraError: HemeraError {
         HemeraError(
-            name: "OutOfStock", message: "Product \(productId) is out of stock", code: "E_OUT_OF_STOCK",
-            details: ["productId": .integer(Int64(productId))])
+            name: "OutOfStock",
+            message: "Product \(productId) is out of stock",
+            code: "E_OUT_OF_STOCK",
+            details: ["productId": .integer(Int64(productId))]
+        )
     }
 }
 

@@ -6,10 +6,11 @@ struct AddToken: HemeraClientInterceptor {
     var token: String
 
     func intercept(
-        _ request: ActRequest, next: @Sendable (ActRequest) async throws -> ActResponse
+        _ request: ActRequest,
+        next: @Sendable (ActRequest) async throws -> ActResponse
     ) async throws -> ActResponse {
         var request = request
-        request.meta["token"] = .string(token)   // sent along, inherited by nested acts
+        request.meta["token"] = .string(token)  // sent along, inherited by nested acts
         return try await next(request)
     }
 }
@@ -32,11 +33,15 @@ let requireToken = HemeraMiddleware { context, next in
 }
 
 func shopOptions(onFailure: @escaping @Sendable (String) -> Void) -> HemeraOptions {
-    HemeraOptions(app: "shop", clientInterceptors: [AddToken(token: "s3cret")], serverInterceptors: [CountErrors(onFailure: onFailure)])
+    HemeraOptions(
+        app: "shop",
+        clientInterceptors: [AddToken(token: "s3cret")],
+        serverInterceptors: [CountErrors(onFailure: onFailure)]
+    )
 }
 
 func guardedAdd(_ hemera: Hemera) async throws -> Int {
     try hemera.add(AddAction(), options: AddOptions(middleware: [requireToken]))
-    return try await hemera.act(Add(a: 2, b: 3))   // 5, the token came from AddToken
+    return try await hemera.act(Add(a: 2, b: 3))  // 5, the token came from AddToken
 }
 // END

@@ -18,7 +18,7 @@ func countdown(_ hemera: Hemera) async throws -> [Int] {
     }
     var received: [Int] = []
     for try await value in try hemera.actMany(Countdown(from: 3), expectedMessages: 3) {
-        received.append(value)   // 3, 2, 1
+        received.append(value)  // 3, 2, 1
     }
     return received
 }

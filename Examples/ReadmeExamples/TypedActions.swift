@@ -21,8 +21,8 @@ struct AddAction: HemeraAction {
 }
 
 func serveAndCallAdd(_ hemera: Hemera) async throws -> Int {
-    try hemera.add(AddAction())                       // the service side
-    return try await hemera.act(Add(a: 1, b: 2))      // anywhere else: 3
+    try hemera.add(AddAction())  // the service side
+    return try await hemera.act(Add(a: 1, b: 2))  // anywhere else: 3
 }
 // END
 

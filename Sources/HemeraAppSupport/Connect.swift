@@ -21,7 +21,9 @@ public enum HemeraConnect {
 
     /// Runs `body` with a connected instance and closes it gracefully afterwards, also on errors.
     public static func with<Result: Sendable>(
-        url: String, options: HemeraOptions = HemeraOptions(), _ body: (Hemera) async throws -> Result
+        url: String,
+        options: HemeraOptions = HemeraOptions(),
+        _ body: (Hemera) async throws -> Result
     ) async throws -> Result {
         let hemera = try await connect(url: url, options: options)
         do {
@@ -43,11 +45,11 @@ public enum HemeraConnect {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func environment(_ name: String) -> String? {
@@ -93,11 +95,15 @@ final class AppNATSTransport: HemeraTransport {
     }
 
     func subscribe(
-        to subject: String, queue: String?, onMessage: @escaping @Sendable (TransportMessage) -> Void
+        to subject: String,
+        queue: String?,
+        onMessage: @escaping @Sendable (TransportMessage) -> Void
     ) throws -> any HemeraTransportSubscription {
         do {
             let subscription = try connection.subscribe(to: subject, queue: queue) { message in
-                onMessage(TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload))
+                onMessage(
+                    TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload)
+                )
             }
             return Subscription(base: subscription)
         } catch {
@@ -115,14 +121,25 @@ final class AppNATSTransport: HemeraTransport {
     }
 
     func requestMany(
-        to subject: String, payload: [UInt8], timeout: Duration, maxReplies: Int?
+        to subject: String,
+        payload: [UInt8],
+        timeout: Duration,
+        maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
-        let replies = connection.requestMany(to: subject, payload: payload, headers: nil, timeout: timeout, maxReplies: maxReplies)
+        let replies = connection.requestMany(
+            to: subject,
+            payload: payload,
+            headers: nil,
+            timeout: timeout,
+            maxReplies: maxReplies
+        )
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     for try await reply in replies {
-                        continuation.yield(TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload))
+                        continuation.yield(
+                            TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload)
+                        )
                     }
                     continuation.finish()
                 } catch {

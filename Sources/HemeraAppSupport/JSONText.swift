@@ -31,7 +31,8 @@ public enum JSONText {
         }
     }
 
-    private static func write(_ value: JSONValue, to out: inout String, pretty: Bool, indent: Int, firstKeys: [String]) {
+    private static func write(_ value: JSONValue, to out: inout String, pretty: Bool, indent: Int, firstKeys: [String])
+    {
         switch value {
         case .null: out += "null"
         case .bool(let flag): out += flag ? "true" : "false"

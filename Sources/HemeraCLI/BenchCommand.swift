@@ -146,8 +146,16 @@ struct BenchCommand: AsyncParsableCommand {
         let outcome = await run(calls: count, call)
         let elapsed = clock.now - start
         return BenchResult(
-            server: options.url, pattern: shown, requests: count, inFlight: inFlight, payloadBytes: payload,
-            elapsed: elapsed, latencies: outcome.latencies, errors: outcome.errors, firstError: outcome.firstError)
+            server: options.url,
+            pattern: shown,
+            requests: count,
+            inFlight: inFlight,
+            payloadBytes: payload,
+            elapsed: elapsed,
+            latencies: outcome.latencies,
+            errors: outcome.errors,
+            firstError: outcome.firstError
+        )
     }
 
     /// Runs `calls` calls with `inFlight` workers; returns the latencies (seconds) of the successful ones.
@@ -224,7 +232,8 @@ struct BenchResult {
         let sorted = sorted
         let mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count) * 1000
         return [
-            ("min", (sorted.first ?? 0) * 1000), ("p50", percentile(50, of: sorted)), ("p90", percentile(90, of: sorted)),
+            ("min", (sorted.first ?? 0) * 1000), ("p50", percentile(50, of: sorted)),
+            ("p90", percentile(90, of: sorted)),
             ("p99", percentile(99, of: sorted)), ("max", (sorted.last ?? 0) * 1000), ("mean", mean),
         ]
     }
@@ -242,11 +251,12 @@ struct BenchResult {
 
     var table: String {
         let latency = latencyMilliseconds
-        let columns: [(String, String)] = [
-            ("requests", "\(requests)"), ("errors", "\(errors)"), ("in flight", "\(inFlight)"),
-            ("payload B", "\(payloadBytes)"), ("elapsed s", format(elapsedSeconds)),
-            ("req/s", String(Int(throughput.rounded()))),
-        ] + latency.map { ("\($0.0) ms", format($0.1)) }
+        let columns: [(String, String)] =
+            [
+                ("requests", "\(requests)"), ("errors", "\(errors)"), ("in flight", "\(inFlight)"),
+                ("payload B", "\(payloadBytes)"), ("elapsed s", format(elapsedSeconds)),
+                ("req/s", String(Int(throughput.rounded()))),
+            ] + latency.map { ("\($0.0) ms", format($0.1)) }
         let widths = columns.map { max($0.0.count, $0.1.count) }
         func row(_ cells: [String]) -> String {
             "| " + zip(cells, widths).map { pad($0.0, $0.1) }.joined(separator: " | ") + " |"

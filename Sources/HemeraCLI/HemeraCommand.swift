@@ -45,7 +45,9 @@ struct ServerOptions: ParsableArguments {
     func connect(app: String) async throws -> Hemera {
         do {
             return try await HemeraConnect.connect(
-                url: url, options: HemeraOptions(app: app, logger: HemeraConnect.quietLogger(label: app)))
+                url: url,
+                options: HemeraOptions(app: app, logger: HemeraConnect.quietLogger(label: app))
+            )
         } catch {
             Console.err("hemera: cannot connect to \(url): \(error)")
             throw ExitStatus.connection

@@ -5,11 +5,11 @@ import HemeraDemoServices
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `hemera-demo`: the seed's services, each runnable as its own process, and the client tour.
@@ -60,7 +60,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("handler-delay"),
-        help: "Delay every request by this many milliseconds before its handler runs (to watch timeouts and graceful close).")
+        help:
+            "Delay every request by this many milliseconds before its handler runs (to watch timeouts and graceful close)."
+    )
     var handlerDelay: Int = 0
 
     func validate() throws {
@@ -79,8 +81,11 @@ struct Serve: AsyncParsableCommand {
             hemera = try await HemeraConnect.connect(
                 url: options.url,
                 options: HemeraOptions(
-                    app: app, logger: HemeraConnect.quietLogger(label: app),
-                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []))
+                    app: app,
+                    logger: HemeraConnect.quietLogger(label: app),
+                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
+                )
+            )
         } catch {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
@@ -113,7 +118,10 @@ struct TourCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServerOptions
 
-    @Option(name: .customLong("wait-for"), help: "Comma-separated services to wait for before starting (e.g. math,users).")
+    @Option(
+        name: .customLong("wait-for"),
+        help: "Comma-separated services to wait for before starting (e.g. math,users)."
+    )
     var waitFor: String?
 
     @Option(name: .customLong("wait-timeout"), help: "How long to wait for them, in seconds.")
@@ -130,7 +138,9 @@ struct TourCommand: AsyncParsableCommand {
         let hemera: Hemera
         do {
             hemera = try await HemeraConnect.connect(
-                url: options.url, options: HemeraOptions(app: "hemera-demo/tour", logger: HemeraConnect.quietLogger(label: "tour")))
+                url: options.url,
+                options: HemeraOptions(app: "hemera-demo/tour", logger: HemeraConnect.quietLogger(label: "tour"))
+            )
         } catch {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
@@ -140,7 +150,10 @@ struct TourCommand: AsyncParsableCommand {
             say("waiting for \(services.map(\.rawValue).joined(separator: ", ")) ...")
             do {
                 try await DemoService.waitUntilAnswering(
-                    services, on: hemera, timeout: .milliseconds(Int64(waitTimeout * 1000)))
+                    services,
+                    on: hemera,
+                    timeout: .milliseconds(Int64(waitTimeout * 1000))
+                )
             } catch {
                 complain("hemera-demo: \(error)")
                 await hemera.close()

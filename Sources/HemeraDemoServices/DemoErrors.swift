@@ -25,8 +25,11 @@ public struct NotFound: HemeraErrorConvertible, Sendable {
 
     public var hemeraError: HemeraError {
         HemeraError(
-            name: .notFound, message: "No \(kind) with id \(id)", code: .string(Self.code),
-            extra: ["statusCode": 404, "kind": .string(kind), "id": .integer(Int64(id))])
+            name: .notFound,
+            message: "No \(kind) with id \(id)",
+            code: .string(Self.code),
+            extra: ["statusCode": 404, "kind": .string(kind), "id": .integer(Int64(id))]
+        )
     }
 }
 

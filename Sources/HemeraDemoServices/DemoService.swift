@@ -72,7 +72,9 @@ extension DemoService {
     ///
     /// - Throws: ``ServicesNotAnswering`` naming the services still silent at the deadline.
     public static func waitUntilAnswering(
-        _ services: [DemoService], on hemera: Hemera, timeout: Duration = .seconds(30)
+        _ services: [DemoService],
+        on hemera: Hemera,
+        timeout: Duration = .seconds(30)
     ) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)

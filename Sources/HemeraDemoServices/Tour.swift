@@ -32,7 +32,12 @@ public struct Tour: Sendable {
         await step(&log, "topic:math,cmd:multiply,a:6,b:7", note: "short form")
         await step(&log, Divide(a: 10, b: 4))
         await step(&log, Divide(a: 1, b: 0), expect: .validation, note: "rejected before the handler runs")
-        await step(&log, ["topic": "math", "cmd": "add", "a": "Hello", "b": 2], expect: .validation, note: "the seed's example")
+        await step(
+            &log,
+            ["topic": "math", "cmd": "add", "a": "Hello", "b": 2],
+            expect: .validation,
+            note: "the seed's example"
+        )
 
         section("users")
         await step(&log, ListUsers())
@@ -58,7 +63,9 @@ public struct Tour: Sendable {
         if log.unexpected.isEmpty {
             print("tour: \(log.steps) calls, all as expected")
         } else {
-            print("tour: \(log.steps) calls, \(log.unexpected.count) unexpected: \(log.unexpected.joined(separator: "; "))")
+            print(
+                "tour: \(log.steps) calls, \(log.unexpected.count) unexpected: \(log.unexpected.joined(separator: "; "))"
+            )
         }
         return Summary(steps: log.steps, unexpected: log.unexpected)
     }
@@ -74,7 +81,10 @@ public struct Tour: Sendable {
     }
 
     private func step<P: HemeraPattern>(
-        _ log: inout Log, _ pattern: P, expect: HemeraError.Name? = nil, note: String? = nil
+        _ log: inout Log,
+        _ pattern: P,
+        expect: HemeraError.Name? = nil,
+        note: String? = nil
     ) async {
         var shown: JSONValue = .object(P.fixedKeys)
         if case .object(var members)? = try? HemeraJSONEncoder().encodeToValue(pattern) {
@@ -86,14 +96,18 @@ public struct Tour: Sendable {
         }
     }
 
-    private func step(_ log: inout Log, _ pattern: Pattern, expect: HemeraError.Name? = nil, note: String? = nil) async {
+    private func step(_ log: inout Log, _ pattern: Pattern, expect: HemeraError.Name? = nil, note: String? = nil) async
+    {
         await record(&log, shown: .object(pattern.keys), expect: expect, note: note) {
             try await hemera.act(pattern)
         }
     }
 
     private func record(
-        _ log: inout Log, shown: JSONValue, expect: HemeraError.Name?, note: String?,
+        _ log: inout Log,
+        shown: JSONValue,
+        expect: HemeraError.Name?,
+        note: String?,
         _ call: () async throws -> JSONValue
     ) async {
         log.steps += 1

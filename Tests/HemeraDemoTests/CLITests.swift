@@ -11,7 +11,10 @@ struct CLITests {
     @Test("act: the result as JSON on stdout, exit 0 (JSON and short form)")
     func actSucceeds() async throws {
         try await withDemo([.math, .users]) { server, _, _ async throws in
-            let json = try await runTool("hemera", ["act", "--server", server.url, #"{"topic":"math","cmd":"add","a":1,"b":2}"#])
+            let json = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, #"{"topic":"math","cmd":"add","a":1,"b":2}"#]
+            )
             #expect(json.status == 0, "\(json.stderr)")
             #expect(try parseJSON(json.stdout) == 3)
 
@@ -26,7 +29,11 @@ struct CLITests {
     @Test("act: NATS_URL is the default server")
     func actUsesEnvironment() async throws {
         try await withDemo([.math]) { server, _, _ async throws in
-            let tool = try Tool("hemera", ["act", "topic:math,cmd:multiply,a:6,b:7"], environment: ["NATS_URL": server.url])
+            let tool = try Tool(
+                "hemera",
+                ["act", "topic:math,cmd:multiply,a:6,b:7"],
+                environment: ["NATS_URL": server.url]
+            )
             let result = await tool.wait()
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try parseJSON(result.stdout) == 42)
@@ -36,7 +43,10 @@ struct CLITests {
     @Test("act: an error reply is JSON on stderr and exit 1")
     func actErrorReply() async throws {
         try await withDemo([.math, .users]) { server, _, _ async throws in
-            let validation = try await runTool("hemera", ["act", "--server", server.url, "topic:math,cmd:divide,a:1,b:0"])
+            let validation = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, "topic:math,cmd:divide,a:1,b:0"]
+            )
             #expect(validation.status == 1)
             #expect(validation.stdout.isEmpty)
             let error = try parseJSON(validation.stderr)
@@ -54,7 +64,10 @@ struct CLITests {
     @Test("act: no responders exits 2 at once, not after the timeout")
     func actNoResponders() async throws {
         try await withNATSServer { server in
-            let result = try await runTool("hemera", ["act", "--server", server.url, "--timeout", "10000", "topic:nobody,cmd:x"])
+            let result = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, "--timeout", "10000", "topic:nobody,cmd:x"]
+            )
             #expect(result.status == 2)
             #expect(result.stderr.contains("no responders"))
             #expect(result.duration < .seconds(5))
@@ -68,7 +81,10 @@ struct CLITests {
             let connection = try await NATSConnection.connect(NATSOptions(url: server.url))
             let silent = try connection.subscribe(to: "silent")
             try await connection.flush(timeout: .seconds(5))
-            let result = try await runTool("hemera", ["act", "--server", server.url, "--timeout", "300", "topic:silent,cmd:x"])
+            let result = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, "--timeout", "300", "topic:silent,cmd:x"]
+            )
             #expect(result.status == 3)
             #expect(result.stderr.contains("timeout"))
             try silent.unsubscribe()
@@ -110,7 +126,9 @@ struct CLITests {
     func bench() async throws {
         try await withNATSServer { server in
             let table = try await runTool(
-                "hemera", ["bench", "--server", server.url, "--count", "50", "--in-flight", "2", "--payload", "64"])
+                "hemera",
+                ["bench", "--server", server.url, "--count", "50", "--in-flight", "2", "--payload", "64"]
+            )
             #expect(table.status == 0, "\(table.stderr)")
             for column in ["requests", "p50 ms", "p99 ms", "req/s"] { #expect(table.stdout.contains(column)) }
             #expect(table.stdout.contains("|       50 |"))
@@ -131,14 +149,20 @@ struct CLITests {
     @Test("bench --no-responder: calls a running service; none running exits 2")
     func benchNoResponder() async throws {
         try await withDemo([.math]) { server, _, _ async throws in
-            let result = try await runTool("hemera", [
-                "bench", "--server", server.url, "--no-responder", "--pattern", "topic:math,cmd:add,a:1,b:2",
-                "--count", "30", "--json",
-            ])
+            let result = try await runTool(
+                "hemera",
+                [
+                    "bench", "--server", server.url, "--no-responder", "--pattern", "topic:math,cmd:add,a:1,b:2",
+                    "--count", "30", "--json",
+                ]
+            )
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try parseJSON(result.stdout)["requests"] == 30)
 
-            let nobody = try await runTool("hemera", ["bench", "--server", server.url, "--no-responder", "--count", "5"])
+            let nobody = try await runTool(
+                "hemera",
+                ["bench", "--server", server.url, "--no-responder", "--count", "5"]
+            )
             #expect(nobody.status == 2)
         }
     }
@@ -179,14 +203,20 @@ struct CLITests {
     @Test("hemera-demo tour: waits for the services, then every call behaves; a bounded wait otherwise")
     func tourProcess() async throws {
         try await withDemo { server, _, _ async throws in
-            let tour = try await runTool("hemera-demo", [
-                "tour", "--server", server.url, "--wait-for", "math,users,products,cart", "--wait-timeout", "10",
-            ])
+            let tour = try await runTool(
+                "hemera-demo",
+                [
+                    "tour", "--server", server.url, "--wait-for", "math,users,products,cart", "--wait-timeout", "10",
+                ]
+            )
             #expect(tour.status == 0, "\(tour.stdout)\n\(tour.stderr)")
             #expect(tour.stdout.contains("all as expected"))
         }
         try await withNATSServer { server in
-            let tour = try await runTool("hemera-demo", ["tour", "--server", server.url, "--wait-for", "math", "--wait-timeout", "1"])
+            let tour = try await runTool(
+                "hemera-demo",
+                ["tour", "--server", server.url, "--wait-for", "math", "--wait-timeout", "1"]
+            )
             #expect(tour.status == 2)
             #expect(tour.stderr.contains("no answer from math"))
             #expect(tour.duration < .seconds(10))

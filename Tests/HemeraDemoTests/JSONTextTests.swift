@@ -19,7 +19,9 @@ struct JSONTextTests {
     func prettyAndErrors() {
         #expect(JSONText.render(["x": [1], "e": [:]], pretty: true) == "{\n  \"e\": {},\n  \"x\": [\n    1\n  ]\n}")
         let error: JSONValue = ["hops": [], "code": "E", "message": "m", "name": "N"]
-        #expect(JSONText.render(error, firstKeys: JSONText.errorKeys) == #"{"name":"N","message":"m","code":"E","hops":[]}"#)
+        #expect(
+            JSONText.render(error, firstKeys: JSONText.errorKeys) == #"{"name":"N","message":"m","code":"E","hops":[]}"#
+        )
     }
 
     @Test("the text parses back to the same value")

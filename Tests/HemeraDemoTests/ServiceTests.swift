@@ -46,9 +46,11 @@ struct ServiceTests {
     @Test("math: the seed's example, a: \"Hello\", never reaches the handler")
     func helloIsNotANumber() async throws {
         try await withDemo([.math]) { _, client, _ async throws in
-            let error = try #require(await expectHemeraError {
-                try await client.act(["topic": "math", "cmd": "add", "a": "Hello", "b": 2])
-            })
+            let error = try #require(
+                await expectHemeraError {
+                    try await client.act(["topic": "math", "cmd": "add", "a": "Hello", "b": 2])
+                }
+            )
             #expect(error.name == .validation)
             #expect(error.details?[0]?["path"] == ["a"])
             #expect(error.details?[0]?["type"] == "number.base")
@@ -86,9 +88,13 @@ struct ServiceTests {
             let updated = try await client.act(UpdateProduct(id: 2, name: "Big mug", priceCents: 1099))
             #expect(updated == Product(id: 2, name: "Big mug", priceCents: 1099))
             #expect(try await client.act(GetProduct(id: 2)) == updated)
-            let missing = try #require(await expectHemeraError { try await client.act(UpdateProduct(id: 9, priceCents: 1)) })
+            let missing = try #require(
+                await expectHemeraError { try await client.act(UpdateProduct(id: 9, priceCents: 1)) }
+            )
             #expect(missing.name == .notFound)
-            let negative = try #require(await expectHemeraError { try await client.act(UpdateProduct(id: 1, priceCents: -5)) })
+            let negative = try #require(
+                await expectHemeraError { try await client.act(UpdateProduct(id: 1, priceCents: -5)) }
+            )
             #expect(negative.name == .validation)
             #expect(negative.details?[0]?["path"] == ["priceCents"])
         }
@@ -97,30 +103,42 @@ struct ServiceTests {
     @Test("cart: addProduct rejects quantity 6 and productId -1 (the seed's schema)")
     func addProductValidation() async throws {
         try await withDemo([.products, .cart]) { _, client, _ async throws in
-            let tooMany = try #require(await expectHemeraError { try await client.act(AddProduct(productId: 1, quantity: 6)) })
+            let tooMany = try #require(
+                await expectHemeraError { try await client.act(AddProduct(productId: 1, quantity: 6)) }
+            )
             #expect(tooMany.name == .validation)
             #expect(tooMany.details?[0]?["path"] == ["quantity"])
             #expect(tooMany.details?[0]?["type"] == "number.max")
 
-            let negative = try #require(await expectHemeraError { try await client.act(AddProduct(productId: -1, quantity: 1)) })
+            let negative = try #require(
+                await expectHemeraError { try await client.act(AddProduct(productId: -1, quantity: 1)) }
+            )
             #expect(negative.name == .validation)
             #expect(negative.details?[0]?["path"] == ["productId"])
             #expect(negative.details?[0]?["type"] == "number.min")
 
-            let fractional = try #require(await expectHemeraError {
-                try await client.act(["topic": "cart", "cmd": "addProduct", "productId": 1, "quantity": 2.5])
-            })
+            let fractional = try #require(
+                await expectHemeraError {
+                    try await client.act(["topic": "cart", "cmd": "addProduct", "productId": 1, "quantity": 2.5])
+                }
+            )
             #expect(fractional.name == .validation)
 
-            #expect(try await client.act(AddProduct(productId: 1, quantity: 0)) == [CartLine(productId: 1, quantity: 0)])
-            #expect(try await client.act(AddProduct(productId: 1, quantity: 5)) == [CartLine(productId: 1, quantity: 5)])
+            #expect(
+                try await client.act(AddProduct(productId: 1, quantity: 0)) == [CartLine(productId: 1, quantity: 0)]
+            )
+            #expect(
+                try await client.act(AddProduct(productId: 1, quantity: 5)) == [CartLine(productId: 1, quantity: 5)]
+            )
         }
     }
 
     @Test("cart: an unknown product is the products service's NotFound, through both hops")
     func addUnknownProduct() async throws {
         try await withDemo([.products, .cart]) { _, client, _ async throws in
-            let error = try #require(await expectHemeraError { try await client.act(AddProduct(productId: 99, quantity: 1)) })
+            let error = try #require(
+                await expectHemeraError { try await client.act(AddProduct(productId: 99, quantity: 1)) }
+            )
             #expect(error.name == .notFound)
             #expect(error.codeString == NotFound.code)
             #expect(error.hops.map(\.service) == ["products", "cart"])

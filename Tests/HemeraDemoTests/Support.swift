@@ -66,8 +66,10 @@ let binDirectory: String = {
         }
     }
     candidates.append(
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug").path)
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+            .appendingPathComponent(".build/debug").path
+    )
     return candidates.first { FileManager.default.isExecutableFile(atPath: "\($0)/hemera") } ?? candidates.last!
 }()
 

@@ -24,12 +24,22 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
     public func validate() throws(ValidationFailure) {
         var issues: [ValidationIssue] = []
         if let name, name.isEmpty || name.count > 100 {
-            issues.append(ValidationIssue(
-                message: "name: length must be between 1 and 100", path: ["name"], type: "string.length"))
+            issues.append(
+                ValidationIssue(
+                    message: "name: length must be between 1 and 100",
+                    path: ["name"],
+                    type: "string.length"
+                )
+            )
         }
         if let priceCents, priceCents < 0 {
-            issues.append(ValidationIssue(
-                message: "priceCents: must be greater than or equal to 0", path: ["priceCents"], type: "number.min"))
+            issues.append(
+                ValidationIssue(
+                    message: "priceCents: must be greater than or equal to 0",
+                    path: ["priceCents"],
+                    type: "number.min"
+                )
+            )
         }
         if !issues.isEmpty { throw ValidationFailure(issues) }
     }
