@@ -709,15 +709,15 @@ extension Hemera {
             try await sendReply(reply, context: context)
         } catch let error as TransportError where error.code == .payloadTooLarge {
             // Tell the caller instead of letting it wait for its timeout.
+            // A bare error envelope: the request's meta may be what made the reply too large.
             let tooLarge = HemeraError(
                 name: .payloadTooLarge,
                 message: "The reply exceeds the server's maximum payload: \(error.message)"
             )
-            do {
-                try await sendReply(ServerReply(body: .encoded(nil), error: tooLarge), context: context)
-            } catch {
-                logger.error("error reply to \(context.request.method) failed: \(error)")
-            }
+            replyEarly(
+                TransportMessage(subject: context.subject, replyTo: context.replyTo, payload: []),
+                tooLarge
+            )
         } catch {
             logger.error("reply to \(context.request.method) failed: \(error)")
         }
