@@ -137,9 +137,9 @@ public final class NATSTransport: HemeraTransport {
         timeout: Duration
     ) async throws -> TransportMessage {
         let started = ContinuousClock.now
-        // A subject refused recently fails at once; a refusal during the wait turns the timeout
+        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
         // into a permission error (the server reports it asynchronously, after the publish).
-        if let denied = denial(of: subject, since: started - .seconds(1)) { throw denied }
+        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
         var natsHeaders: NATSHeaders?
         if !headers.isEmpty {
             var list = NATSHeaders()
