@@ -84,3 +84,9 @@ fuzz:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-fuzz.supp $(FUZZ_DIR)/inbound/inbound-fuzz -max_total_time=$(FUZZ_INBOUND_SECONDS) -max_len=8192 -timeout=10 \
 	  -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/corpus-inbound Fuzz/corpus/inbound
+
+# Five minutes (SOAK_SECONDS) of steady acts in one process: prints RSS, open fds and threads at
+# start, after warm-up, every 30 s and at the end; fails if they grow after warm-up.
+SOAK_SECONDS ?= 300
+soak: deps
+	HEMERA_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --filter SoakTests
