@@ -9,7 +9,10 @@ struct FaultTests {
     @Test("Server restart under load: every act ends typed, none hangs, subscriptions come back")
     func serverRestartUnderLoad() async throws {
         try await withNATSServer { server in
-            let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+            let service = try await connectHemera(
+                faultOptions([server.url], name: "svc"),
+                options: hemeraOptions("svc")
+            )
             try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["n"] ?? .null }
             try await service.ready()
             let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
@@ -23,14 +26,20 @@ struct FaultTests {
                         while restarted["done"] == 0 || n < 10 {
                             n += 1
                             let (result, took) = await outcome {
-                                try await client.act(["topic": "echo", "cmd": "get", "n": .integer(Int64(n))], timeout: timeout)
+                                try await client.act(
+                                    ["topic": "echo", "cmd": "get", "n": .integer(Int64(n))],
+                                    timeout: timeout
+                                )
                             }
                             #expect(took < timeout + .seconds(1), "act \(worker)/\(n) took \(took)")
                             switch result {
                             case .success: outcomes.add("ok")
                             case .failure(let name):
                                 outcomes.add(name.rawValue)
-                                #expect([.timeout, .noResponders, .closed].contains(name), "untyped or unexpected: \(name)")
+                                #expect(
+                                    [.timeout, .noResponders, .closed].contains(name),
+                                    "untyped or unexpected: \(name)"
+                                )
                             }
                             if n > 2000 { break }
                         }
@@ -45,7 +54,9 @@ struct FaultTests {
                     let clock = ContinuousClock()
                     let deadline = clock.now + .seconds(10)
                     while clock.now < deadline {
-                        if (try? await client.act(["topic": "echo", "cmd": "get", "n": 0], timeout: .milliseconds(300))) != nil {
+                        if (try? await client.act(["topic": "echo", "cmd": "get", "n": 0], timeout: .milliseconds(300)))
+                            != nil
+                        {
                             break
                         }
                         try await Task.sleep(for: .milliseconds(50))
@@ -83,7 +94,9 @@ struct FaultTests {
                 options: hemeraOptions("cli", retry: RetryPolicy(maxAttempts: 6, initialBackoff: .milliseconds(20)))
             )
             // Interest on node 2 for the service's subscription on node 0.
-            try await waitUntil { (try? await client.act(["topic": "stock", "cmd": "get", "id": "warm", "n": 0])) != nil }
+            try await waitUntil {
+                (try? await client.act(["topic": "stock", "cmd": "get", "id": "warm", "n": 0])) != nil
+            }
             #expect(service.transportConnectionURL == urls[0])
 
             let idempotent = Counter()
@@ -101,7 +114,10 @@ struct FaultTests {
                             let id = "i\(worker)-\(n)"
                             let (result, took) = await outcome {
                                 try await client.act(
-                                    ["topic": "stock", "cmd": "get", "id": .string(id), "n": .integer(Int64(n)), "idempotent$": true],
+                                    [
+                                        "topic": "stock", "cmd": "get", "id": .string(id), "n": .integer(Int64(n)),
+                                        "idempotent$": true,
+                                    ],
                                     timeout: .seconds(3)
                                 )
                             }
@@ -171,7 +187,10 @@ struct FaultTests {
     func retriesOnlyIdempotent() async throws {
         try await withNATSServer { server in
             let receptions = Counter()
-            let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+            let service = try await connectHemera(
+                faultOptions([server.url], name: "svc"),
+                options: hemeraOptions("svc")
+            )
             try service.add(["topic": "flaky", "cmd": "get"]) { pattern, _ in
                 let id = pattern["id"]?.stringValue ?? "?"
                 receptions.add(id)
@@ -184,7 +203,10 @@ struct FaultTests {
                 faultOptions([server.url], name: "cli"),
                 options: hemeraOptions("cli", retry: RetryPolicy(maxAttempts: 3, attemptTimeout: .milliseconds(250)))
             )
-            let value = try await client.act(["topic": "flaky", "cmd": "get", "id": "a", "idempotent$": true], timeout: .seconds(2))
+            let value = try await client.act(
+                ["topic": "flaky", "cmd": "get", "id": "a", "idempotent$": true],
+                timeout: .seconds(2)
+            )
             #expect(value == "a")
             #expect(receptions["a"] == 2)
 
@@ -212,7 +234,10 @@ struct FaultTests {
     func deadlinePropagation() async throws {
         try await withNATSServer { server in
             let starts = Counter()
-            let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+            let service = try await connectHemera(
+                faultOptions([server.url], name: "svc"),
+                options: hemeraOptions("svc")
+            )
             var limited = AddOptions()
             limited.concurrencyLimit = 1
             try service.add(["topic": "slow", "cmd": "work"], options: limited) { _, _ in
@@ -243,7 +268,9 @@ struct FaultTests {
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<3 {
                     group.addTask {
-                        _ = await outcome { try await client.act(["topic": "slow", "cmd": "work"], timeout: .milliseconds(150)) }
+                        _ = await outcome {
+                            try await client.act(["topic": "slow", "cmd": "work"], timeout: .milliseconds(150))
+                        }
                     }
                 }
             }
@@ -254,7 +281,10 @@ struct FaultTests {
             let raw = try await NATSConnection.connect(NATSOptions(url: server.url))
             let reply = try await raw.request(
                 to: "inner",
-                payload: Array(#"{"pattern":{"topic":"inner","cmd":"remaining"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#.utf8),
+                payload: Array(
+                    #"{"pattern":{"topic":"inner","cmd":"remaining"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#
+                        .utf8
+                ),
                 timeout: .seconds(2)
             )
             let text = String(decoding: reply.payload, as: UTF8.self)
@@ -268,7 +298,10 @@ struct FaultTests {
     @Test("Overload: a full action answers a fast, typed OverloadedError")
     func overload() async throws {
         try await withNATSServer { server in
-            let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+            let service = try await connectHemera(
+                faultOptions([server.url], name: "svc"),
+                options: hemeraOptions("svc")
+            )
             var limited = AddOptions()
             limited.concurrencyLimit = 1
             limited.maxQueued = 1
@@ -315,7 +348,9 @@ struct FaultTests {
             try service.add(["topic": "events", "cmd": "tick", "pubsub$": true]) { _, _ in .null }
             try await service.ready()
             let publisher = try await NATSConnection.connect(NATSOptions(url: server.url))
-            let message = Array(#"{"pattern":{"topic":"events","cmd":"tick"},"meta":{},"request":{"type":"pubsub"}}"#.utf8)
+            let message = Array(
+                #"{"pattern":{"topic":"events","cmd":"tick"},"meta":{},"request":{"type":"pubsub"}}"#.utf8
+            )
             for _ in 0..<500 { try publisher.publish(to: "events", payload: message) }
             try await publisher.flush(timeout: .seconds(5))
             try await waitUntil(timeout: .seconds(10)) { transport.slowConsumerEvents > 0 }

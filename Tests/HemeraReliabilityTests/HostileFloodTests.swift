@@ -27,7 +27,8 @@ struct SplitMix: RandomNumberGenerator {
 
 /// Hostile messages of every kind, each index mapping to one kind.
 func hostileMessage(_ index: Int, maxPayload: Int, random: inout SplitMix) -> [UInt8] {
-    let valid = #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{},"request":{"id":"x","type":"request"},"trace":{}}"#
+    let valid =
+        #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{},"request":{"id":"x","type":"request"},"trace":{}}"#
     switch index % 12 {
     case 0:  // random bytes
         return (0..<Int.random(in: 0...512, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -43,19 +44,30 @@ func hostileMessage(_ index: Int, maxPayload: Int, random: inout SplitMix) -> [U
                 + String(repeating: "]", count: depth) + #","b":2},"request":{"type":"request"}}"#).utf8
         )
     case 4:  // wrong types for the typed action
-        return Array(#"{"pattern":{"topic":"math","cmd":"add","a":"one","b":{"x":1}},"request":{"type":"request"}}"#.utf8)
+        return Array(
+            #"{"pattern":{"topic":"math","cmd":"add","a":"one","b":{"x":1}},"request":{"type":"request"}}"#.utf8
+        )
     case 5:  // missing request object
         return Array(#"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{}}"#.utf8)
     case 6:  // unknown pattern
         return Array(#"{"pattern":{"topic":"math","cmd":"sqrt","x":4},"request":{"type":"request"}}"#.utf8)
     case 7:  // not an object / wrong envelope types
-        return Array([#"[1,2,3]"#, #""text""#, "null", #"{"pattern":"math"}"#, #"{"pattern":{"topic":"math","cmd":"add"},"request":"yes"}"#][
-            Int.random(in: 0..<5, using: &random)
-        ].utf8)
+        return Array(
+            [
+                #"[1,2,3]"#, #""text""#, "null", #"{"pattern":"math"}"#,
+                #"{"pattern":{"topic":"math","cmd":"add"},"request":"yes"}"#,
+            ][
+                Int.random(in: 0..<5, using: &random)
+            ].utf8
+        )
     case 8:  // overflowing numbers and odd values
-        return Array(#"{"pattern":{"topic":"math","cmd":"add","a":1e400,"b":99999999999999999999999},"request":{"type":"request"}}"#.utf8)
+        return Array(
+            #"{"pattern":{"topic":"math","cmd":"add","a":1e400,"b":99999999999999999999999},"request":{"type":"request"}}"#
+                .utf8
+        )
     case 9:  // invalid UTF-8 inside strings
-        return Array(#"{"pattern":{"topic":"math","cmd":""#.utf8) + [0xFF, 0xFE, 0xC0] + Array(#""},"request":{}}"#.utf8)
+        return Array(#"{"pattern":{"topic":"math","cmd":""#.utf8) + [0xFF, 0xFE, 0xC0]
+            + Array(#""},"request":{}}"#.utf8)
     case 10:  // big payloads, up to the max payload, with a valid-looking but unknown pattern
         let size = index % 120 == 10 ? maxPayload : Int.random(in: 1000...20_000, using: &random)
         let head = #"{"pattern":{"topic":"math","cmd":"nope","pad":""#
@@ -63,10 +75,14 @@ func hostileMessage(_ index: Int, maxPayload: Int, random: inout SplitMix) -> [U
         let filler = max(0, size - head.utf8.count - tail.utf8.count)
         return Array((head + String(repeating: "z", count: filler) + tail).utf8)
     default:  // duplicate keys, nulls, empty objects
-        return Array([#"{}"#, #"{"pattern":{},"request":{}}"#, #"{"pattern":{"topic":null},"request":{}}"#,
-            #"{"pattern":{"topic":"math","topic":"math","cmd":"add","a":1,"b":1,"a":"x"},"request":{}}"#][
+        return Array(
+            [
+                #"{}"#, #"{"pattern":{},"request":{}}"#, #"{"pattern":{"topic":null},"request":{}}"#,
+                #"{"pattern":{"topic":"math","topic":"math","cmd":"add","a":1,"b":1,"a":"x"},"request":{}}"#,
+            ][
                 Int.random(in: 0..<4, using: &random)
-            ].utf8)
+            ].utf8
+        )
     }
 }
 
@@ -127,8 +143,10 @@ struct HostileFloodTests {
             let expected = withReply
             try await waitUntil(timeout: .seconds(20)) { replies.withLock { $0.count } >= expected }
             let seen = replies.withLock { $0 }
-            print("hostile flood: \(hostileCount) sent, \(expected) with a reply subject, \(seen.count) replies, "
-                + "\(seen.typed) typed errors \(seen.names); normal acts \(normal.all)")
+            print(
+                "hostile flood: \(hostileCount) sent, \(expected) with a reply subject, \(seen.count) replies, "
+                    + "\(seen.typed) typed errors \(seen.names); normal acts \(normal.all)"
+            )
             #expect(seen.count == expected)
             #expect(seen.typed == expected, "untyped replies: \(seen.bad)")
             #expect(normal["ok"] == 300)

@@ -6,7 +6,8 @@ import Testing
 
 /// Serves `topic: secure, cmd: ping` on one connection and calls it from another, both made by
 /// `configure`, and returns the reply.
-private func pingRoundTrip(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void) async throws -> JSONValue {
+private func pingRoundTrip(_ server: NATSTestServer, _ configure: (inout NATSOptions) -> Void) async throws -> JSONValue
+{
     var serviceOptions = NATSOptions(url: server.url)
     configure(&serviceOptions)
     let service = try await connectHemera(serviceOptions, options: hemeraOptions("svc"))
@@ -35,7 +36,9 @@ struct HemeraSecurityTests {
         configuration.user = "svc"
         configuration.password = "pw-123"
         try await withNATSServer(configuration) { server in
-            let reply = try await pingRoundTrip(server) { $0.authentication = .userPassword(user: "svc", password: "pw-123") }
+            let reply = try await pingRoundTrip(server) {
+                $0.authentication = .userPassword(user: "svc", password: "pw-123")
+            }
             #expect(reply == "pong")
             await expectRefused(server) { $0.authentication = .userPassword(user: "svc", password: "wrong") }
             await expectRefused(server) { _ in }
@@ -147,7 +150,10 @@ struct HemeraSecurityTests {
             let raw = try await NATSConnection.connect(NATSOptions(url: server.url))
             let reply = try await raw.request(
                 to: "boom",
-                payload: Array(#"{"pattern":{"topic":"boom","cmd":"fail"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#.utf8),
+                payload: Array(
+                    #"{"pattern":{"topic":"boom","cmd":"fail"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#
+                        .utf8
+                ),
                 timeout: .seconds(2)
             )
             let text = String(decoding: reply.payload, as: UTF8.self)
@@ -169,7 +175,9 @@ struct HemeraSecurityTests {
             try await service.ready()
             let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
             let request = await #expect(throws: HemeraError.self) {
-                try await client.act(["topic": "big", "cmd": "echo", "data": .string(String(repeating: "y", count: 5000))])
+                try await client.act([
+                    "topic": "big", "cmd": "echo", "data": .string(String(repeating: "y", count: 5000)),
+                ])
             }
             #expect(request?.name == .payloadTooLarge, "\(String(describing: request))")
             #expect(request?.message.contains("maximum payload") == true)
