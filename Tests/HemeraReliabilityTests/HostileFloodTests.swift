@@ -2,7 +2,6 @@ import Foundation
 import Hemera
 import HemeraNATS
 import HemeraTesting
-import Synchronization
 import Testing
 
 struct AddInts: HemeraPattern, HemeraIdempotentPattern {
@@ -100,7 +99,7 @@ struct HostileFloodTests {
             // The hostile peer: raw NATS, its own reply subjects.
             let peer = try await NATSConnection.connect(NATSOptions(url: server.url), logger: quietLogger("peer"))
             let maxPayload = peer.maxPayload
-            let replies = Mutex<(count: Int, typed: Int, names: [String: Int], bad: [String])>((0, 0, [:], []))
+            let replies = PthreadLocked<(count: Int, typed: Int, names: [String: Int], bad: [String])>((0, 0, [:], []))
             let inbox = try peer.subscribe(to: "hostile.>", queue: nil) { message in
                 let text = String(decoding: message.payload, as: UTF8.self)
                 let value = try? HemeraJSONDecoder().decode(JSONValue.self, from: message.payload)

@@ -14,7 +14,7 @@ struct ProcessFigures: CustomStringConvertible {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
             let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-            return Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "") ?? -1
+            return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first { Int($0) != nil } ?? "") ?? -1
         }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         return ProcessFigures(rssKiB: field("VmRSS"), fds: fds, threads: field("Threads"))
