@@ -46,3 +46,18 @@ clean:
 # The benchmark suite (its own package in Benchmarks/, ordo-one/benchmark).
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+# libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module
+# with -sanitize=fuzzer,address (outside SwiftPM, so `swift build` is unaffected). New inputs
+# go to .build-fuzz/corpus-json; the committed seeds in Fuzz/corpus/json are only read.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := .build-fuzz
+FUZZ_FLAGS   ?=
+fuzz-json:
+	@mkdir -p $(FUZZ_DIR)/corpus-json fuzz-artifacts
+	$(SWIFT)c -O -g -parse-as-library -sanitize=fuzzer,address -module-name HemeraJSON \
+	  -Xcc -fmodule-map-file=Sources/CJansson/module.modulemap -I Sources/CJansson \
+	  Sources/HemeraJSON/*.swift Fuzz/JSONFuzz/main.swift -ljansson -o $(FUZZ_DIR)/json-fuzz
+	$(FUZZ_DIR)/json-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	  -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
+	  $(FUZZ_DIR)/corpus-json Fuzz/corpus/json

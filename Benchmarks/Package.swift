@@ -34,5 +34,15 @@ let package = Package(
             path: "Benchmarks/NATSRequest",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
+        .executableTarget(
+            name: "JSONBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HemeraJSON", package: root),
+            ],
+            path: "Benchmarks/JSONBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

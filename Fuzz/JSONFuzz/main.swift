@@ -1,0 +1,103 @@
+// libFuzzer target for HemeraJSON: `make fuzz-json` (FUZZ_SECONDS=600 for a long run).
+//
+// Compiled together with Sources/HemeraJSON/*.swift into one module (see the Makefile), so the
+// plain `swift build` never sees it. Any input must give a value or an error, never a trap, a
+// leak or a memory error; what parses must survive a write and a read unchanged.
+
+struct FuzzMeta: Codable, Equatable {
+    var id: String
+    var retries: Int8
+    var tags: [String]?
+    var ratio: Float?
+}
+
+struct FuzzRequest: Codable, Equatable {
+    var topic: String
+    var cmd: String
+    var a: Int
+    var b: Double?
+    var flag: Bool?
+    var meta: FuzzMeta?
+    var list: [UInt16]?
+    var any: JSONValue?
+    var dict: [Int: String]?
+
+    static func == (lhs: FuzzRequest, rhs: FuzzRequest) -> Bool {
+        lhs.topic == rhs.topic && lhs.cmd == rhs.cmd && lhs.a == rhs.a && lhs.b == rhs.b && lhs.flag == rhs.flag
+            && lhs.meta == rhs.meta && lhs.list == rhs.list && lhs.dict == rhs.dict
+            && (lhs.any == nil) == (rhs.any == nil) && sameJSON(lhs.any ?? .null, rhs.any ?? .null)
+    }
+}
+
+indirect enum FuzzTree: Codable, Equatable {
+    case leaf(Int)
+    case node([FuzzTree])
+}
+
+/// Equality of JSON meaning: an integral double and the equal integer are the same number.
+func sameJSON(_ lhs: JSONValue, _ rhs: JSONValue) -> Bool {
+    switch (lhs, rhs) {
+    case (.integer(let l), .double(let r)), (.double(let r), .integer(let l)):
+        return Double(l) == r
+    case (.array(let l), .array(let r)):
+        return l.count == r.count && zip(l, r).allSatisfy { sameJSON($0, $1) }
+    case (.object(let l), .object(let r)):
+        return l.count == r.count && l.allSatisfy { key, value in r[key].map { sameJSON(value, $0) } ?? false }
+    default:
+        return lhs == rhs
+    }
+}
+
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition { fatalError(message()) }
+}
+
+func roundTrip<T: Codable & Equatable>(_ type: T.Type, _ input: UnsafeRawBufferPointer, _ decoder: HemeraJSONDecoder) {
+    guard let value = try? decoder.decode(type, from: input) else { return }
+    let encoder = HemeraJSONEncoder()
+    guard let bytes = try? encoder.encode(value) else { return }  // e.g. a non-finite Float
+    let again = try? HemeraJSONDecoder().decode(type, from: bytes)
+    check(again == value, "\(T.self) did not survive: \(String(decoding: bytes, as: UTF8.self))")
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let input = UnsafeRawBufferPointer(start: data, count: size)
+
+    if let value = try? JSONValue(parsing: input) {
+        let bytes: [UInt8]
+        do { bytes = try value.serialized() } catch { fatalError("parsed but cannot serialize: \(error)") }
+        let again: JSONValue
+        do { again = try JSONValue(parsing: bytes) } catch {
+            fatalError("own output does not parse: \(error) \(String(decoding: bytes, as: UTF8.self))")
+        }
+        check(sameJSON(value, again), "value changed: \(String(decoding: bytes, as: UTF8.self))")
+        var sorted = HemeraJSONEncoder()
+        sorted.outputFormatting = [.sortedKeys, .prettyPrinted]
+        if let pretty = try? sorted.encode(value) {
+            check((try? JSONValue(parsing: pretty)).map { sameJSON($0, value) } ?? false, "pretty output differs")
+        }
+        check((try? HemeraJSONDecoder().decode(JSONValue.self, from: value)) == value, "decode from value differs")
+    }
+
+    var lenient = HemeraJSONDecoder()
+    lenient.convertsStrings = true
+    lenient.allowsDuplicateKeys = true
+    lenient.keyDecodingStrategy = .convertFromSnakeCase
+    for decoder in [HemeraJSONDecoder(), lenient] {
+        roundTrip(FuzzRequest.self, input, decoder)
+        roundTrip([FuzzMeta].self, input, decoder)
+        roundTrip(FuzzTree.self, input, decoder)
+    }
+    if let error = (Result { try HemeraJSONDecoder().decode(FuzzRequest.self, from: input) }).failure as? DecodingError {
+        _ = JSONDecodingIssue(error).message
+    }
+    return 0
+}
+
+extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
