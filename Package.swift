@@ -54,18 +54,41 @@ let package = Package(
         // For users' tests: a nats-server runner (single server and cluster).
         .target(name: "HemeraTesting"),
 
+        // Shared by the command-line tools (not a product): connecting, JSON text, signals.
+        .target(
+            name: "HemeraAppSupport",
+            dependencies: ["Hemera", "HemeraNATS", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "HemeraCLI",
             dependencies: [
                 "Hemera",
+                "HemeraAppSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "HemeraDemo", dependencies: ["Hemera"]),
+        // The seed's demo services (math, users, products, cart) and the client tour, as a library
+        // so tests can run them.
+        .target(name: "HemeraDemoServices", dependencies: ["Hemera", "HemeraAppSupport"]),
+        .executableTarget(
+            name: "HemeraDemo",
+            dependencies: [
+                "Hemera",
+                "HemeraAppSupport",
+                "HemeraDemoServices",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The README's code examples, compiled by `swift build` and `make test`.
+        .target(name: "ReadmeExamples", dependencies: ["Hemera"], path: "Examples/ReadmeExamples"),
 
         .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
         .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"], resources: [.copy("Resources")]),
+        .testTarget(
+            name: "HemeraDemoTests",
+            dependencies: ["Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples"]
+        ),
     ]
 )
 

@@ -1,1 +1,0 @@
-print("hemera: not yet implemented")

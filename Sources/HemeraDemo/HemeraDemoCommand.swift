@@ -1,0 +1,167 @@
+import ArgumentParser
+import Hemera
+import HemeraAppSupport
+import HemeraDemoServices
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `hemera-demo`: the seed's services, each runnable as its own process, and the client tour.
+@main
+struct HemeraDemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hemera-demo",
+        abstract: "The seed's demo: math, users, products and cart services over NATS, and a client tour.",
+        discussion: """
+            Run each service as its own process, all against one nats-server, then the tour:
+              hemera-demo serve products --server nats://127.0.0.1:4222 &
+              hemera-demo serve cart --server nats://127.0.0.1:4222 &
+              hemera-demo tour --wait-for products,cart
+            `make demo` does all of it on a private nats-server.
+            """,
+        subcommands: [Serve.self, TourCommand.self]
+    )
+}
+
+/// Options shared by the subcommands.
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: "The NATS server URL (default: $NATS_URL, else nats://127.0.0.1:4222).")
+    var server: String?
+
+    var url: String { server ?? HemeraConnect.defaultURL }
+}
+
+/// Writes a line to standard output at once (the demo script interleaves several processes).
+func say(_ line: String) { Console.out(line) }
+
+/// Writes a line to standard error.
+func complain(_ line: String) { Console.err(line) }
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Runs the named services until SIGTERM or SIGINT, then closes gracefully.",
+        discussion: """
+            Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")). On SIGTERM or SIGINT \
+            the process stops taking requests, finishes the ones in flight and sends their replies, \
+            drains the connection and exits 0.
+            """
+    )
+
+    @OptionGroup var options: ServerOptions
+
+    @Argument(help: "The services to run: math, users, products, cart.")
+    var services: [String]
+
+    @Option(
+        name: .customLong("handler-delay"),
+        help:
+            "Delay every request by this many milliseconds before its handler runs (to watch timeouts and graceful close)."
+    )
+    var handlerDelay: Int = 0
+
+    func validate() throws {
+        if services.isEmpty { throw ValidationError("name at least one service") }
+        if handlerDelay < 0 { throw ValidationError("--handler-delay must be >= 0") }
+        for name in services where DemoService(rawValue: name) == nil {
+            throw ValidationError(UnknownService(name: name).description)
+        }
+    }
+
+    func run() async throws {
+        let list = services.compactMap(DemoService.init(rawValue:))
+        let app = "hemera-demo/" + list.map(\.rawValue).joined(separator: "+")
+        let hemera: Hemera
+        do {
+            hemera = try await HemeraConnect.connect(
+                url: options.url,
+                options: HemeraOptions(
+                    app: app,
+                    logger: HemeraConnect.quietLogger(label: app),
+                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
+                )
+            )
+        } catch {
+            complain("hemera-demo: cannot connect to \(options.url): \(error)")
+            throw ExitCode(3)
+        }
+        // Returns once the server has the subscriptions: "serving" means callable.
+        try await DemoService.start(list, on: hemera)
+        say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
+        let signal = await TerminationSignal.wait()
+        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
+        await hemera.close()
+        say("closed")
+    }
+}
+
+/// Sleeps before each handler runs (`serve --handler-delay`).
+struct Delay: HemeraServerInterceptor {
+    var milliseconds: Int
+
+    func preHandler(_ context: HemeraContext) async throws {
+        try await Task.sleep(for: .milliseconds(milliseconds))
+    }
+}
+
+struct TourCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tour",
+        abstract: "Calls every service and prints each call and its result.",
+        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise."
+    )
+
+    @OptionGroup var options: ServerOptions
+
+    @Option(
+        name: .customLong("wait-for"),
+        help: "Comma-separated services to wait for before starting (e.g. math,users)."
+    )
+    var waitFor: String?
+
+    @Option(name: .customLong("wait-timeout"), help: "How long to wait for them, in seconds.")
+    var waitTimeout: Double = 30
+
+    func validate() throws {
+        if let waitFor {
+            do { _ = try DemoService.parseList(waitFor) } catch { throw ValidationError("\(error)") }
+        }
+        if !(waitTimeout > 0) { throw ValidationError("--wait-timeout must be positive") }
+    }
+
+    func run() async throws {
+        let hemera: Hemera
+        do {
+            hemera = try await HemeraConnect.connect(
+                url: options.url,
+                options: HemeraOptions(app: "hemera-demo/tour", logger: HemeraConnect.quietLogger(label: "tour"))
+            )
+        } catch {
+            complain("hemera-demo: cannot connect to \(options.url): \(error)")
+            throw ExitCode(3)
+        }
+        if let waitFor {
+            let services = try DemoService.parseList(waitFor)
+            say("waiting for \(services.map(\.rawValue).joined(separator: ", ")) ...")
+            do {
+                try await DemoService.waitUntilAnswering(
+                    services,
+                    on: hemera,
+                    timeout: .milliseconds(Int64(waitTimeout * 1000))
+                )
+            } catch {
+                complain("hemera-demo: \(error)")
+                await hemera.close()
+                throw ExitCode(2)
+            }
+        }
+        let summary = await Tour(hemera: hemera, print: { say($0) }).run()
+        await hemera.close()
+        if !summary.unexpected.isEmpty { throw ExitCode.failure }
+    }
+}

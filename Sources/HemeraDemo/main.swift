@@ -1,1 +1,0 @@
-print("hemera-demo: not yet implemented")

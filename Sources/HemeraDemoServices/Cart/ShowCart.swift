@@ -1,0 +1,39 @@
+public import Hemera
+
+/// `{topic: "cart", cmd: "show"}`: the cart's items, each with the product's details fetched
+/// from `products` by a nested act (all at once), and the total.
+public struct ShowCart: HemeraPattern {
+    public static let topic = "cart"
+    public static let cmd: String? = "show"
+    public typealias Reply = CartView
+
+    public init() {}
+}
+
+/// Implements ``ShowCart``.
+struct ShowCartAction: HemeraAction {
+    let store: CartStore
+
+    func handle(_ request: ShowCart, context: HemeraContext) async throws -> CartView {
+        let lines = store.all
+        let hemera = context.hemera
+        let products = try await withThrowingTaskGroup(of: (Int, Product).self) { group in
+            for (index, line) in lines.enumerated() {
+                // Child tasks inherit the handler's context: each act is a child span of this request.
+                group.addTask { (index, try await hemera.act(GetProduct(id: line.productId))) }
+            }
+            var products = [Product?](repeating: nil, count: lines.count)
+            for try await (index, product) in group { products[index] = product }
+            return products
+        }
+        var items: [CartItem] = []
+        var total = 0
+        for (line, product) in zip(lines, products) {
+            guard let product else { continue }
+            let subtotal = product.priceCents * line.quantity
+            items.append(CartItem(product: product, quantity: line.quantity, subtotalCents: subtotal))
+            total += subtotal
+        }
+        return CartView(items: items, totalCents: total)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Hemera
+import HemeraAppSupport
+import HemeraTesting
+import Synchronization
+import Testing
+
+@testable import ReadmeExamples
+
+/// The package root, from this file's path.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+@Suite("README examples")
+struct ReadmeExamplesTests {
+    /// `// README: title` … `// END` regions of the example sources.
+    static func exampleSnippets() throws -> [String: String] {
+        let directory = packageRoot.appendingPathComponent("Examples/ReadmeExamples")
+        var snippets: [String: String] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".swift") {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            var title: String?
+            var lines: [Substring] = []
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix("// README: ") {
+                    title = String(line.dropFirst("// README: ".count))
+                    lines = []
+                } else if line == "// END", let current = title {
+                    snippets[current] = lines.joined(separator: "\n")
+                    title = nil
+                } else if title != nil {
+                    lines.append(line)
+                }
+            }
+        }
+        return snippets
+    }
+
+    /// The ```swift blocks of docs/api.md.
+    static func documentedBlocks() throws -> [String] {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("docs/api.md"), encoding: .utf8)
+        var blocks: [String] = []
+        var current: [Substring]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == nil, line == "```swift" {
+                current = []
+            } else if line == "```", let lines = current {
+                blocks.append(lines.joined(separator: "\n"))
+                current = nil
+            } else {
+                current?.append(line)
+            }
+        }
+        return blocks
+    }
+
+    @Test("docs/api.md shows exactly the code of Examples/ReadmeExamples")
+    func docsMatchCompiledExamples() throws {
+        let snippets = try Self.exampleSnippets()
+        let blocks = try Self.documentedBlocks()
+        #expect(snippets.count >= 8)
+        for block in blocks {
+            #expect(snippets.values.contains(block), "docs/api.md has a block not in the examples:\n\(block)")
+        }
+        for (title, snippet) in snippets {
+            #expect(blocks.contains(snippet), "example \"\(title)\" is not in docs/api.md (or differs)")
+        }
+    }
+
+    @Test("the examples run against a real nats-server")
+    func examplesRun() async throws {
+        try await withNATSServer { server in
+            let failures = Mutex<[String]>([])
+            let created = Mutex<[Int64]>([])
+            let options = shopOptions { failure in failures.withLock { $0.append(failure) } }
+            let hemera = try await HemeraConnect.connect(url: server.url, options: options)
+            do {
+                #expect(try await serveAndCallAdd(hemera) == 3)
+                let details = try #require(try await rejectQuantitySix(hemera))
+                #expect(details[0]?["path"] == ["quantity"])
+                #expect(details[0]?["type"] == "number.max")
+                #expect(try await untypedMultiply(hemera) == 42)
+                #expect(try await shortForm(hemera) == 42)
+
+                try hemera.add(ReserveAction())
+                #expect(try await reserve(hemera, productId: 1) == "reserved")
+                #expect(try await reserve(hemera, productId: 3).hasPrefix("out of stock"))
+
+                #expect(try await countdown(hemera) == [3, 2, 1])
+
+                try await orderEvents(hemera) { id in created.withLock { $0.append(id) } }
+                let deadline = ContinuousClock.now + .seconds(5)
+                while created.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(created.withLock { $0 } == [7])
+
+                #expect(try await guardedAdd(hemera) == 5)
+                #expect(failures.withLock { $0 }.contains { $0.contains("OutOfStock") })
+            } catch {
+                await hemera.close()
+                throw error
+            }
+            await hemera.close()
+        }
+    }
+
+    @Test("the middleware rejects a call without a token")
+    func middlewareRejects() async throws {
+        try await withNATSServer { server in
+            let service = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "service"))
+            let client = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "client"))
+            try service.add(AddAction(), options: AddOptions(middleware: [requireToken]))
+            try await service.ready()
+            let error = await expectHemeraError { try await client.act(Add(a: 1, b: 1)) }
+            #expect(error?.name == "Unauthorized")
+            #expect(error?.codeString == "E_AUTH")
+            await client.close()
+            await service.close()
+        }
+    }
+
+    @Test("the in-memory example")
+    func inMemory() async throws {
+        #expect(try await unitTestAdd() == 3)
+    }
+}
