@@ -717,13 +717,13 @@ extension Hemera {
         writer.object(context.meta)
         writer.raw(",\"trace\":")
         if let range = context.rawTrace {
-            writer.bytes.append(contentsOf: context.payload[range])
+            writer.raw(context.payload[range])
         } else {
             writer.raw("{}")
         }
         writer.raw(",\"request\":")
         if let range = context.rawRequest {
-            writer.bytes.append(contentsOf: context.payload[range])
+            writer.raw(context.payload[range])
         } else {
             writer.raw("{}")
         }
