@@ -47,8 +47,9 @@ clean:
 # pinned to one CPU (taskset -c 0) and unpinned; every target starts its own nats-server. Prints one
 # table and writes docs/benchmarks/results.{md,json} and chart.svg (scripts/bench.py).
 BENCH_RUNS ?= 3
+BENCH_THRESHOLDS ?= 0
 bench: deps
-	BENCH_RUNS=$(BENCH_RUNS) SWIFT=$(SWIFT) $(PYTHON) scripts/bench.py
+	BENCH_RUNS=$(BENCH_RUNS) BENCH_THRESHOLDS=$(BENCH_THRESHOLDS) SWIFT=$(SWIFT) $(PYTHON) scripts/bench.py
 
 # Allocation thresholds (Benchmarks/Thresholds/<Swift version>/, as swift-nio): check, or update
 # after an intended change.

@@ -252,6 +252,21 @@ def svg(summary):
     return "\n".join(parts)
 
 
+def write_thresholds(summary):
+    """Benchmarks/Thresholds/<Swift major.minor>/<Target>.<name>.p90.json with the allocation p90
+    (median over the unpinned runs), the file name ordo-one's `thresholds check` reads."""
+    version = re.search(r"Swift version (\d+\.\d+)", summary["machine"]["swift"])
+    directory = os.path.join(BENCH, "Thresholds", version.group(1) if version else "unknown")
+    os.makedirs(directory, exist_ok=True)
+    mode = "unpinned" if "unpinned" in summary["modes"] else next(iter(summary["modes"]))
+    for name, row in summary["modes"][mode]["benchmarks"].items():
+        if "mallocs p90" in row and row["target"] in ("NATSRequest", "HemeraAct"):
+            with open(os.path.join(directory, f"{row['target']}.{name}.p90.json"), "w") as handle:
+                json.dump({"mallocCountTotal": int(round(row["mallocs p90"]))}, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+    print(f"wrote allocation thresholds to {directory}")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     summary = {"machine": machine(), "targets": TARGETS, "modes": {}}
@@ -279,6 +294,8 @@ def main():
         json.dump(summary, handle, indent=1, sort_keys=True)
     with open(os.path.join(OUT, "chart.svg"), "w") as handle:
         handle.write(svg(summary))
+    if os.environ.get("BENCH_THRESHOLDS") == "1":
+        write_thresholds(summary)
     print(text)
     print(f"\nwrote {OUT}/results.md, results.json, chart.svg in {summary['elapsed_seconds']} s")
 

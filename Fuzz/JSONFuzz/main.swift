@@ -106,8 +106,7 @@ extension Result {
 /// The facade's envelope parser (package API of this layer) against jansson: it never traps;
 /// what both accept means the same; whatever jansson accepts within its nesting limit, it
 /// accepts too; a request envelope's kept byte ranges parse.
-@_cdecl("HemeraFuzzEnvelopeParser")
-public func fuzzEnvelopeParser(_ input: UnsafeRawBufferPointer) {
+func fuzzEnvelopeParser(_ input: UnsafeRawBufferPointer) {
     let bytes = [UInt8](input)
     var lenient = HemeraJSONDecoder()
     lenient.allowsDuplicateKeys = true

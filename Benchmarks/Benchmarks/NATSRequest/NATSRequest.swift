@@ -90,14 +90,14 @@ let benchmarks: @Sendable () -> Void = {
     // The default cnats buffer (32 KiB) at 256 in flight, for the write-path comparison.
     Benchmark("raw cnats pipelined, 256 in flight, default buffer", configuration: throughputConfiguration()) {
         benchmark in
-        try await measureThroughput(benchmark, requests: 20_000) {
-            fixture.rawPipelineDefault.run(subject: "bench.echo", payload: payload, count: 20_000, window: 256)
+        try await measureThroughput(benchmark, requests: 10_000) {
+            fixture.rawPipelineDefault.run(subject: "bench.echo", payload: payload, count: 10_000, window: 256)
         }
     }
     Benchmark("HemeraNATS pipelined, 256 in flight, default buffer", configuration: throughputConfiguration()) {
         benchmark in
-        try await measureThroughput(benchmark, requests: 20_000) {
-            try await pipelined(total: 20_000, window: 256) {
+        try await measureThroughput(benchmark, requests: 10_000) {
+            try await pipelined(total: 10_000, window: 256) {
                 blackHole(
                     try await fixture.hemeraBufferedDefault.request(
                         to: "bench.echo", payload: payload, timeout: .seconds(5))

@@ -4,14 +4,16 @@ public import Benchmark
 public let requestsPerSecond = BenchmarkMetric.custom("requests/s", polarity: .prefersLarger, useScalingFactor: false)
 
 /// One request per iteration: wall-clock percentiles are per-request latencies (p50, p99).
-public func latencyConfiguration(iterations: Int = 5_000) -> Benchmark.Configuration {
+public func latencyConfiguration(iterations: Int = 3_000) -> Benchmark.Configuration {
     .init(
         metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .microseconds,
-        warmupIterations: 200,
+        warmupIterations: 100,
         scalingFactor: .one,
-        maxDuration: .seconds(2),
-        maxIterations: iterations
+        maxDuration: .seconds(1),
+        maxIterations: iterations,
+        // Allocations per request/act are checked against Thresholds/<Swift version>/ (p90, +-3).
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 3])]
     )
 }
 
@@ -22,8 +24,8 @@ public func throughputConfiguration() -> Benchmark.Configuration {
         timeUnits: .milliseconds,
         warmupIterations: 1,
         scalingFactor: .one,
-        maxDuration: .seconds(2),
-        maxIterations: 15
+        maxDuration: .seconds(1),
+        maxIterations: 10
     )
 }
 
@@ -42,4 +44,4 @@ public func measureThroughput(
 }
 
 /// Requests per pipelined sample for a window.
-public func requestsPerSample(window: Int) -> Int { window >= 64 ? 20_000 : 4_000 }
+public func requestsPerSample(window: Int) -> Int { window >= 64 ? 10_000 : 2_000 }
