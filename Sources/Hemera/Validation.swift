@@ -205,7 +205,8 @@ public enum ValidationMode: Sendable {
 func decodeValidated<T: Decodable>(_ type: T.Type, from pattern: JSONValue, mode: ValidationMode)
     throws(ValidationFailure) -> T
 {
-    let decoder = HemeraJSONDecoder()
+    var decoder = HemeraJSONDecoder()
+    decoder.convertsStrings = mode == .coerce
     var current = pattern
     var attempts = 0
     while true {
@@ -298,6 +299,13 @@ private func article(_ kind: ExpectedKind) -> String {
 }
 
 private func issue(for error: DecodingError, in root: JSONValue) -> ValidationIssue {
+    // The JSON layer's description (`a: expected a number, found the string "Hello"`, Joi type).
+    let described = JSONDecodingIssue(error)
+    if described.kind != .invalidJSON, described.joiType != "any.invalid" || described.kind != .typeMismatch,
+        described.message.hasPrefix(described.path.isEmpty ? "" : described.path.joined(separator: ".") + ":")
+    {
+        return ValidationIssue(message: described.message, path: described.path, type: described.joiType)
+    }
     switch error {
     case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
         let path = pathKeys(context.codingPath)

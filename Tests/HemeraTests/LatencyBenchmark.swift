@@ -14,7 +14,8 @@ import Testing
                 if let replyTo = message.replyTo { try? rawService.publish(to: replyTo, payload: answer, replyTo: nil) }
             }
             defer { try? subscription.unsubscribe() }
-            let service = try await env.hemera()
+            let inline = ProcessInfo.processInfo.environment["HEMERA_BENCH_TASK_HOP"] == nil
+            let service = try await env.hemera { $0.startsHandlersOnDeliveryThread = inline }
             try service.add(AddAction())
             let client = try await env.hemera()
             let rawClient = client.transport
