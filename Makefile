@@ -5,7 +5,7 @@ VENV       := .venv-interop
 PYTHON     ?= python3
 TEST_FLAGS ?=
 
-.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json bench bench-thresholds-check bench-thresholds-update clean
+.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak bench bench-thresholds-check bench-thresholds-update clean
 
 all: build
 
@@ -75,3 +75,32 @@ fuzz-json:
 	$(FUZZ_DIR)/json-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
 	  -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/corpus-json Fuzz/corpus/json
+
+# libFuzzer over Hemera's whole inbound path (parse, match, validate, deadline, handler, reply):
+# swift-log and HemeraJSON as static libraries, then Sources/Hemera (without the NATS transport)
+# and Fuzz/InboundFuzz compiled as one module, all with -sanitize=fuzzer,address. Ten minutes by
+# default (FUZZ_SECONDS=…); new inputs go to .build-fuzz/corpus-inbound, seeds in Fuzz/corpus/inbound.
+FUZZ_INBOUND_SECONDS ?= 600
+FUZZ_SAN  := -sanitize=fuzzer,address -parse-as-library -O -g
+
+fuzz:
+	@[ -d .build/checkouts/swift-log ] || $(SWIFT) package resolve
+	@mkdir -p $(FUZZ_DIR)/inbound $(FUZZ_DIR)/corpus-inbound fuzz-artifacts
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Logging -package-name swift_log -emit-module -emit-library -static \
+	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-log/Sources/Logging/*.swift .build/checkouts/swift-log/Sources/Logging/*/*.swift))
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraJSON -package-name swift_hemera -emit-module -emit-library -static \
+	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
+	  $(CURDIR)/Sources/HemeraJSON/*.swift
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Hemera -package-name swift_hemera -I . -L . \
+	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
+	  $(filter-out %/NATSTransport.swift,$(wildcard $(CURDIR)/Sources/Hemera/*.swift)) $(CURDIR)/Fuzz/InboundFuzz/main.swift \
+	  -lHemeraJSON -lLogging -ljansson -o inbound-fuzz
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-fuzz.supp $(FUZZ_DIR)/inbound/inbound-fuzz -max_total_time=$(FUZZ_INBOUND_SECONDS) -max_len=8192 -timeout=10 \
+	  -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
+	  $(FUZZ_DIR)/corpus-inbound Fuzz/corpus/inbound
+
+# Five minutes (SOAK_SECONDS) of steady acts in one process: prints RSS, open fds and threads at
+# start, after warm-up, every 30 s and at the end; fails if they grow after warm-up.
+SOAK_SECONDS ?= 300
+soak: deps
+	HEMERA_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --filter SoakTests

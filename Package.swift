@@ -10,12 +10,14 @@ let package = Package(
         .library(name: "HemeraNATS", targets: ["HemeraNATS"]),
         .library(name: "HemeraJSON", targets: ["HemeraJSON"]),
         .library(name: "HemeraTesting", targets: ["HemeraTesting"]),
+        .library(name: "HemeraServiceLifecycle", targets: ["HemeraServiceLifecycle"]),
         .executable(name: "hemera", targets: ["HemeraCLI"]),
         .executable(name: "hemera-demo", targets: ["HemeraDemo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian, wrapped without vendoring any C.
@@ -51,6 +53,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Hemera as a swift-service-lifecycle Service (SIGTERM → graceful close).
+        .target(
+            name: "HemeraServiceLifecycle",
+            dependencies: ["Hemera", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
+        // A service run by a ServiceGroup, for the SIGTERM test (and as an example).
+        .executableTarget(
+            name: "HemeraLifecycleExample",
+            dependencies: [
+                "Hemera",
+                "HemeraServiceLifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/LifecycleExample"
+        ),
         // For users' tests: a nats-server runner (single server and cluster).
         .target(name: "HemeraTesting"),
 
@@ -84,6 +103,14 @@ let package = Package(
 
         .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
+        .testTarget(
+            name: "HemeraReliabilityTests",
+            dependencies: [
+                "Hemera", "HemeraNATS", "HemeraTesting", "HemeraServiceLifecycle", "HemeraLifecycleExample",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"], resources: [.copy("Resources")]),
         .testTarget(
             name: "HemeraDemoTests",

@@ -32,7 +32,9 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> P.Reply {
-        if options.clientInterceptors.isEmpty, let encoded = EncodedTypedPattern(pattern) {
+        if options.clientInterceptors.isEmpty, !(P.self is any HemeraIdempotentPattern.Type),
+            let encoded = EncodedTypedPattern(pattern)
+        {
             return try await fastTypedAct(
                 encoded,
                 P.Reply.self,
@@ -41,7 +43,9 @@ extension Hemera {
                 timeout: timeout ?? options.timeout
             )
         }
-        let result = try await act(try typedPattern(pattern), meta: meta, delegate: delegate, timeout: timeout)
+        var untyped = try typedPattern(pattern)
+        if P.self is any HemeraIdempotentPattern.Type { untyped.options["idempotent"] = true }
+        let result = try await act(untyped, meta: meta, delegate: delegate, timeout: timeout)
         return try decodeReply(P.Reply.self, from: result)
     }
 
@@ -63,12 +67,7 @@ extension Hemera {
             type: .request,
             patternSize: encoded.bytes.count
         ) { writer in writer.raw(encoded.bytes) }
-        let reply: TransportMessage
-        do {
-            reply = try await transport.request(to: encoded.topic, payload: payload, timeout: timeout)
-        } catch {
-            throw Self.mapTransportError(error, topic: encoded.topic, timeout: timeout)
-        }
+        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout)
         let response = try Self.decodeReplyEnvelope(reply.payload)
         return try decodeReply(R.self, from: response.result)
     }
@@ -229,13 +228,15 @@ extension Hemera {
         if timeout == nil, let milliseconds = pattern.options["timeout"]?.doubleValue {
             resolvedTimeout = .milliseconds(Int64(milliseconds))
         }
-        return ActRequest(
+        var request = ActRequest(
             pattern: pattern.keys,
             meta: fullMeta,
             delegate: delegate,
             timeout: resolvedTimeout,
             isPubSub: pattern.options["pubsub"]?.boolValue == true
         )
+        request.isIdempotent = pattern.options["idempotent"]?.boolValue == true
+        return request
     }
 
     func intercepted(_ request: ActRequest) async throws -> ActResponse {
@@ -308,13 +309,44 @@ extension Hemera {
             return ActResponse(result: .null, meta: request.meta)
         }
         let (payload, topic) = encodeRequest(request, type: .request)
-        let reply: TransportMessage
-        do {
-            reply = try await transport.request(to: topic, payload: payload, timeout: request.timeout)
-        } catch {
-            throw Self.mapTransportError(error, topic: topic, timeout: request.timeout)
+        guard request.isIdempotent, let policy = options.retryPolicy else {
+            let reply = try await self.request(topic: topic, payload: payload, timeout: request.timeout)
+            return try Self.decodeReplyEnvelope(reply.payload)
         }
-        return try Self.decodeReplyEnvelope(reply.payload)
+        return try await withRetries(policy, timeout: request.timeout) { attemptTimeout in
+            let reply = try await self.request(topic: topic, payload: payload, timeout: attemptTimeout)
+            return try Self.decodeReplyEnvelope(reply.payload)
+        }
+    }
+
+    /// One request on the transport: the timeout is cut to the deadline of the request being
+    /// handled (nested acts), and travels as the `Hemera-Timeout` header (milliseconds).
+    func request(topic: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage {
+        var timeout = timeout
+        if let deadline = HemeraContext.current?.deadline {
+            let remaining = deadline - .now
+            if remaining <= .zero {
+                throw HemeraError(
+                    name: .timeout,
+                    message: "Timeout: the deadline of the request being handled passed before calling \(topic)"
+                )
+            }
+            timeout = min(timeout, remaining)
+        }
+        do {
+            if options.propagatesDeadline {
+                let milliseconds = max(1, timeout.wholeMilliseconds)
+                return try await transport.request(
+                    to: topic,
+                    payload: payload,
+                    headers: [HemeraHeaders.timeout: String(milliseconds)],
+                    timeout: timeout
+                )
+            }
+            return try await transport.request(to: topic, payload: payload, timeout: timeout)
+        } catch {
+            throw Self.mapTransportError(error, topic: topic, timeout: timeout)
+        }
     }
 
     static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {
@@ -346,6 +378,18 @@ extension Hemera {
             return HemeraError(name: .noResponders, message: "No responders on \(topic)", cause: transportError)
         case .closed:
             return HemeraError(name: .closed, message: "The connection is closed", cause: transportError)
+        case .permissionDenied:
+            return HemeraError(
+                name: .permissionDenied,
+                message: "Permission denied on \(topic): \(transportError.message)",
+                cause: transportError
+            )
+        case .payloadTooLarge:
+            return HemeraError(
+                name: .payloadTooLarge,
+                message: "The request to \(topic) exceeds the server's maximum payload: \(transportError.message)",
+                cause: transportError
+            )
         case .other:
             return HemeraError(name: .internalError, message: transportError.message, cause: transportError)
         }

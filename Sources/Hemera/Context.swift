@@ -129,6 +129,9 @@ public struct HemeraContext: Sendable {
     let payload: [UInt8]
     let rawTrace: Range<Int>?
     let rawRequest: Range<Int>?
+    /// When the caller stops waiting (from the `Hemera-Timeout` header), if it said so. Nested
+    /// acts get at most the time left.
+    public internal(set) var deadline: ContinuousClock.Instant? = nil
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

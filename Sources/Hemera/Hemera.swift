@@ -26,6 +26,12 @@ public struct HemeraOptions: Sendable {
     /// Set to `false` for CPU-heavy handlers that never suspend, so they run on the global
     /// executor and requests of one subscription run in parallel.
     public var startsHandlersOnDeliveryThread: Bool = true
+    /// Retries of calls marked idempotent (`idempotent$: true`, ``HemeraIdempotentPattern``);
+    /// `nil` turns retries off. Calls not marked idempotent are never retried.
+    public var retryPolicy: RetryPolicy? = RetryPolicy()
+    /// Send the call's remaining time as the `Hemera-Timeout` header, so the service skips work
+    /// whose caller has given up and nested acts stay within it.
+    public var propagatesDeadline: Bool = true
 
     public init(
         app: String = "hemera-swift",
@@ -56,6 +62,9 @@ public struct AddOptions: Sendable {
     public var maxMessages: Int?
     /// How many requests of this action run at once (unlimited when `nil`).
     public var concurrencyLimit: Int?
+    /// With a ``concurrencyLimit``: how many requests may wait for a slot; beyond it a request is
+    /// answered at once with `OverloadedError` (code `E_OVERLOADED`). `nil` queues without bound.
+    public var maxQueued: Int?
     /// Strict types or Joi-like coercion of numeric strings.
     public var validation: ValidationMode
     public var middleware: [HemeraMiddleware]
@@ -194,36 +203,47 @@ struct Router {
 final class ConcurrencyLimiter: Sendable {
     private struct State {
         var running = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [CheckedContinuation<Bool, Never>] = []
     }
     private let limit: Int
+    private let maxQueued: Int?
     private let state = LockedValue(State())
 
-    init(limit: Int) { self.limit = max(1, limit) }
+    init(limit: Int, maxQueued: Int? = nil) {
+        self.limit = max(1, limit)
+        self.maxQueued = maxQueued.map { max(0, $0) }
+    }
 
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let admitted = state.withLock { state -> Bool in
+    /// Takes a slot, waiting in line if needed; `false` (nothing taken) when the line is full.
+    func acquire() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            enum Decision { case admitted, refused, queued }
+            let decision = state.withLock { state -> Decision in
                 if state.running < limit {
                     state.running += 1
-                    return true
+                    return .admitted
                 }
+                if let maxQueued, state.waiters.count >= maxQueued { return .refused }
                 state.waiters.append(continuation)
-                return false
+                return .queued
             }
-            if admitted { continuation.resume() }
+            switch decision {
+            case .admitted: continuation.resume(returning: true)
+            case .refused: continuation.resume(returning: false)
+            case .queued: break  // `release` resumes it with `true`, handing over its slot
+            }
         }
     }
 
     func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> CheckedContinuation<Bool, Never>? in
             if state.waiters.isEmpty {
                 state.running -= 1
                 return nil
             }
             return state.waiters.removeFirst()
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 }
 
@@ -388,7 +408,7 @@ public final class Hemera: Sendable {
                 maxMessages: maxMessages,
                 prepare: prepare,
                 middleware: addOptions.middleware,
-                limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0) }
+                limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0, maxQueued: addOptions.maxQueued) }
             )
             var router = state.routers[subKey] ?? Router()
             if router.subscription == nil {
@@ -586,7 +606,8 @@ extension Hemera {
             hemera: self,
             payload: message.payload,
             rawTrace: envelope.trace,
-            rawRequest: requestRange
+            rawRequest: requestRange,
+            deadline: Self.deadline(from: message)
         )
 
         let mode = options.matching
@@ -637,6 +658,14 @@ extension Hemera {
         }
     }
 
+    /// The caller's deadline from the `Hemera-Timeout` header (remaining milliseconds), if any.
+    static func deadline(from message: TransportMessage) -> ContinuousClock.Instant? {
+        guard !message.headers.isEmpty, let text = message.headers[HemeraHeaders.timeout],
+            let milliseconds = Int64(text), milliseconds >= 0
+        else { return nil }
+        return .now + .milliseconds(min(milliseconds, 86_400_000))
+    }
+
     private func run(
         _ prepared: Result<PreparedHandler, HemeraError>,
         action: RegisteredAction?,
@@ -648,8 +677,24 @@ extension Hemera {
             for interceptor in interceptors { try await interceptor.onRequest(context) }
             let handler = try prepared.get()
             for interceptor in interceptors { try await interceptor.preHandler(context) }
-            if let limiter = action?.limiter { await limiter.acquire() }
-            defer { action?.limiter?.release() }
+            var holdsSlot = false
+            if let limiter = action?.limiter {
+                guard await limiter.acquire() else {
+                    throw HemeraError(
+                        name: .overloaded,
+                        message: "Overloaded: too many requests of \(context.subject) running and queued",
+                        code: "E_OVERLOADED"
+                    )
+                }
+                holdsSlot = true
+            }
+            defer { if holdsSlot { action?.limiter?.release() } }
+            if let deadline = context.deadline, deadline <= .now {
+                throw HemeraError(
+                    name: .deadlineExceeded,
+                    message: "The caller's deadline passed before the handler started"
+                )
+            }
             let body = try await HemeraContext.$current.withValue(context) {
                 try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
             }
@@ -662,6 +707,17 @@ extension Hemera {
         }
         do {
             try await sendReply(reply, context: context)
+        } catch let error as TransportError where error.code == .payloadTooLarge {
+            // Tell the caller instead of letting it wait for its timeout.
+            // A bare error envelope: the request's meta may be what made the reply too large.
+            let tooLarge = HemeraError(
+                name: .payloadTooLarge,
+                message: "The reply exceeds the server's maximum payload: \(error.message)"
+            )
+            replyEarly(
+                TransportMessage(subject: context.subject, replyTo: context.replyTo, payload: []),
+                tooLarge
+            )
         } catch {
             logger.error("reply to \(context.request.method) failed: \(error)")
         }

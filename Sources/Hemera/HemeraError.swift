@@ -45,6 +45,17 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         public static let processLoad: Name = "ProcessLoadError"
         /// Hemera's recursion guard tripped.
         public static let maxRecursion: Name = "MaxRecursionError"
+        /// The action's concurrency limit and queue are full: the request was refused at once
+        /// (code `E_OVERLOADED`). Safe to retry later; the handler did not run.
+        public static let overloaded: Name = "OverloadedError"
+        /// The caller's deadline (the `Hemera-Timeout` header) passed before the handler started:
+        /// the handler did not run.
+        public static let deadlineExceeded: Name = "DeadlineExceededError"
+        /// The server refused to let this connection publish (or subscribe) on the subject
+        /// (made by the client, never sent).
+        public static let permissionDenied: Name = "PermissionDeniedError"
+        /// A request or reply is larger than the server's maximum payload.
+        public static let payloadTooLarge: Name = "PayloadTooLargeError"
     }
 
     /// One service an error passed through.

@@ -12,6 +12,9 @@ public struct ActRequest: Sendable {
     public var timeout: Duration
     /// `true` for a fire-and-forget publish (`pubsub$`).
     public var isPubSub: Bool
+    /// `true` when the pattern is marked idempotent (`idempotent$: true` or a
+    /// ``HemeraIdempotentPattern``): the call may be retried under ``HemeraOptions/retryPolicy``.
+    public var isIdempotent: Bool = false
 }
 
 /// The reply of a call as client interceptors see it.

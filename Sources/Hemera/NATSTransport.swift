@@ -11,10 +11,58 @@ public import Logging
 public final class NATSTransport: HemeraTransport {
     /// The underlying connection.
     public let connection: NATSConnection
+    /// Asynchronous errors seen so far (slow consumers, permission violations).
+    let faults = LockedValue(Faults())
 
-    /// Wraps an open connection; ``close()`` drains it.
+    struct Faults {
+        var slowConsumerEvents = 0
+        /// Subjects the server refused a publish to, with when (for ``request``).
+        var deniedPublishes: [String: ContinuousClock.Instant] = [:]
+    }
+
+    /// Wraps an open connection; ``close()`` drains it. Watches the connection's events: slow
+    /// consumers and permission violations are logged and counted (see ``slowConsumerEvents``),
+    /// and a request to a subject the server refuses fails with a permission error, not a timeout.
     public init(connection: NATSConnection) {
         self.connection = connection
+        let events = connection.events
+        let faults = self.faults
+        let logger = connection.logger
+        // Ends with the connection: the events sequence finishes after `.closed`.
+        Task.detached {
+            for await event in events {
+                guard case .error(let error, let subject) = event else { continue }
+                switch error.code {
+                case .slowConsumer:
+                    faults.withLock { $0.slowConsumerEvents += 1 }
+                    logger.warning("slow consumer on \(subject ?? "?"): messages were dropped")
+                case .notPermitted:
+                    if let denied = Self.deniedPublishSubject(error.message) {
+                        faults.withLock { $0.deniedPublishes[denied] = .now }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// How many slow-consumer events the connection reported: a subscription's pending limit was
+    /// exceeded and messages were dropped by the client library.
+    public var slowConsumerEvents: Int { faults.withLock { $0.slowConsumerEvents } }
+
+    /// The subject of `Permissions Violation for Publish to "subject"`.
+    static func deniedPublishSubject(_ message: String) -> String? {
+        let parts = message.split(separator: "\"", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0].hasSuffix("Publish to ") else { return nil }
+        return String(parts[1])
+    }
+
+    /// The permission error for a request to `subject` refused since `since`, if any.
+    func denial(of subject: String, since: ContinuousClock.Instant) -> TransportError? {
+        let when = faults.withLock { $0.deniedPublishes[subject] }
+        guard let when, when >= since else { return nil }
+        return TransportError(.permissionDenied, "Permissions violation for publish to \"\(subject)\"")
     }
 
     /// Connects to `url` (send-asap writes, for the lowest latency of lone calls).
@@ -32,6 +80,8 @@ public final class NATSTransport: HemeraTransport {
         case .timeout: return TransportError(.timeout, error.message)
         case .noResponders: return TransportError(.noResponders, error.message)
         case .connectionClosed: return TransportError(.closed, error.message)
+        case .notPermitted: return TransportError(.permissionDenied, error.message)
+        case .maxPayload: return TransportError(.payloadTooLarge, error.message)
         default: return error
         }
     }
@@ -57,8 +107,17 @@ public final class NATSTransport: HemeraTransport {
     ) throws -> any HemeraTransportSubscription {
         do {
             let subscription = try connection.subscribe(to: subject, queue: queue) { message in
+                var headers: [String: String] = [:]
+                if let received = message.headers {
+                    for (name, value) in received where headers[name] == nil { headers[name] = value }
+                }
                 onMessage(
-                    TransportMessage(subject: message.subject, replyTo: message.replyTo, payload: message.payload)
+                    TransportMessage(
+                        subject: message.subject,
+                        replyTo: message.replyTo,
+                        payload: message.payload,
+                        headers: headers
+                    )
                 )
             }
             return Subscription(base: subscription)
@@ -68,9 +127,35 @@ public final class NATSTransport: HemeraTransport {
     }
 
     public func request(to subject: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage {
+        try await request(to: subject, payload: payload, headers: [:], timeout: timeout)
+    }
+
+    public func request(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        let started = ContinuousClock.now
+        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
+        // into a permission error (the server reports it asynchronously, after the publish).
+        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
+        var natsHeaders: NATSHeaders?
+        if !headers.isEmpty {
+            var list = NATSHeaders()
+            for (name, value) in headers { list[name] = value }
+            natsHeaders = list
+        }
         do {
-            let reply = try await connection.request(to: subject, payload: payload, headers: nil, timeout: timeout)
+            let reply = try await connection.request(
+                to: subject,
+                payload: payload,
+                headers: natsHeaders,
+                timeout: timeout
+            )
             return TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload)
+        } catch let error as NATSError where error.code == .timeout {
+            throw denial(of: subject, since: started) ?? Self.map(error)
         } catch {
             throw Self.map(error)
         }

@@ -6,12 +6,16 @@ public struct TransportMessage: Sendable {
     public var replyTo: String?
     /// The bytes.
     public var payload: [UInt8]
+    /// NATS headers (first value of each); empty when the message has none. Hemera 7 peers send
+    /// none and ignore them.
+    public var headers: [String: String]
 
     /// Creates a message.
-    public init(subject: String, replyTo: String?, payload: [UInt8]) {
+    public init(subject: String, replyTo: String?, payload: [UInt8], headers: [String: String] = [:]) {
         self.subject = subject
         self.replyTo = replyTo
         self.payload = payload
+        self.headers = headers
     }
 }
 
@@ -20,6 +24,10 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
     /// What kind of failure.
     public enum Code: Sendable, Equatable {
         case timeout, noResponders, closed, other
+        /// The server refused a publish or subscribe (a permissions violation).
+        case permissionDenied
+        /// The message is larger than the server's maximum payload.
+        case payloadTooLarge
     }
 
     /// What kind of failure.
@@ -60,6 +68,14 @@ public protocol HemeraTransport: Sendable {
     ///
     /// - Throws: ``TransportError`` with `.noResponders` at once when nobody listens, `.timeout`.
     func request(to subject: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage
+    /// Sends a request with headers (the deadline header of nested acts) and waits for the first
+    /// reply. The default implementation drops the headers.
+    func request(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration
+    ) async throws -> TransportMessage
     /// Sends a request and yields replies until `maxReplies` arrived or the timeout passed; the
     /// sequence then finishes, or throws `.timeout` if no reply came at all.
     func requestMany(
@@ -72,4 +88,16 @@ public protocol HemeraTransport: Sendable {
     func flush(timeout: Duration) async throws
     /// Closes the transport gracefully.
     func close() async
+}
+
+extension HemeraTransport {
+    /// Sends the request without its headers (for transports that have none).
+    public func request(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        try await request(to: subject, payload: payload, timeout: timeout)
+    }
 }
