@@ -5,7 +5,7 @@ VENV       := .venv-interop
 PYTHON     ?= python3
 TEST_FLAGS ?=
 
-.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak bench clean
+.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak bench bench-thresholds-check bench-thresholds-update clean
 
 all: build
 
@@ -46,9 +46,23 @@ demo: deps
 clean:
 	rm -rf .build .build-tsan .build-asan $(VENV)
 
-# The benchmark suite (its own package in Benchmarks/, ordo-one/benchmark).
+# The benchmark suite (its own package in Benchmarks/, ordo-one/benchmark): BENCH_RUNS runs, each
+# pinned to one CPU (taskset -c 0) and unpinned; every target starts its own nats-server. Prints one
+# table and writes docs/benchmarks/results.{md,json} and chart.svg (scripts/bench.py).
+BENCH_RUNS ?= 3
+BENCH_THRESHOLDS ?= 0
 bench: deps
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+	BENCH_RUNS=$(BENCH_RUNS) BENCH_THRESHOLDS=$(BENCH_THRESHOLDS) SWIFT=$(SWIFT) $(PYTHON) scripts/bench.py
+
+# Allocation thresholds (Benchmarks/Thresholds/<Swift version>/, as swift-nio): check, or update
+# after an intended change.
+SWIFT_VERSION_DIR ?= $(shell $(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\.[0-9]*\).*/\1/p' | head -1)
+bench-thresholds-check: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds check \
+	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
+bench-thresholds-update: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
+	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
 
 # libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module
 # with -sanitize=fuzzer,address (outside SwiftPM, so `swift build` is unaffected). New inputs
@@ -58,7 +72,7 @@ FUZZ_DIR     := .build-fuzz
 FUZZ_FLAGS   ?=
 fuzz-json:
 	@mkdir -p $(FUZZ_DIR)/corpus-json fuzz-artifacts
-	$(SWIFT)c -O -g -parse-as-library -sanitize=fuzzer,address -module-name HemeraJSON \
+	$(SWIFT)c -O -g -parse-as-library -sanitize=fuzzer,address -module-name HemeraJSON -package-name swift_hemera \
 	  -Xcc -fmodule-map-file=Sources/CJansson/module.modulemap -I Sources/CJansson \
 	  Sources/HemeraJSON/*.swift Fuzz/JSONFuzz/main.swift -ljansson -o $(FUZZ_DIR)/json-fuzz
 	$(FUZZ_DIR)/json-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
@@ -77,10 +91,10 @@ fuzz:
 	@mkdir -p $(FUZZ_DIR)/inbound $(FUZZ_DIR)/corpus-inbound fuzz-artifacts
 	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Logging -package-name swift_log -emit-module -emit-library -static \
 	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-log/Sources/Logging/*.swift .build/checkouts/swift-log/Sources/Logging/*/*.swift))
-	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraJSON -emit-module -emit-library -static \
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraJSON -package-name swift_hemera -emit-module -emit-library -static \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
 	  $(CURDIR)/Sources/HemeraJSON/*.swift
-	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Hemera -I . -L . \
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Hemera -package-name swift_hemera -I . -L . \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
 	  $(filter-out %/NATSTransport.swift,$(wildcard $(CURDIR)/Sources/Hemera/*.swift)) $(CURDIR)/Fuzz/InboundFuzz/main.swift \
 	  -lHemeraJSON -lLogging -ljansson -o inbound-fuzz

@@ -7,6 +7,11 @@ import PackageDescription
 // was cloned: derive it instead of hard-coding it.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
+/// nats.swift is declared only with HEMERA_BENCH_NATS_SWIFT=1, so the default build never
+/// resolves it. nats.swift 0.4.0 does not build on Linux as published (Apple-only APIs in it and
+/// its dependencies): enable it where it builds (macOS).
+let withNatsSwift = ProcessInfo.processInfo.environment["HEMERA_BENCH_NATS_SWIFT"] == "1"
+
 let package = Package(
     name: "swift-hemera-benchmarks",
     platforms: [.macOS(.v15)],
@@ -15,23 +20,38 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        .executableTarget(
-            name: "Smoke",
-            dependencies: [.product(name: "Benchmark", package: "benchmark")],
-            path: "Benchmarks/Smoke",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        // Raw cnats for the baseline of the NATS request benchmarks.
+        // Raw cnats for the baselines (the library itself uses CNats from the root package).
         .systemLibrary(name: "CNatsRaw", path: "Sources/CNatsRaw", pkgConfig: "libnats"),
+        // The raw cnats baselines and the shared workloads (pipelining, throughput metric).
+        .target(
+            name: "BenchSupport",
+            dependencies: ["CNatsRaw", .product(name: "Benchmark", package: "benchmark")],
+            path: "Sources/BenchSupport"
+        ),
+        // The NATS layer against raw cnats: latency, pipelining at 1…1024 in flight, publish.
         .executableTarget(
             name: "NATSRequest",
             dependencies: [
-                "CNatsRaw",
+                "BenchSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "HemeraNATS", package: root),
                 .product(name: "HemeraTesting", package: root),
             ],
             path: "Benchmarks/NATSRequest",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Hemera act (typed, untyped; 100 B, 1 KiB, 16 KiB) against HemeraNATS and raw cnats.
+        .executableTarget(
+            name: "HemeraAct",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Hemera", package: root),
+                .product(name: "HemeraJSON", package: root),
+                .product(name: "HemeraNATS", package: root),
+                .product(name: "HemeraTesting", package: root),
+            ],
+            path: "Benchmarks/HemeraAct",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
@@ -46,3 +66,20 @@ let package = Package(
         ),
     ]
 )
+
+if withNatsSwift {
+    package.dependencies.append(.package(url: "https://github.com/nats-io/nats.swift", exact: "0.4.0"))
+    package.targets.append(
+        .executableTarget(
+            name: "NatsSwiftRequest",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HemeraTesting", package: root),
+                .product(name: "Nats", package: "nats.swift"),
+            ],
+            path: "Benchmarks/NatsSwiftRequest",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    )
+}

@@ -63,6 +63,7 @@ func roundTrip<T: Codable & Equatable>(_ type: T.Type, _ input: UnsafeRawBufferP
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let input = UnsafeRawBufferPointer(start: data, count: size)
+    fuzzEnvelopeParser(input)
 
     if let value = try? JSONValue(parsing: input) {
         let bytes: [UInt8]
@@ -99,5 +100,26 @@ extension Result {
     var failure: Failure? {
         if case .failure(let error) = self { return error }
         return nil
+    }
+}
+
+/// The facade's envelope parser (package API of this layer) against jansson: it never traps;
+/// what both accept means the same; whatever jansson accepts within its nesting limit, it
+/// accepts too; a request envelope's kept byte ranges parse.
+func fuzzEnvelopeParser(_ input: UnsafeRawBufferPointer) {
+    let bytes = [UInt8](input)
+    var lenient = HemeraJSONDecoder()
+    lenient.allowsDuplicateKeys = true
+    let slow = try? lenient.decode(JSONValue.self, from: input)
+    do {
+        let fast = try EnvelopeParser.parse(bytes)
+        if let slow { check(sameJSON(fast, slow), "EnvelopeParser and jansson disagree") }
+    } catch {
+        check(slow == nil || error.reason == "nesting too deep", "EnvelopeParser rejects what jansson accepts: \(error)")
+    }
+    if let envelope = try? EnvelopeParser.parseRequestEnvelope(bytes) {
+        for range in [envelope.trace, envelope.request].compactMap({ $0 }) {
+            check((try? EnvelopeParser.parse(bytes, range: range)) != nil, "a kept envelope range does not parse")
+        }
     }
 }

@@ -64,7 +64,8 @@ extension Hemera {
             method: encoded.method,
             meta: fullMeta,
             delegate: delegate,
-            type: .request
+            type: .request,
+            patternSize: encoded.bytes.count
         ) { writer in writer.raw(encoded.bytes) }
         let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout)
         let response = try Self.decodeReplyEnvelope(reply.payload)
@@ -268,6 +269,7 @@ extension Hemera {
         meta: [String: JSONValue],
         delegate: [String: JSONValue],
         type: HemeraRequestInfo.Kind,
+        patternSize: Int = 0,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
         let parent = HemeraContext.current?.trace
@@ -280,7 +282,8 @@ extension Hemera {
             method: method
         )
         let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
-        var writer = JSONWriter(capacity: 384)
+        // Sized for the whole envelope, so large payloads are not copied while it grows.
+        var writer = JSONWriter(capacity: 384 + patternSize + method.utf8.count * 2)
         writer.raw("{\"pattern\":")
         writePattern(&writer)
         writer.raw(",\"meta\":")

@@ -164,7 +164,7 @@ struct EncodedTypedPattern {
         let inner = payload[(open + 1)..<close]
         if inner.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) {
             writer.raw(",")
-            writer.bytes.append(contentsOf: inner)
+            writer.raw(inner)
         }
         writer.raw("}")
         bytes = writer.bytes

@@ -768,18 +768,24 @@ extension Hemera {
     }
 
     func encodeReply(_ reply: ServerReply, context: HemeraContext) -> [UInt8] {
-        var writer = JSONWriter(capacity: 384)
+        // Sized for the whole reply (the echoed trace and request, the encoded result), so large
+        // results are not copied while it grows.
+        var resultSize = 0
+        if case .encoded(let bytes?) = reply.body { resultSize = bytes.count }
+        var writer = JSONWriter(
+            capacity: 256 + resultSize + (context.rawTrace?.count ?? 0) + (context.rawRequest?.count ?? 0)
+        )
         writer.raw("{\"meta\":")
         writer.object(context.meta)
         writer.raw(",\"trace\":")
         if let range = context.rawTrace {
-            writer.bytes.append(contentsOf: context.payload[range])
+            writer.raw(context.payload[range])
         } else {
             writer.raw("{}")
         }
         writer.raw(",\"request\":")
         if let range = context.rawRequest {
-            writer.bytes.append(contentsOf: context.payload[range])
+            writer.raw(context.payload[range])
         } else {
             writer.raw("{}")
         }

@@ -1,4 +1,5 @@
 @testable import Hemera
+import HemeraJSON
 import Testing
 
 @Suite struct EnvelopeParserTests {

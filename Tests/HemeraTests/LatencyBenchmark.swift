@@ -1,5 +1,6 @@
 import Foundation
 @testable import Hemera
+import HemeraJSON
 import Testing
 
 /// Typed act vs a raw NATS request/reply, one in flight. Run with `HEMERA_BENCH=1` (release build).

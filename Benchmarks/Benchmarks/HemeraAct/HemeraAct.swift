@@ -1,0 +1,150 @@
+// Hemera act (typed and untyped, JSON both ways) against the NATS layer's request (the cost of
+// Hemera) and raw cnats (the ceiling), same server, same run.
+//
+// Payloads of ~100 B, 1 KiB and 16 KiB: the request carries `data` of that size and the reply
+// echoes it. Raw cnats and HemeraNATS requests go to a raw send-asap responder answering a
+// fixed payload of the same size; acts go to a Hemera service on its own send-asap connection.
+//
+// Latency benchmarks make one request per iteration (wall-clock p50/p99 per request, mallocs
+// per act); pipelined ones report requests/s with W in flight from one task per lane.
+
+import Benchmark
+import BenchSupport
+import Hemera
+import HemeraJSON
+import HemeraNATS
+import HemeraTesting
+
+/// The typed pattern: `{"topic":"bench","cmd":"echo","data":…}`.
+struct Echo: HemeraPattern {
+    static let topic = "bench"
+    static let cmd: String? = "echo"
+    typealias Reply = Echoed
+    var data: String
+}
+
+struct Echoed: Codable, Sendable {
+    var data: String
+    var size: Int
+}
+
+/// The sizes, named for the table.
+let sizes: [(name: String, bytes: Int)] = [("100 B", 100), ("1 KiB", 1024), ("16 KiB", 16 * 1024)]
+let bufferSize = 4096
+
+final class Fixture: @unchecked Sendable {
+    // @unchecked Sendable: set up before the benchmarks run and read-only afterwards.
+    let server: NATSTestServer
+    let rawResponders: [RawResponder]
+    let rawSequential: RawRequester
+    let rawPipeline: RawPipeline
+    let service: Hemera
+    let clientAsap: Hemera
+    let clientBuffered: Hemera
+    let natsAsap: NATSConnection
+    let natsBuffered: NATSConnection
+
+    init() async throws {
+        self.server = NATSTestServer()
+        try await self.server.start()
+        let url = self.server.url
+        self.rawResponders = try sizes.map { size in
+            try RawResponder(url: url, subject: "raw.\(size.bytes)", reply: Array(#"{"data":""#.utf8) + Array(text(size.bytes).utf8) + Array(#"","size":1}"#.utf8))
+        }
+        self.rawSequential = try RawRequester(url: url)
+        self.rawPipeline = try RawPipeline(url: url, bufferSize: bufferSize)
+
+        var serviceOptions = NATSOptions(url: url)
+        serviceOptions.writeMode = .sendAsap
+        self.service = Hemera(
+            transport: NATSTransport(connection: try await NATSConnection.connect(serviceOptions)),
+            options: HemeraOptions(app: "bench-service"),
+            closeTransport: true
+        )
+        try self.service.add(Echo.self) { request, _ in Echoed(data: request.data, size: request.data.utf8.count) }
+        try self.service.add(["topic": "bench-u", "cmd": "echo"]) { pattern, _ in
+            .object(["data": pattern["data"] ?? .null, "size": .integer(1)])
+        }
+        try await self.service.ready(timeout: .seconds(5))
+
+        var asap = NATSOptions(url: url)
+        asap.writeMode = .sendAsap
+        self.natsAsap = try await NATSConnection.connect(asap)
+        self.clientAsap = Hemera(transport: NATSTransport(connection: self.natsAsap), options: HemeraOptions(app: "bench"))
+        var buffered = NATSOptions(url: url)
+        buffered.writeMode = .buffered(bufferSize: bufferSize)
+        self.natsBuffered = try await NATSConnection.connect(buffered)
+        self.clientBuffered = Hemera(
+            transport: NATSTransport(connection: self.natsBuffered),
+            options: HemeraOptions(app: "bench")
+        )
+    }
+}
+
+nonisolated(unsafe) var fixture: Fixture!
+
+func untyped(_ data: String) -> Pattern { ["topic": "bench-u", "cmd": "echo", "data": .string(data)] }
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.setup = { fixture = try await Fixture() }
+    Benchmark.teardown = { fixture.server.stop() }
+
+    for size in sizes {
+        let data = text(size.bytes)
+        let request = Array(#"{"data":""#.utf8) + Array(data.utf8) + Array(#""}"#.utf8)
+        let subject = "raw.\(size.bytes)"
+        let typed = Echo(data: data)
+        let pattern = untyped(data)
+
+        Benchmark("raw cnats request \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
+            for _ in benchmark.scaledIterations { fixture.rawSequential.request(subject, request) }
+        }
+        Benchmark("HemeraNATS request \(size.name), 1 in flight", configuration: latencyConfiguration()) {
+            benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try await fixture.natsAsap.request(to: subject, payload: request, timeout: .seconds(5)))
+            }
+        }
+        Benchmark("act typed \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(typed)) }
+        }
+        Benchmark("act untyped \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
+            for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(pattern)) }
+        }
+
+        let windows = size.bytes == 100 ? [16, 256] : [256]
+        for window in windows {
+            let requests = size.bytes > 1024 ? 2_000 : requestsPerSample(window: window)
+            Benchmark("raw cnats pipelined \(size.name), \(window) in flight", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: requests) {
+                    fixture.rawPipeline.run(subject: subject, payload: request, count: requests, window: window)
+                }
+            }
+            Benchmark("HemeraNATS pipelined \(size.name), \(window) in flight", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: requests) {
+                    try await pipelined(total: requests, window: window) {
+                        blackHole(try await fixture.natsBuffered.request(to: subject, payload: request, timeout: .seconds(5)))
+                    }
+                }
+            }
+            Benchmark("act typed pipelined \(size.name), \(window) in flight", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: requests) {
+                    try await pipelined(total: requests, window: window) {
+                        blackHole(try await fixture.clientBuffered.act(typed))
+                    }
+                }
+            }
+            Benchmark("act untyped pipelined \(size.name), \(window) in flight", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: requests) {
+                    try await pipelined(total: requests, window: window) {
+                        blackHole(try await fixture.clientBuffered.act(pattern))
+                    }
+                }
+            }
+        }
+    }
+}
