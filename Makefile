@@ -30,7 +30,9 @@ build: deps
 test: deps interop-venv
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(TEST_FLAGS)
 
+# Thread leaks of cnats' library threads are suppressed (Tests/tsan-suppressions.txt); no race is.
 test-tsan: deps interop-venv
+	TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=thread --scratch-path .build-tsan $(TEST_FLAGS)
 
 # LeakSanitizer runs too, with suppressions for Foundation's Process/Pipe, XCTest and the Swift
