@@ -3,6 +3,7 @@ import Hemera
 import HemeraNATS
 import HemeraTesting
 import Logging
+import Testing
 
 /// A logger that prints errors only (reconnects and kills log warnings on purpose here).
 func quietLogger(_ label: String) -> Logger {
@@ -63,7 +64,6 @@ final class Counter: Sendable {
     var all: [String: Int] { value.withLock { $0 } }
 }
 
-
 /// A value behind a pthread mutex: ThreadSanitizer sees through it (it does not see through
 /// `Synchronization.Mutex` on Linux here), so `make test-tsan` stays free of false reports.
 final class PthreadLocked<Value>: @unchecked Sendable {
@@ -91,3 +91,8 @@ final class PthreadLocked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+/// The parent of this target's suites: they run one after another (each is heavy: clusters,
+/// subprocesses, floods), so they do not starve the timing-sensitive tests of other targets that
+/// run in parallel with them on a 2-core machine.
+@Suite(.serialized) enum Reliability {}
