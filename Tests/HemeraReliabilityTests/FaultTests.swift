@@ -220,6 +220,10 @@ extension Reliability {
                 )
                 #expect(value == "a")
                 #expect(receptions["a"] == 2)
+                // A typed pattern marked idempotent is retried too.
+                let typed: String = try await client.act(FlakyGet(id: "c"), timeout: .seconds(2))
+                #expect(typed == "c")
+                #expect(receptions["c"] == 2)
 
                 let error = await #expect(throws: HemeraError.self) {
                     try await client.act(["topic": "flaky", "cmd": "get", "id": "b"], timeout: .milliseconds(300))
@@ -408,4 +412,12 @@ func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws ->
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// A typed pattern marked idempotent.
+struct FlakyGet: HemeraPattern, HemeraIdempotentPattern {
+    typealias Reply = String
+    static let topic = "flaky"
+    static let cmd: String? = "get"
+    var id: String
 }
