@@ -173,6 +173,9 @@ final class _DecoderState {
     private var scratch: UnsafeMutableRawBufferPointer?
     /// Keyed containers by key type, reused once their previous user let them go (shared state only).
     private var containers: UnsafeMutablePointer<_CachedContainer>?
+    /// The frames of keyed containers made during this decode and not cached: containers do not
+    /// own their frames (see `_KeyedDecoder`), the state does until the decode ends.
+    private var transientFrames: [_KeyedFrame] = []
 
     /// The largest arena memory kept between decodes.
     static let maxScratch = 1 << 20
@@ -236,6 +239,13 @@ final class _DecoderState {
     func relinquish() {
         busy = false
         path.removeAll(keepingCapacity: true)
+        if !transientFrames.isEmpty { transientFrames.removeAll() }
+    }
+
+    private func transientContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
+        let frame = _KeyedFrame(state: self, object: object, depth: depth)
+        transientFrames.append(frame)
+        return KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
     }
 
     private func dropContainers() {
@@ -275,7 +285,7 @@ final class _DecoderState {
     func keyedContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
         // KeyedDecodingContainer holds nothing but its box, a class instance: it can be kept as one.
         guard let containers, Self.containerIsOneReference else {
-            return KeyedDecodingContainer(_KeyedDecoder<Key>(frame: _KeyedFrame(state: self, object: object, depth: depth)))
+            return transientContainer(Key.self, object: object, depth: depth)
         }
         let id = ObjectIdentifier(Key.self)
         let bits = UInt(bitPattern: id)
@@ -286,7 +296,12 @@ final class _DecoderState {
                 return unsafeBitCast(slot.pointee.box.unsafelyUnwrapped, to: KeyedDecodingContainer<Key>.self)
             }
             // In use further up (a recursive type): a fresh one, and the cached one stays.
-            return KeyedDecodingContainer(_KeyedDecoder<Key>(frame: _KeyedFrame(state: self, object: object, depth: depth)))
+            return transientContainer(Key.self, object: object, depth: depth)
+        }
+        // Another key type's container takes the slot. If that one is still in use, its frame
+        // must live on until the decode ends.
+        if let evicted = slot.pointee.frame, !isKnownUniquelyReferenced(&slot.pointee.box) {
+            transientFrames.append(evicted)
         }
         let frame = _KeyedFrame(state: self, object: object, depth: depth)
         let container = KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
@@ -550,7 +565,9 @@ struct _CachedContainer {
 /// What a keyed container reads: a class, so that a cached container can be pointed at another
 /// object. Its fields change only in `reset`, while no container refers to it.
 final class _KeyedFrame {
-    let state: _DecoderState
+    /// The state owns its frames (cached or transient), so it outlives them: no reference count.
+    let stateRef: Unmanaged<_DecoderState>
+    var state: _DecoderState { stateRef.takeUnretainedValue() }
     // Exclusivity: every access is a plain load or store, none spans a call.
     @exclusivity(unchecked) private(set) var object: _Node
     @exclusivity(unchecked) private(set) var depth: Int
@@ -561,7 +578,7 @@ final class _KeyedFrame {
     @exclusivity(unchecked) var cursor: UnsafeMutableRawPointer?
 
     init(state: _DecoderState, object: _Node, depth: Int) {
-        self.state = state
+        self.stateRef = Unmanaged.passUnretained(state)
         self.object = object
         self.depth = depth
         self.converted = nil
@@ -629,13 +646,39 @@ final class _KeyedFrame {
 }
 
 struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let frame: _KeyedFrame
+    /// Owned by the state (see `_DecoderState.keyedContainer`), which outlives the decode's
+    /// containers: without a reference count, the container is plain data, which
+    /// `KeyedDecodingContainer`'s box copies for every call without retaining anything.
+    let frameRef: Unmanaged<_KeyedFrame>
 
     init(frame: _KeyedFrame) {
-        self.frame = frame
+        self.frameRef = Unmanaged.passUnretained(frame)
     }
 
+    var frame: _KeyedFrame { frameRef.takeUnretainedValue() }
     var state: _DecoderState { frame.state }
+
+    /// Calls `body` with the state and the value for `key` (a missing key throws `<path>: is
+    /// required`), for a scalar: no path is built unless an error needs it. The frame and the
+    /// state are used without retaining them (their owner, the state, outlives the decode).
+    @inline(__always)
+    private func withScalar<R>(_ key: Key, _ body: (_DecoderState, _Node) throws -> R) throws -> R {
+        try frameRef._withUnsafeGuaranteedRef { frame in
+            guard let node = frame.member(key.stringValue, advancing: true) else {
+                throw _Errors.keyNotFound(key, path: codingPath)
+            }
+            return try frame.stateRef._withUnsafeGuaranteedRef { state in try body(state, node) }
+        }
+    }
+
+    /// As `withScalar`, for `decodeIfPresent`: `nil` when the key is missing or `null`.
+    @inline(__always)
+    private func withScalarIfPresent<R>(_ key: Key, _ body: (_DecoderState, _Node) throws -> R) throws -> R? {
+        try frameRef._withUnsafeGuaranteedRef { frame in
+            guard let node = frame.member(key.stringValue, advancing: true), !node.isNull else { return nil }
+            return try frame.stateRef._withUnsafeGuaranteedRef { state in try body(state, node) }
+        }
+    }
     var object: _Node { frame.object }
     var depth: Int { frame.depth }
 
@@ -675,13 +718,6 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return node
     }
 
-    /// The value for `key`, or `nil` when the key is missing or `null` (for a scalar).
-    @inline(__always)
-    private func valueIfPresent(_ key: Key) -> _Node? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return node
-    }
-
     private func path(_ key: Key) -> [any CodingKey] {
         codingPath + [key]
     }
@@ -689,16 +725,16 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeNil(forKey key: Key) throws -> Bool { try scalar(key).isNull }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try state.unboxBool(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxBool(node, { path(key) }) }
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try state.unboxString(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxString(node, { path(key) }) }
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try state.unboxDouble(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxDouble(node, { path(key) }) }
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try state.unboxFloat(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxFloat(node, { path(key) }) }
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(key) }
@@ -711,35 +747,34 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try state.unbox(type, value(key), depth: depth + 1)
+        try withScalar(key) { state, node in
+            let depth = self.depth
+            state.setPath(depth, key)
+            return try state.unbox(type, node, depth: depth + 1)
+        }
     }
 
     @inline(__always)
     private func integer<I: FixedWidthInteger>(_ key: Key) throws -> I {
-        try state.unboxInteger(scalar(key), I.self, { path(key) })
+        try withScalar(key) { state, node in try state.unboxInteger(node, I.self, { path(key) }) }
     }
 
     @inline(__always)
     private func integerIfPresent<I: FixedWidthInteger>(_ key: Key) throws -> I? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxInteger(node, I.self, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxInteger(node, I.self, { path(key) }) }
     }
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxBool(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxBool(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxString(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxString(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxDouble(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxDouble(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxFloat(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxFloat(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try integerIfPresent(key) }
     func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try integerIfPresent(key) }
@@ -752,10 +787,11 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try integerIfPresent(key) }
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(key) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        guard let node = lookup(key) else { return nil }
-        if node.isNull { return nil }
-        state.setPath(depth, key)
-        return try state.unbox(type, node, depth: depth + 1)
+        try withScalarIfPresent(key) { state, node in
+            let depth = self.depth
+            state.setPath(depth, key)
+            return try state.unbox(type, node, depth: depth + 1)
+        }
     }
 
     func nestedContainer<NestedKey: CodingKey>(
