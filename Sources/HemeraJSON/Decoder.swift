@@ -173,8 +173,9 @@ final class _DecoderState {
     private var scratch: UnsafeMutableRawBufferPointer?
     /// Keyed containers by key type, reused once their previous user let them go (shared state only).
     private var containers: UnsafeMutablePointer<_CachedContainer>?
-    /// The frames of keyed containers made during this decode and not cached: containers do not
-    /// own their frames (see `_KeyedDecoder`), the state does until the decode ends.
+    /// The frames of keyed containers made during this decode and not cached (the slot was in
+    /// use, or this state does not cache): containers do not own their frames (see
+    /// `_KeyedDecoder`), the state does until the decode ends.
     private var transientFrames: [_KeyedFrame] = []
 
     /// The largest arena memory kept between decodes.
@@ -298,10 +299,9 @@ final class _DecoderState {
             // In use further up (a recursive type): a fresh one, and the cached one stays.
             return transientContainer(Key.self, object: object, depth: depth)
         }
-        // Another key type's container takes the slot. If that one is still in use, its frame
-        // must live on until the decode ends.
-        if let evicted = slot.pointee.frame, !isKnownUniquelyReferenced(&slot.pointee.box) {
-            transientFrames.append(evicted)
+        // The slot holds another key type's container: it gives way only when not in use.
+        if slot.pointee.key != nil, !isKnownUniquelyReferenced(&slot.pointee.box) {
+            return transientContainer(Key.self, object: object, depth: depth)
         }
         let frame = _KeyedFrame(state: self, object: object, depth: depth)
         let container = KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
