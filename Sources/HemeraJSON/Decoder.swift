@@ -157,26 +157,30 @@ public struct HemeraJSONDecoder: Sendable {
 final class _DecoderState {
     /// The options of the running decode. They live in the caller's frame: valid only during
     /// one `decode` call (containers and decoders must not escape it, as with any `Decoder`).
-    private(set) var optionsPointer: UnsafePointer<HemeraJSONDecoder>
+    @exclusivity(unchecked) private(set) var optionsPointer: UnsafePointer<HemeraJSONDecoder>
     var options: HemeraJSONDecoder { optionsPointer.pointee }
     // Copies of the options read on hot paths.
-    private(set) var maxDepth: Int
-    private(set) var convertsStrings: Bool
-    private(set) var usesDefaultKeys: Bool
-    /// `path[i]`: the key being read by the container at depth `i`.
+    //
+    // Exclusivity: a state is used by one thread at a time (its own, or the one decode that made
+    // a fresh one), and no access to these fields spans a call: the dynamic checks are skipped.
+    @exclusivity(unchecked) private(set) var maxDepth: Int
+    @exclusivity(unchecked) private(set) var convertsStrings: Bool
+    @exclusivity(unchecked) private(set) var usesDefaultKeys: Bool
+    /// `path[i]`: the key being read by the container at depth `i`. Entries past the current
+    /// depth are stale (left from earlier decodes) and never read.
     @exclusivity(unchecked) var path: [any CodingKey] = []
     /// Whether this is the thread's reusable state (only that one caches).
     private let isShared: Bool
     /// Whether a decode is running with this state.
-    private var busy = false
+    @exclusivity(unchecked) private var busy = false
     /// Memory for the next parse's arena (shared state only), kept between decodes.
-    private var scratch: UnsafeMutableRawBufferPointer?
+    @exclusivity(unchecked) private var scratch: UnsafeMutableRawBufferPointer?
     /// Keyed containers by key type, reused once their previous user let them go (shared state only).
-    private var containers: UnsafeMutablePointer<_CachedContainer>?
+    private let containers: UnsafeMutablePointer<_CachedContainer>?
     /// The frames of keyed containers made during this decode and not cached (the slot was in
     /// use, or this state does not cache): containers do not own their frames (see
     /// `_KeyedDecoder`), the state does until the decode ends.
-    private var transientFrames: [_KeyedFrame] = []
+    @exclusivity(unchecked) private var transientFrames: [_KeyedFrame] = []
 
     /// The largest arena memory kept between decodes.
     static let maxScratch = 1 << 20
@@ -197,6 +201,8 @@ final class _DecoderState {
             let slots = UnsafeMutablePointer<_CachedContainer>.allocate(capacity: Self.containerSlots)
             slots.initialize(repeating: _CachedContainer(), count: Self.containerSlots)
             containers = slots
+        } else {
+            containers = nil
         }
     }
 
@@ -239,7 +245,6 @@ final class _DecoderState {
     /// Ends the decode that `acquire` started.
     func relinquish() {
         busy = false
-        path.removeAll(keepingCapacity: true)
         if !transientFrames.isEmpty { transientFrames.removeAll() }
     }
 
