@@ -994,7 +994,7 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
         var result: [String: Value] = [:]
         result.reserveCapacity(json_object_size(node))
         try node.forEachMember { key, value in
-            let name = String(decoding: key, as: UTF8.self)
+            let name = _string(key)
             state.setPath(depth, _JSONKey(stringValue: name))
             result[name] = try state.unbox(Value.self, value, depth: depth + 1)
         }
@@ -1009,7 +1009,7 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
         var result: [String: V] = [:]
         result.reserveCapacity(json_object_size(node))
         try node.forEachMember { key, value in
-            let name = String(decoding: key, as: UTF8.self)
+            let name = _string(key)
             result[name] = try element(value, { state.codingPath(depth) + [_JSONKey(stringValue: name)] })
         }
         return result

@@ -3,6 +3,18 @@ internal import CJansson
 
 typealias _Node = UnsafeMutablePointer<json_t>
 
+/// A string from UTF-8 bytes. `String(unsafeUninitializedCapacity:)` builds a short ASCII
+/// string with a single check on its two words; `String(decoding:)` scans the bytes and then
+/// copies them. Either way invalid UTF-8 would be repaired, not trusted.
+@inline(__always)
+func _string(_ bytes: UnsafeRawBufferPointer) -> String {
+    guard bytes.count > 0 else { return "" }
+    return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+        return bytes.count
+    }
+}
+
 /// Installs the arena allocator before the first parse (see `shim.h`).
 private let _arenaAllocatorInstalled: Bool = {
     CJansson_install_arena_allocator()
@@ -132,8 +144,11 @@ extension UnsafeMutablePointer where Pointee == json_t {
         UnsafeRawBufferPointer(start: json_string_value(self), count: json_string_length(self))
     }
 
+    /// The string. `String(unsafeUninitializedCapacity:)` builds a short ASCII string with a
+    /// single check on its two words; `String(decoding:)` scans the bytes and then copies them.
+    /// Either way the bytes are validated again (jansson checked them already).
     @inline(__always)
-    var string: String { String(decoding: utf8, as: UTF8.self) }
+    var string: String { _string(utf8) }
 
     @inline(__always)
     var integer: Int64 { Int64(json_integer_value(self)) }
