@@ -30,10 +30,15 @@ build: deps
 test: deps interop-venv
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(TEST_FLAGS)
 
+# Thread leaks of cnats' library threads are suppressed (Tests/tsan-suppressions.txt); no race is.
 test-tsan: deps interop-venv
+	TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=thread --scratch-path .build-tsan $(TEST_FLAGS)
 
+# LeakSanitizer runs too, with suppressions for Foundation's Process/Pipe, XCTest and the Swift
+# runtime only (Tests/lsan-suppressions.txt says why for each); subprocesses inherit them.
 test-asan: deps interop-venv
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(TEST_FLAGS)
 
 demo: deps

@@ -63,6 +63,7 @@ let package = Package(
             name: "HemeraLifecycleExample",
             dependencies: [
                 "Hemera",
+                "HemeraNATS",
                 "HemeraServiceLifecycle",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -408,7 +408,9 @@ public final class Hemera: Sendable {
                 maxMessages: maxMessages,
                 prepare: prepare,
                 middleware: addOptions.middleware,
-                limiter: addOptions.concurrencyLimit.map { ConcurrencyLimiter(limit: $0, maxQueued: addOptions.maxQueued) }
+                limiter: addOptions.concurrencyLimit.map {
+                    ConcurrencyLimiter(limit: $0, maxQueued: addOptions.maxQueued)
+                }
             )
             var router = state.routers[subKey] ?? Router()
             if router.subscription == nil {

@@ -65,12 +65,16 @@ public final class NATSTransport: HemeraTransport {
         return TransportError(.permissionDenied, "Permissions violation for publish to \"\(subject)\"")
     }
 
-    /// Connects to `url` (send-asap writes, for the lowest latency of lone calls).
+    /// Connects to `url` (send-asap writes, for the lowest latency of lone calls); reconnects
+    /// without limit after losing the server.
     public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats"))
         async throws -> NATSTransport
     {
         var options = NATSOptions(url: url)
         options.name = name
+        // A service that stops reconnecting is dead until restarted: keep trying (every 2 s with
+        // jitter), and restore the subscriptions when the server is back.
+        options.maxReconnectAttempts = nil
         return NATSTransport(connection: try await NATSConnection.connect(options, logger: logger))
     }
 

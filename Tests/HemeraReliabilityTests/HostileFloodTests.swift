@@ -2,7 +2,6 @@ import Foundation
 import Hemera
 import HemeraNATS
 import HemeraTesting
-import Synchronization
 import Testing
 
 struct AddInts: HemeraPattern, HemeraIdempotentPattern {
@@ -86,77 +85,83 @@ func hostileMessage(_ index: Int, maxPayload: Int, random: inout SplitMix) -> [U
     }
 }
 
-@Suite("Hostile input", .timeLimit(.minutes(2)))
-struct HostileFloodTests {
-    @Test("10,000+ hostile messages while a normal client acts: no crash, typed errors, normal acts succeed")
-    func hostileFlood() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.maxPayload = 256 * 1024
-        try await withNATSServer(configuration) { server in
-            let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("math"))
-            try service.add(AddInts.self) { request, _ in request.a + request.b }
-            try await service.ready()
+extension Reliability {
+    @Suite("Hostile input", .timeLimit(.minutes(2)))
+    struct HostileFloodTests {
+        @Test("10,000+ hostile messages while a normal client acts: no crash, typed errors, normal acts succeed")
+        func hostileFlood() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.maxPayload = 256 * 1024
+            try await withNATSServer(configuration) { server in
+                let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("math"))
+                try service.add(AddInts.self) { request, _ in request.a + request.b }
+                try await service.ready()
 
-            // The hostile peer: raw NATS, its own reply subjects.
-            let peer = try await NATSConnection.connect(NATSOptions(url: server.url), logger: quietLogger("peer"))
-            let maxPayload = peer.maxPayload
-            let replies = Mutex<(count: Int, typed: Int, names: [String: Int], bad: [String])>((0, 0, [:], []))
-            let inbox = try peer.subscribe(to: "hostile.>", queue: nil) { message in
-                let text = String(decoding: message.payload, as: UTF8.self)
-                let value = try? HemeraJSONDecoder().decode(JSONValue.self, from: message.payload)
-                let name = value?["error"]?["name"]?.stringValue
-                replies.withLock {
-                    $0.count += 1
-                    if let name {
-                        $0.typed += 1
-                        $0.names[name, default: 0] += 1
-                    } else if $0.bad.count < 5 {
-                        $0.bad.append(String(text.prefix(200)))
+                // The hostile peer: raw NATS, its own reply subjects.
+                let peer = try await NATSConnection.connect(NATSOptions(url: server.url), logger: quietLogger("peer"))
+                let maxPayload = peer.maxPayload
+                let replies = PthreadLocked<(count: Int, typed: Int, names: [String: Int], bad: [String])>(
+                    (0, 0, [:], [])
+                )
+                let inbox = try peer.subscribe(to: "hostile.>", queue: nil) { message in
+                    let text = String(decoding: message.payload, as: UTF8.self)
+                    let value = try? HemeraJSONDecoder().decode(JSONValue.self, from: message.payload)
+                    let name = value?["error"]?["name"]?.stringValue
+                    replies.withLock {
+                        $0.count += 1
+                        if let name {
+                            $0.typed += 1
+                            $0.names[name, default: 0] += 1
+                        } else if $0.bad.count < 5 {
+                            $0.bad.append(String(text.prefix(200)))
+                        }
                     }
                 }
-            }
-            try await peer.flush(timeout: .seconds(5))
+                try await peer.flush(timeout: .seconds(5))
 
-            let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("client"))
-            let hostileCount = 10_200
-            var withReply = 0
-            let normal = Counter()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for n in 0..<300 {
-                        let sum: Int = try await client.act(AddInts(a: n, b: 1), timeout: .seconds(5))
-                        if sum == n + 1 { normal.add("ok") } else { normal.add("wrong") }
+                let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("client"))
+                let hostileCount = 10_200
+                var withReply = 0
+                let normal = Counter()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for n in 0..<300 {
+                            let sum: Int = try await client.act(AddInts(a: n, b: 1), timeout: .seconds(5))
+                            if sum == n + 1 { normal.add("ok") } else { normal.add("wrong") }
+                        }
                     }
+                    var random = SplitMix(state: 0x4E41_5453)
+                    for index in 0..<hostileCount {
+                        let payload = hostileMessage(index, maxPayload: maxPayload, random: &random)
+                        // Every 10th message has no reply subject (fire and forget).
+                        let replyTo = index % 10 == 9 ? nil : "hostile.\(index)"
+                        if replyTo != nil { withReply += 1 }
+                        try peer.publish(to: "math", payload: Array(payload.prefix(maxPayload)), replyTo: replyTo)
+                        if index % 500 == 499 { try await peer.flush(timeout: .seconds(10)) }
+                        // Lets the other tests' tasks run on the few cooperative threads.
+                        if index % 50 == 49 { await Task.yield() }
+                    }
+                    try await peer.flush(timeout: .seconds(10))
+                    try await group.waitForAll()
                 }
-                var random = SplitMix(state: 0x4E41_5453)
-                for index in 0..<hostileCount {
-                    let payload = hostileMessage(index, maxPayload: maxPayload, random: &random)
-                    // Every 10th message has no reply subject (fire and forget).
-                    let replyTo = index % 10 == 9 ? nil : "hostile.\(index)"
-                    if replyTo != nil { withReply += 1 }
-                    try peer.publish(to: "math", payload: Array(payload.prefix(maxPayload)), replyTo: replyTo)
-                    if index % 500 == 499 { try await peer.flush(timeout: .seconds(10)) }
-                }
-                try await peer.flush(timeout: .seconds(10))
-                try await group.waitForAll()
+                let expected = withReply
+                try await waitUntil(timeout: .seconds(20)) { replies.withLock { $0.count } >= expected }
+                let seen = replies.withLock { $0 }
+                print(
+                    "hostile flood: \(hostileCount) sent, \(expected) with a reply subject, \(seen.count) replies, "
+                        + "\(seen.typed) typed errors \(seen.names); normal acts \(normal.all)"
+                )
+                #expect(seen.count == expected)
+                #expect(seen.typed == expected, "untyped replies: \(seen.bad)")
+                #expect(normal["ok"] == 300)
+                // The service is still up and answering.
+                let after: Int = try await client.act(AddInts(a: 20, b: 22))
+                #expect(after == 42)
+                try inbox.unsubscribe()
+                await peer.close()
+                await client.close()
+                await service.close()
             }
-            let expected = withReply
-            try await waitUntil(timeout: .seconds(20)) { replies.withLock { $0.count } >= expected }
-            let seen = replies.withLock { $0 }
-            print(
-                "hostile flood: \(hostileCount) sent, \(expected) with a reply subject, \(seen.count) replies, "
-                    + "\(seen.typed) typed errors \(seen.names); normal acts \(normal.all)"
-            )
-            #expect(seen.count == expected)
-            #expect(seen.typed == expected, "untyped replies: \(seen.bad)")
-            #expect(normal["ok"] == 300)
-            // The service is still up and answering.
-            let after: Int = try await client.act(AddInts(a: 20, b: 22))
-            #expect(after == 42)
-            try inbox.unsubscribe()
-            await peer.close()
-            await client.close()
-            await service.close()
         }
     }
 }

@@ -29,166 +29,179 @@ private func expectRefused(_ server: NATSTestServer, _ configure: (inout NATSOpt
     await #expect(throws: NATSError.self) { try await NATSConnection.connect(options, logger: quietLogger("bad")) }
 }
 
-@Suite("Security: authentication, TLS, permissions, no stack traces, max payload", .timeLimit(.minutes(1)))
-struct HemeraSecurityTests {
-    @Test func userPassword() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.user = "svc"
-        configuration.password = "pw-123"
-        try await withNATSServer(configuration) { server in
-            let reply = try await pingRoundTrip(server) {
-                $0.authentication = .userPassword(user: "svc", password: "pw-123")
-            }
-            #expect(reply == "pong")
-            await expectRefused(server) { $0.authentication = .userPassword(user: "svc", password: "wrong") }
-            await expectRefused(server) { _ in }
-        }
-    }
-
-    @Test func token() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.token = "tok-456"
-        try await withNATSServer(configuration) { server in
-            let reply = try await pingRoundTrip(server) { $0.authentication = .token("tok-456") }
-            #expect(reply == "pong")
-            await expectRefused(server) { $0.authentication = .token("nope") }
-        }
-    }
-
-    @Test func nkey() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.nkeyUser = NATSTestKeys.userPublicKey
-        try await withNATSServer(configuration) { server in
-            let seedFile = try NATSTestKeys.writeSeedFile(in: server.directory)
-            let reply = try await pingRoundTrip(server) {
-                $0.authentication = .nkey(publicKey: NATSTestKeys.userPublicKey, seedFile: seedFile)
-            }
-            #expect(reply == "pong")
-            await expectRefused(server) { _ in }
-        }
-    }
-
-    @Test func tlsWithGeneratedCA() async throws {
-        let directory = NSTemporaryDirectory() + "hemera-rel-tls-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let certificates = try NATSTestCertificates.generate(in: directory)
-        var configuration = NATSServerConfiguration()
-        configuration.tls = .init(
-            certificateFile: certificates.serverCertificateFile,
-            keyFile: certificates.serverKeyFile,
-            caFile: certificates.caFile,
-            verifyClients: true
-        )
-        try await withNATSServer(configuration) { server in
-            let reply = try await pingRoundTrip(server) {
-                $0.tls = .init(
-                    caFile: certificates.caFile,
-                    clientCertificateFile: certificates.clientCertificateFile,
-                    clientKeyFile: certificates.clientKeyFile,
-                    expectedHostname: "localhost"
-                )
-            }
-            #expect(reply == "pong")
-            // A client without the CA does not trust the server.
-            await expectRefused(server) {
-                $0.tls = .init(
-                    clientCertificateFile: certificates.clientCertificateFile,
-                    clientKeyFile: certificates.clientKeyFile
-                )
+extension Reliability {
+    @Suite("Security: authentication, TLS, permissions, no stack traces, max payload", .timeLimit(.minutes(1)))
+    struct HemeraSecurityTests {
+        @Test func userPassword() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.user = "svc"
+            configuration.password = "pw-123"
+            try await withNATSServer(configuration) { server in
+                let reply = try await pingRoundTrip(server) {
+                    $0.authentication = .userPassword(user: "svc", password: "pw-123")
+                }
+                #expect(reply == "pong")
+                await expectRefused(server) { $0.authentication = .userPassword(user: "svc", password: "wrong") }
+                await expectRefused(server) { _ in }
             }
         }
-    }
 
-    @Test("A permission violation is a typed PermissionDeniedError, not a timeout")
-    func permissionViolation() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.extraConfiguration = """
-            authorization {
-              users = [
-                { user: svc, password: svc, permissions: { publish: ">", subscribe: ">" } }
-                { user: cli, password: cli, permissions: { publish: { allow: [">"], deny: ["secret.>", "secret"] }, subscribe: ">" } }
-              ]
+        @Test func token() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.token = "tok-456"
+            try await withNATSServer(configuration) { server in
+                let reply = try await pingRoundTrip(server) { $0.authentication = .token("tok-456") }
+                #expect(reply == "pong")
+                await expectRefused(server) { $0.authentication = .token("nope") }
             }
-            """
-        try await withNATSServer(configuration) { server in
-            var serviceOptions = NATSOptions(url: server.url)
-            serviceOptions.authentication = .userPassword(user: "svc", password: "svc")
-            let service = try await connectHemera(serviceOptions, options: hemeraOptions("svc"))
-            try service.add(["topic": "secret", "cmd": "get"]) { _, _ in "classified" }
-            try service.add(["topic": "open", "cmd": "get"]) { _, _ in "public" }
-            try await service.ready()
-            var clientOptions = NATSOptions(url: server.url)
-            clientOptions.authentication = .userPassword(user: "cli", password: "cli")
-            let client = try await connectHemera(clientOptions, options: hemeraOptions("cli"))
-            let open = try await client.act(["topic": "open", "cmd": "get"])
-            #expect(open == "public")
-            let clock = ContinuousClock()
-            let start = clock.now
-            let error = await #expect(throws: HemeraError.self) {
-                try await client.act(["topic": "secret", "cmd": "get"], timeout: .seconds(2))
-            }
-            #expect(error?.name == .permissionDenied, "\(String(describing: error))")
-            // Known refusals fail at once afterwards.
-            let again = await #expect(throws: HemeraError.self) {
-                try await client.act(["topic": "secret", "cmd": "get"], timeout: .seconds(2))
-            }
-            #expect(again?.name == .permissionDenied)
-            print("permission violation surfaced after \(clock.now - start) (two calls)")
-            await client.close()
-            await service.close()
         }
-    }
 
-    @Test("Error replies carry no stack trace by default")
-    func noStackTracesOnTheWire() async throws {
-        try await withNATSServer { server in
-            let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
-            try service.add(["topic": "boom", "cmd": "fail"]) { _, _ in
-                throw HemeraError(name: "Boom", message: "failed", extra: ["stack": "at secret.swift:42"])
+        @Test func nkey() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.nkeyUser = NATSTestKeys.userPublicKey
+            try await withNATSServer(configuration) { server in
+                let seedFile = try NATSTestKeys.writeSeedFile(in: server.directory)
+                let reply = try await pingRoundTrip(server) {
+                    $0.authentication = .nkey(publicKey: NATSTestKeys.userPublicKey, seedFile: seedFile)
+                }
+                #expect(reply == "pong")
+                await expectRefused(server) { _ in }
             }
-            try await service.ready()
-            let raw = try await NATSConnection.connect(NATSOptions(url: server.url))
-            let reply = try await raw.request(
-                to: "boom",
-                payload: Array(
-                    #"{"pattern":{"topic":"boom","cmd":"fail"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#
-                        .utf8
-                ),
-                timeout: .seconds(2)
+        }
+
+        @Test func tlsWithGeneratedCA() async throws {
+            let directory = NSTemporaryDirectory() + "hemera-rel-tls-\(UUID().uuidString.prefix(8))"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let certificates = try await offThePool { try NATSTestCertificates.generate(in: directory) }
+            var configuration = NATSServerConfiguration()
+            configuration.tls = .init(
+                certificateFile: certificates.serverCertificateFile,
+                keyFile: certificates.serverKeyFile,
+                caFile: certificates.caFile,
+                verifyClients: true
             )
-            let text = String(decoding: reply.payload, as: UTF8.self)
-            #expect(text.contains(#""name":"Boom""#))
-            #expect(!text.contains("stack") && !text.contains("secret.swift"), "\(text)")
-            await raw.close()
-            await service.close()
+            try await withNATSServer(configuration) { server in
+                let reply = try await pingRoundTrip(server) {
+                    $0.tls = .init(
+                        caFile: certificates.caFile,
+                        clientCertificateFile: certificates.clientCertificateFile,
+                        clientKeyFile: certificates.clientKeyFile,
+                        expectedHostname: "localhost"
+                    )
+                }
+                #expect(reply == "pong")
+                // A client without the CA does not trust the server.
+                await expectRefused(server) {
+                    $0.tls = .init(
+                        clientCertificateFile: certificates.clientCertificateFile,
+                        clientKeyFile: certificates.clientKeyFile
+                    )
+                }
+            }
         }
-    }
 
-    @Test("Payloads over the server's max payload give a clear, typed error both ways")
-    func maxPayload() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.maxPayload = 4096
-        try await withNATSServer(configuration) { server in
-            let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
-            try service.add(["topic": "big", "cmd": "echo"]) { pattern, _ in pattern["data"] ?? .null }
-            try service.add(["topic": "big", "cmd": "make"]) { _, _ in .string(String(repeating: "x", count: 10_000)) }
-            try await service.ready()
-            let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
-            let request = await #expect(throws: HemeraError.self) {
-                try await client.act([
-                    "topic": "big", "cmd": "echo", "data": .string(String(repeating: "y", count: 5000)),
-                ])
+        @Test("A permission violation is a typed PermissionDeniedError, not a timeout")
+        func permissionViolation() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.extraConfiguration = """
+                authorization {
+                  users = [
+                    { user: svc, password: svc, permissions: { publish: ">", subscribe: ">" } }
+                    { user: cli, password: cli, permissions: { publish: { allow: [">"], deny: ["secret.>", "secret"] }, subscribe: ">" } }
+                  ]
+                }
+                """
+            try await withNATSServer(configuration) { server in
+                var serviceOptions = NATSOptions(url: server.url)
+                serviceOptions.authentication = .userPassword(user: "svc", password: "svc")
+                let service = try await connectHemera(serviceOptions, options: hemeraOptions("svc"))
+                try service.add(["topic": "secret", "cmd": "get"]) { _, _ in "classified" }
+                try service.add(["topic": "open", "cmd": "get"]) { _, _ in "public" }
+                try await service.ready()
+                var clientOptions = NATSOptions(url: server.url)
+                clientOptions.authentication = .userPassword(user: "cli", password: "cli")
+                let client = try await connectHemera(clientOptions, options: hemeraOptions("cli"))
+                let open = try await client.act(["topic": "open", "cmd": "get"])
+                #expect(open == "public")
+                let clock = ContinuousClock()
+                let start = clock.now
+                let error = await #expect(throws: HemeraError.self) {
+                    try await client.act(["topic": "secret", "cmd": "get"], timeout: .seconds(2))
+                }
+                #expect(error?.name == .permissionDenied, "\(String(describing: error))")
+                // Known refusals fail at once afterwards.
+                let again = await #expect(throws: HemeraError.self) {
+                    try await client.act(["topic": "secret", "cmd": "get"], timeout: .seconds(2))
+                }
+                #expect(again?.name == .permissionDenied)
+                print("permission violation surfaced after \(clock.now - start) (two calls)")
+                await client.close()
+                await service.close()
             }
-            #expect(request?.name == .payloadTooLarge, "\(String(describing: request))")
-            #expect(request?.message.contains("maximum payload") == true)
-            let reply = await #expect(throws: HemeraError.self) {
-                try await client.act(["topic": "big", "cmd": "make"], timeout: .seconds(2))
+        }
+
+        @Test("Error replies carry no stack trace by default")
+        func noStackTracesOnTheWire() async throws {
+            try await withNATSServer { server in
+                let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
+                try service.add(["topic": "boom", "cmd": "fail"]) { _, _ in
+                    throw HemeraError(name: "Boom", message: "failed", extra: ["stack": "at secret.swift:42"])
+                }
+                try await service.ready()
+                let raw = try await NATSConnection.connect(NATSOptions(url: server.url))
+                let reply = try await raw.request(
+                    to: "boom",
+                    payload: Array(
+                        #"{"pattern":{"topic":"boom","cmd":"fail"},"meta":{},"request":{"id":"1","type":"request"},"trace":{}}"#
+                            .utf8
+                    ),
+                    timeout: .seconds(2)
+                )
+                let text = String(decoding: reply.payload, as: UTF8.self)
+                #expect(text.contains(#""name":"Boom""#))
+                #expect(!text.contains("stack") && !text.contains("secret.swift"), "\(text)")
+                await raw.close()
+                await service.close()
             }
-            #expect(reply?.name == .payloadTooLarge, "\(String(describing: reply))")
-            let small = try await client.act(["topic": "big", "cmd": "echo", "data": "small"])
-            #expect(small == "small")
-            await client.close()
-            await service.close()
+        }
+
+        @Test("Payloads over the server's max payload give a clear, typed error both ways")
+        func maxPayload() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.maxPayload = 4096
+            try await withNATSServer(configuration) { server in
+                let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
+                try service.add(["topic": "big", "cmd": "echo"]) { pattern, _ in pattern["data"] ?? .null }
+                try service.add(["topic": "big", "cmd": "make"]) { _, _ in
+                    .string(String(repeating: "x", count: 10_000))
+                }
+                try await service.ready()
+                let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
+                let request = await #expect(throws: HemeraError.self) {
+                    try await client.act([
+                        "topic": "big", "cmd": "echo", "data": .string(String(repeating: "y", count: 5000)),
+                    ])
+                }
+                #expect(request?.name == .payloadTooLarge, "\(String(describing: request))")
+                #expect(request?.message.contains("maximum payload") == true)
+                let reply = await #expect(throws: HemeraError.self) {
+                    try await client.act(["topic": "big", "cmd": "make"], timeout: .seconds(2))
+                }
+                #expect(reply?.name == .payloadTooLarge, "\(String(describing: reply))")
+                let small = try await client.act(["topic": "big", "cmd": "echo", "data": "small"])
+                #expect(small == "small")
+                await client.close()
+                await service.close()
+            }
         }
     }
+}
+
+/// Runs blocking work (openssl subprocesses) on its own thread, not on one of the few cooperative
+/// threads the other tests running in parallel need.
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
+        Thread.detachNewThread { continuation.resume(returning: Result { try work() }) }
+    }
+    return try result.get()
 }

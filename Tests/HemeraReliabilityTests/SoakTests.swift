@@ -14,7 +14,9 @@ struct ProcessFigures: CustomStringConvertible {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
         func field(_ name: String) -> Int {
             let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") } ?? ""
-            return Int(line.split(separator: " ").dropFirst().first { Int($0) != nil } ?? "") ?? -1
+            return Int(
+                line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first { Int($0) != nil } ?? ""
+            ) ?? -1
         }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
         return ProcessFigures(rssKiB: field("VmRSS"), fds: fds, threads: field("Threads"))
@@ -25,62 +27,66 @@ struct ProcessFigures: CustomStringConvertible {
 
 /// `make soak`: five minutes (HEMERA_SOAK_SECONDS) of steady acts; memory flat after warm-up, no
 /// growth in file descriptors or threads. Skipped in `make test`.
-@Suite("Soak", .enabled(if: ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] != nil))
-struct SoakTests {
-    @Test func steadyActs() async throws {
-        let seconds = Int(ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] ?? "") ?? 300
-        let warmUp = Duration.seconds(max(10, seconds / 10))
-        try await withNATSServer { server in
-            let start = ProcessFigures.now()
-            let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
-            try service.add(AddInts.self) { request, _ in request.a + request.b }
-            try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["payload"] ?? .null }
-            try await service.ready()
-            let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
-            let clock = ContinuousClock()
-            let began = clock.now
-            let total = Duration.seconds(seconds)
-            let counts = Counter()
-            var warm: ProcessFigures?
-            var samples: [String] = []
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<8 {
-                    group.addTask {
-                        var n = 0
-                        while clock.now - began < total {
-                            n += 1
-                            if n % 2 == 0 {
-                                let sum: Int = try await client.act(AddInts(a: n, b: worker))
-                                counts.add(sum == n + worker ? "ok" : "wrong")
-                            } else {
-                                let payload = JSONValue.string(String(repeating: "p", count: n % 2048))
-                                let echoed = try await client.act(["topic": "echo", "cmd": "get", "payload": payload])
-                                counts.add(echoed == payload ? "ok" : "wrong")
+extension Reliability {
+    @Suite("Soak", .enabled(if: ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] != nil))
+    struct SoakTests {
+        @Test func steadyActs() async throws {
+            let seconds = Int(ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] ?? "") ?? 300
+            let warmUp = Duration.seconds(max(10, seconds / 10))
+            try await withNATSServer { server in
+                let start = ProcessFigures.now()
+                let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
+                try service.add(AddInts.self) { request, _ in request.a + request.b }
+                try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["payload"] ?? .null }
+                try await service.ready()
+                let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
+                let clock = ContinuousClock()
+                let began = clock.now
+                let total = Duration.seconds(seconds)
+                let counts = Counter()
+                var warm: ProcessFigures?
+                var samples: [String] = []
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<8 {
+                        group.addTask {
+                            var n = 0
+                            while clock.now - began < total {
+                                n += 1
+                                if n % 2 == 0 {
+                                    let sum: Int = try await client.act(AddInts(a: n, b: worker))
+                                    counts.add(sum == n + worker ? "ok" : "wrong")
+                                } else {
+                                    let payload = JSONValue.string(String(repeating: "p", count: n % 2048))
+                                    let echoed = try await client.act([
+                                        "topic": "echo", "cmd": "get", "payload": payload,
+                                    ])
+                                    counts.add(echoed == payload ? "ok" : "wrong")
+                                }
                             }
                         }
                     }
+                    try await Task.sleep(for: warmUp)
+                    warm = ProcessFigures.now()
+                    while clock.now - began < total {
+                        try await Task.sleep(for: .seconds(30))
+                        samples.append("t=\(Int((clock.now - began).components.seconds))s \(ProcessFigures.now())")
+                    }
+                    try await group.waitForAll()
                 }
-                try await Task.sleep(for: warmUp)
-                warm = ProcessFigures.now()
-                while clock.now - began < total {
-                    try await Task.sleep(for: .seconds(30))
-                    samples.append("t=\(Int((clock.now - began).components.seconds))s \(ProcessFigures.now())")
+                let end = ProcessFigures.now()
+                print("soak start:   \(start)")
+                print("soak warm-up: \(warm.map(String.init(describing:)) ?? "-") after \(warmUp)")
+                for sample in samples { print("soak sample:  \(sample)") }
+                print("soak end:     \(end) after \(seconds) s, \(counts["ok"]) acts ok, \(counts["wrong"]) wrong")
+                #expect(counts["wrong"] == 0)
+                if let warm {
+                    #expect(end.rssKiB <= warm.rssKiB + max(warm.rssKiB / 10, 16 * 1024), "memory grew after warm-up")
+                    #expect(end.fds <= warm.fds, "file descriptors grew")
+                    #expect(end.threads <= warm.threads + 2, "threads grew")
                 }
-                try await group.waitForAll()
+                await client.close()
+                await service.close()
             }
-            let end = ProcessFigures.now()
-            print("soak start:   \(start)")
-            print("soak warm-up: \(warm.map(String.init(describing:)) ?? "-") after \(warmUp)")
-            for sample in samples { print("soak sample:  \(sample)") }
-            print("soak end:     \(end) after \(seconds) s, \(counts["ok"]) acts ok, \(counts["wrong"]) wrong")
-            #expect(counts["wrong"] == 0)
-            if let warm {
-                #expect(end.rssKiB <= warm.rssKiB + max(warm.rssKiB / 10, 16 * 1024), "memory grew after warm-up")
-                #expect(end.fds <= warm.fds, "file descriptors grew")
-                #expect(end.threads <= warm.threads + 2, "threads grew")
-            }
-            await client.close()
-            await service.close()
         }
     }
 }
