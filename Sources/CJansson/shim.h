@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 // jansson's type queries are macros, which Swift cannot call: wrap them.
 static inline json_type CJansson_typeof(const json_t *json) { return json_typeof(json); }
@@ -121,6 +122,48 @@ static inline void CJansson_arena_resume(CJansson_arena *arena) {
 /// Restores the arena that was current before `arena`.
 static inline void CJansson_arena_end(CJansson_arena *arena) {
     *CJansson_current_arena_slot() = arena->previous;
+}
+
+// MARK: Per-thread decoding state
+//
+// The decoder keeps one reusable state object per thread (Swift has no thread-locals of its
+// own). The slot is read on every decode; the pthread key only exists so that the object is
+// released when its thread exits. Only Sources/HemeraJSON/Decoder.swift calls these.
+
+static inline void **CJansson_decoder_slot(void) {
+    static __thread void *slot;
+    return &slot;
+}
+
+static inline void CJansson_decoder_key_destructor(void *value);
+
+static inline pthread_key_t *CJansson_decoder_key(void) {
+    static pthread_key_t key;
+    return &key;
+}
+
+static inline void (**CJansson_decoder_release_hook(void))(void *) {
+    static void (*hook)(void *);
+    return &hook;
+}
+
+static inline void CJansson_decoder_key_destructor(void *value) {
+    *CJansson_decoder_slot() = NULL;
+    void (*hook)(void *) = *CJansson_decoder_release_hook();
+    if (value != NULL && hook != NULL) hook(value);
+}
+
+static inline void CJansson_decoder_key_create(void) {
+    pthread_key_create(CJansson_decoder_key(), CJansson_decoder_key_destructor);
+}
+
+/// Stores `value` in this thread's slot; `release` is called with it when the thread exits.
+static inline void CJansson_decoder_slot_set(void *value, void (*release)(void *)) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    *CJansson_decoder_release_hook() = release;
+    pthread_once(&once, CJansson_decoder_key_create);
+    pthread_setspecific(*CJansson_decoder_key(), value);
+    *CJansson_decoder_slot() = value;
 }
 
 #endif

@@ -350,13 +350,15 @@ extension Hemera {
     }
 
     static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {
-        let envelope: JSONValue
+        // The reply's `trace` and `request` objects are validated and skipped, not built: a
+        // caller reads only `result`, `error` and `meta` (fewer allocations per act).
+        let envelope: EnvelopeParser.RequestEnvelope?
         do {
-            envelope = try EnvelopeParser.parse(payload)
+            envelope = try EnvelopeParser.parseRequestEnvelope(payload)
         } catch {
             throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
         }
-        guard case .object(let members) = envelope else {
+        guard let members = envelope?.members else {
             throw HemeraError(name: .parse, message: "The reply is not a JSON object")
         }
         if let error = members["error"], !error.isNull {

@@ -111,9 +111,11 @@ public struct HemeraJSONDecoder: Sendable {
     ///
     /// The bytes need only stay valid during the call.
     public func decode<T: Decodable>(_ type: T.Type, from buffer: UnsafeRawBufferPointer) throws -> T {
-        let document = try parse(buffer)
-        let state = _DecoderState(options: self)
-        return try state.unbox(type, document.root, depth: 0)
+        try withUnsafePointer(to: self) { options in
+            let state = _DecoderState.acquire(options)
+            defer { state.relinquish() }
+            return try state.decode(type, from: buffer)
+        }
     }
 
     /// Decodes a `T` from a dynamic ``JSONValue`` tree (keys the type does not know are ignored).
@@ -123,16 +125,21 @@ public struct HemeraJSONDecoder: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         if let value = value as? T { return value }
         let document = _JanssonDocument(adopting: try value.makeNode(depth: 0, maxDepth: maxDepth))
-        let state = _DecoderState(options: self)
-        return try state.unbox(type, document.root, depth: 0)
+        return try withUnsafePointer(to: self) { options in
+            let state = _DecoderState.acquire(options)
+            defer { state.relinquish() }
+            return try state.unbox(type, document.root, depth: 0)
+        }
     }
 
-    func parse(_ buffer: UnsafeRawBufferPointer) throws(DecodingError) -> _JanssonDocument {
+    func parse(
+        _ buffer: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer? = nil
+    ) throws(DecodingError) -> _JanssonDocument {
         guard buffer.count <= maxInputLength else {
             throw _Errors.limit("the input has \(buffer.count) bytes, more than the limit of \(maxInputLength)", path: [])
         }
         do {
-            return try _JanssonDocument(parsing: buffer, allowDuplicateKeys: allowsDuplicateKeys)
+            return try _JanssonDocument(parsing: buffer, allowDuplicateKeys: allowsDuplicateKeys, scratch: scratch)
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
         }
@@ -142,27 +149,169 @@ public struct HemeraJSONDecoder: Sendable {
 // MARK: - State
 
 /// One decoding run: options and the coding path, kept as a stack shared by all containers.
+///
+/// A state is reused: each thread keeps one (see `acquire`), with the memory of the last parse's
+/// arena and the keyed containers made before, so that a decode of a small document allocates
+/// almost nothing and never asks the runtime for generic metadata. A decode started while the
+/// thread's state is busy (a type's `init(from:)` decoding JSON itself) gets a fresh one.
 final class _DecoderState {
-    let options: HemeraJSONDecoder
-    // Copies of the options read on hot paths (reading them through `options` copies more).
-    let maxDepth: Int
-    let convertsStrings: Bool
-    let usesDefaultKeys: Bool
-    /// `path[i]`: the key being read by the container at depth `i`.
+    /// The options of the running decode. They live in the caller's frame: valid only during
+    /// one `decode` call (containers and decoders must not escape it, as with any `Decoder`).
+    @exclusivity(unchecked) private(set) var optionsPointer: UnsafePointer<HemeraJSONDecoder>
+    var options: HemeraJSONDecoder { optionsPointer.pointee }
+    // Copies of the options read on hot paths.
+    //
+    // Exclusivity: a state is used by one thread at a time (its own, or the one decode that made
+    // a fresh one), and no access to these fields spans a call: the dynamic checks are skipped.
+    @exclusivity(unchecked) private(set) var maxDepth: Int
+    @exclusivity(unchecked) private(set) var convertsStrings: Bool
+    @exclusivity(unchecked) private(set) var usesDefaultKeys: Bool
+    /// `path[i]`: the key being read by the container at depth `i`. Entries past the current
+    /// depth are stale (left from earlier decodes) and never read.
     @exclusivity(unchecked) var path: [any CodingKey] = []
+    /// Whether this is the thread's reusable state (only that one caches).
+    private let isShared: Bool
+    /// Whether a decode is running with this state.
+    @exclusivity(unchecked) private var busy = false
+    /// Memory for the next parse's arena (shared state only), kept between decodes.
+    @exclusivity(unchecked) private var scratch: UnsafeMutableRawBufferPointer?
+    /// Keyed containers by key type, reused once their previous user let them go (shared state only).
+    private let containers: UnsafeMutablePointer<_CachedContainer>?
+    /// The frames of keyed containers made during this decode and not cached (the slot was in
+    /// use, or this state does not cache): containers do not own their frames (see
+    /// `_KeyedDecoder`), the state does until the decode ends.
+    @exclusivity(unchecked) private var transientFrames: [_KeyedFrame] = []
 
-    init(options: HemeraJSONDecoder) {
-        self.options = options
-        maxDepth = options.maxDepth
-        convertsStrings = options.convertsStrings
-        if case .useDefaultKeys = options.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+    /// The largest arena memory kept between decodes.
+    static let maxScratch = 1 << 20
+    static let containerSlots = 64
+    /// Whether `KeyedDecodingContainer` is laid out as its box alone (its layout does not depend
+    /// on the key type).
+    static let containerIsOneReference =
+        MemoryLayout<KeyedDecodingContainer<_JSONKey>>.size == MemoryLayout<AnyObject>.size
+
+    private init(options: UnsafePointer<HemeraJSONDecoder>, shared: Bool) {
+        optionsPointer = options
+        maxDepth = options.pointee.maxDepth
+        convertsStrings = options.pointee.convertsStrings
+        if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+        isShared = shared
         path.reserveCapacity(8)
+        if shared {
+            let slots = UnsafeMutablePointer<_CachedContainer>.allocate(capacity: Self.containerSlots)
+            slots.initialize(repeating: _CachedContainer(), count: Self.containerSlots)
+            containers = slots
+        } else {
+            containers = nil
+        }
+    }
+
+    deinit {
+        if let containers {
+            containers.deinitialize(count: Self.containerSlots)
+            containers.deallocate()
+        }
+        scratch?.deallocate()
+    }
+
+    /// The state for a decode with `options` on this thread: the thread's own if it is free.
+    static func acquire(_ options: UnsafePointer<HemeraJSONDecoder>) -> _DecoderState {
+        if let raw = CJansson_decoder_slot().pointee {
+            let state = Unmanaged<_DecoderState>.fromOpaque(raw).takeUnretainedValue()
+            if !state.busy {
+                state.begin(options)
+                return state
+            }
+            return _DecoderState(options: options, shared: false)
+        }
+        let state = _DecoderState(options: options, shared: true)
+        CJansson_decoder_slot_set(Unmanaged.passRetained(state).toOpaque()) { raw in
+            guard let raw else { return }
+            let state = Unmanaged<_DecoderState>.fromOpaque(raw).takeRetainedValue()
+            state.dropContainers()  // they refer back to the state
+        }
+        state.busy = true
+        return state
+    }
+
+    private func begin(_ options: UnsafePointer<HemeraJSONDecoder>) {
+        busy = true
+        optionsPointer = options
+        maxDepth = options.pointee.maxDepth
+        convertsStrings = options.pointee.convertsStrings
+        if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+    }
+
+    /// Ends the decode that `acquire` started.
+    func relinquish() {
+        busy = false
+        if !transientFrames.isEmpty { transientFrames.removeAll() }
+    }
+
+    private func transientContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
+        let frame = _KeyedFrame(state: self, object: object, depth: depth)
+        transientFrames.append(frame)
+        return KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
+    }
+
+    private func dropContainers() {
+        guard let containers else { return }
+        for index in 0..<Self.containerSlots { containers[index] = _CachedContainer() }
+    }
+
+    /// Parses `buffer` into an arena (in the memory kept from the last decode when it fits) and
+    /// decodes a `T` from it.
+    func decode<T: Decodable>(_ type: T.Type, from buffer: UnsafeRawBufferPointer) throws -> T {
+        var lent: UnsafeMutableRawBufferPointer? = nil
+        if isShared {
+            // The same estimate as `_JanssonDocument`'s, plus its header.
+            let needed = min(1024 + buffer.count * 24, 8 << 20) + 64
+            if let scratch, scratch.count >= needed {
+                lent = scratch
+            } else if needed <= Self.maxScratch {
+                scratch?.deallocate()
+                let size = max(needed, 16 << 10)
+                scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+                lent = scratch
+            }
+        }
+        let document = try options.parse(buffer, scratch: lent)
+        return try unbox(type, document.root, depth: 0)
     }
 
     var userInfo: [CodingUserInfoKey: Any] { options.userInfo }
 
     func codingPath(_ depth: Int) -> [any CodingKey] {
         Array(path.prefix(depth))
+    }
+
+    /// A keyed container over `object`. The shared state hands out the container it made for
+    /// `Key` before when nothing else holds it any more: making one costs two generic metadata
+    /// look-ups, a witness table look-up and an allocation, more than reading a small object.
+    func keyedContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
+        // KeyedDecodingContainer holds nothing but its box, a class instance: it can be kept as one.
+        guard let containers, Self.containerIsOneReference else {
+            return transientContainer(Key.self, object: object, depth: depth)
+        }
+        let id = ObjectIdentifier(Key.self)
+        let bits = UInt(bitPattern: id)
+        let slot = containers + Int((bits >> 4 ^ bits >> 12) % UInt(Self.containerSlots))
+        if slot.pointee.key == id {
+            if isKnownUniquelyReferenced(&slot.pointee.box) {
+                slot.pointee.frame.unsafelyUnwrapped.reset(object: object, depth: depth)
+                return unsafeBitCast(slot.pointee.box.unsafelyUnwrapped, to: KeyedDecodingContainer<Key>.self)
+            }
+            // In use further up (a recursive type): a fresh one, and the cached one stays.
+            return transientContainer(Key.self, object: object, depth: depth)
+        }
+        // The slot holds another key type's container: it gives way only when not in use.
+        if slot.pointee.key != nil, !isKnownUniquelyReferenced(&slot.pointee.box) {
+            return transientContainer(Key.self, object: object, depth: depth)
+        }
+        let frame = _KeyedFrame(state: self, object: object, depth: depth)
+        let container = KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
+        slot.pointee = _CachedContainer(key: id, box: unsafeBitCast(container, to: AnyObject.self), frame: frame)
+        return container
     }
 
     @inline(__always)
@@ -302,7 +451,11 @@ final class _DecoderState {
         if T.self == [Double].self {
             return unsafeBitCast(try unboxArray(node, depth: depth) { try unboxDouble($0, $1) }, to: T.self)
         }
-        if usesDefaultKeys, node.kind == .object, let dictionary = T.self as? any _JSONStringKeyedDictionary.Type {
+        // A dictionary is one reference: the size test spares other types the conformance look-up,
+        // which costs as much as decoding a small object's field.
+        if usesDefaultKeys, MemoryLayout<T>.size == MemoryLayout<[String: Int]>.size, node.kind == .object,
+            let dictionary = T.self as? any _JSONStringKeyedDictionary.Type
+        {
             return try dictionary._decode(from: node, state: self, depth: depth) as! T
         }
         return try T(from: _Decoder(state: self, node: node, depth: depth))
@@ -381,7 +534,7 @@ struct _Decoder: Decoder {
             throw _Errors.typeMismatch([String: Any].self, expected: "an object", found: node.described, path: codingPath)
         }
         try checkDepth()
-        return KeyedDecodingContainer(_KeyedDecoder<Key>(state: state, object: node, depth: depth))
+        return state.keyedContainer(Key.self, object: node, depth: depth)
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -406,21 +559,51 @@ struct _Decoder: Decoder {
 
 // MARK: - Keyed container
 
-struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    let state: _DecoderState
-    let object: _Node
-    let depth: Int
+/// An entry of the shared state's container cache.
+struct _CachedContainer {
+    var key: ObjectIdentifier? = nil
+    /// The `KeyedDecodingContainer`'s box.
+    var box: AnyObject? = nil
+    var frame: _KeyedFrame? = nil
+}
+
+/// What a keyed container reads: a class, so that a cached container can be pointed at another
+/// object. Its fields change only in `reset`, while no container refers to it.
+final class _KeyedFrame {
+    /// The state owns its frames (cached or transient), so it outlives them: no reference count.
+    let stateRef: Unmanaged<_DecoderState>
+    var state: _DecoderState { stateRef.takeUnretainedValue() }
+    // Exclusivity: every access is a plain load or store, none spans a call.
+    @exclusivity(unchecked) private(set) var object: _Node
+    @exclusivity(unchecked) private(set) var depth: Int
     /// For key strategies other than `useDefaultKeys`: converted key → value.
-    let converted: [String: _Node]?
+    @exclusivity(unchecked) private(set) var converted: [String: _Node]?
+    /// The member after the one last read by `decode`: types read their keys in the order they
+    /// are written, so the next key asked for is most often this one, found without hashing.
+    @exclusivity(unchecked) var cursor: UnsafeMutableRawPointer?
 
     init(state: _DecoderState, object: _Node, depth: Int) {
-        self.state = state
+        self.stateRef = Unmanaged.passUnretained(state)
         self.object = object
         self.depth = depth
+        self.converted = nil
+        self.cursor = nil
+        convertKeys()
+    }
+
+    func reset(object: _Node, depth: Int) {
+        self.object = object
+        self.depth = depth
+        converted = nil
+        convertKeys()
+    }
+
+    private func convertKeys() {
         if state.usesDefaultKeys {
-            converted = nil
+            cursor = json_object_iter(object)
             return
         }
+        cursor = nil
         switch state.options.keyDecodingStrategy {
         case .useDefaultKeys:
             converted = nil
@@ -442,10 +625,72 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         }
     }
 
+    /// The member named `name`: the one at the cursor if it matches (then the cursor moves on),
+    /// else a hash look-up.
+    @inline(__always)
+    func member(_ name: String, advancing: Bool) -> _Node? {
+        if let converted { return converted[name] }
+        let object = self.object
+        if let found = name.utf8.withContiguousStorageIfAvailable({ utf8 -> _Node? in
+            let bytes = UnsafeRawPointer(utf8.baseAddress!).assumingMemoryBound(to: CChar.self)
+            if let cursor {
+                if json_object_iter_key_len(cursor) == utf8.count,
+                    memcmp(json_object_iter_key(cursor), bytes, utf8.count) == 0
+                {
+                    let value = json_object_iter_value(cursor)
+                    if advancing { self.cursor = json_object_iter_next(object, cursor) }
+                    return value
+                }
+            }
+            return json_object_getn(object, bytes, utf8.count)
+        }) {
+            return found
+        }
+        return object.member(name)
+    }
+}
+
+struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    /// Owned by the state (see `_DecoderState.keyedContainer`), which outlives the decode's
+    /// containers: without a reference count, the container is plain data, which
+    /// `KeyedDecodingContainer`'s box copies for every call without retaining anything.
+    let frameRef: Unmanaged<_KeyedFrame>
+
+    init(frame: _KeyedFrame) {
+        self.frameRef = Unmanaged.passUnretained(frame)
+    }
+
+    var frame: _KeyedFrame { frameRef.takeUnretainedValue() }
+    var state: _DecoderState { frame.state }
+
+    /// Calls `body` with the state and the value for `key` (a missing key throws `<path>: is
+    /// required`), for a scalar: no path is built unless an error needs it. The frame and the
+    /// state are used without retaining them (their owner, the state, outlives the decode).
+    @inline(__always)
+    private func withScalar<R>(_ key: Key, _ body: (_DecoderState, _Node) throws -> R) throws -> R {
+        try frameRef._withUnsafeGuaranteedRef { frame in
+            guard let node = frame.member(key.stringValue, advancing: true) else {
+                throw _Errors.keyNotFound(key, path: codingPath)
+            }
+            return try frame.stateRef._withUnsafeGuaranteedRef { state in try body(state, node) }
+        }
+    }
+
+    /// As `withScalar`, for `decodeIfPresent`: `nil` when the key is missing or `null`.
+    @inline(__always)
+    private func withScalarIfPresent<R>(_ key: Key, _ body: (_DecoderState, _Node) throws -> R) throws -> R? {
+        try frameRef._withUnsafeGuaranteedRef { frame in
+            guard let node = frame.member(key.stringValue, advancing: true), !node.isNull else { return nil }
+            return try frame.stateRef._withUnsafeGuaranteedRef { state in try body(state, node) }
+        }
+    }
+    var object: _Node { frame.object }
+    var depth: Int { frame.depth }
+
     var codingPath: [any CodingKey] { state.codingPath(depth) }
 
-    var allKeys: [Key] {
-        if let converted { return converted.keys.compactMap { Key(stringValue: $0) } }
+    private var _allKeys: [Key] {
+        if let converted = frame.converted { return converted.keys.compactMap { Key(stringValue: $0) } }
         var keys: [Key] = []
         object.forEachMember { key, _ in
             if let key = Key(stringValue: String(decoding: key, as: UTF8.self)) { keys.append(key) }
@@ -453,12 +698,13 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return keys
     }
 
-    func contains(_ key: Key) -> Bool { lookup(key) != nil }
+    var allKeys: [Key] { _allKeys }
+
+    func contains(_ key: Key) -> Bool { frame.member(key.stringValue, advancing: false) != nil }
 
     @inline(__always)
     private func lookup(_ key: Key) -> _Node? {
-        if let converted { return converted[key.stringValue] }
-        return object.member(key.stringValue)
+        frame.member(key.stringValue, advancing: true)
     }
 
     /// The value for `key`, with the path set to it (for decoding below it); a missing key
@@ -477,13 +723,6 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return node
     }
 
-    /// The value for `key`, or `nil` when the key is missing or `null` (for a scalar).
-    @inline(__always)
-    private func valueIfPresent(_ key: Key) -> _Node? {
-        guard let node = lookup(key), !node.isNull else { return nil }
-        return node
-    }
-
     private func path(_ key: Key) -> [any CodingKey] {
         codingPath + [key]
     }
@@ -491,16 +730,16 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeNil(forKey key: Key) throws -> Bool { try scalar(key).isNull }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-        try state.unboxBool(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxBool(node, { path(key) }) }
     }
     func decode(_ type: String.Type, forKey key: Key) throws -> String {
-        try state.unboxString(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxString(node, { path(key) }) }
     }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-        try state.unboxDouble(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxDouble(node, { path(key) }) }
     }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-        try state.unboxFloat(scalar(key), { path(key) })
+        try withScalar(key) { state, node in try state.unboxFloat(node, { path(key) }) }
     }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try integer(key) }
     func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try integer(key) }
@@ -513,35 +752,34 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try integer(key) }
     func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try integer(key) }
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        try state.unbox(type, value(key), depth: depth + 1)
+        try withScalar(key) { state, node in
+            let depth = self.depth
+            state.setPath(depth, key)
+            return try state.unbox(type, node, depth: depth + 1)
+        }
     }
 
     @inline(__always)
     private func integer<I: FixedWidthInteger>(_ key: Key) throws -> I {
-        try state.unboxInteger(scalar(key), I.self, { path(key) })
+        try withScalar(key) { state, node in try state.unboxInteger(node, I.self, { path(key) }) }
     }
 
     @inline(__always)
     private func integerIfPresent<I: FixedWidthInteger>(_ key: Key) throws -> I? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxInteger(node, I.self, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxInteger(node, I.self, { path(key) }) }
     }
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxBool(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxBool(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxString(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxString(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxDouble(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxDouble(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-        guard let node = valueIfPresent(key) else { return nil }
-        return try state.unboxFloat(node, { path(key) })
+        try withScalarIfPresent(key) { state, node in try state.unboxFloat(node, { path(key) }) }
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try integerIfPresent(key) }
     func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try integerIfPresent(key) }
@@ -554,10 +792,11 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try integerIfPresent(key) }
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try integerIfPresent(key) }
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        guard let node = lookup(key) else { return nil }
-        if node.isNull { return nil }
-        state.setPath(depth, key)
-        return try state.unbox(type, node, depth: depth + 1)
+        try withScalarIfPresent(key) { state, node in
+            let depth = self.depth
+            state.setPath(depth, key)
+            return try state.unbox(type, node, depth: depth + 1)
+        }
     }
 
     func nestedContainer<NestedKey: CodingKey>(
@@ -738,12 +977,40 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
         if depth >= state.maxDepth {
             throw _Errors.limit("nesting deeper than \(state.maxDepth) levels", path: state.codingPath(depth))
         }
+        // Scalar values with specialized code: in the generic code below, each dictionary
+        // operation asks the runtime for `_NativeDictionary<String, Value>`'s metadata.
+        if Value.self == String.self {
+            return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxString($0, $1) }, to: Self.self)
+        }
+        if Value.self == Int.self {
+            return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxInteger($0, Int.self, $1) }, to: Self.self)
+        }
+        if Value.self == Double.self {
+            return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxDouble($0, $1) }, to: Self.self)
+        }
+        if Value.self == Bool.self {
+            return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxBool($0, $1) }, to: Self.self)
+        }
         var result: [String: Value] = [:]
         result.reserveCapacity(json_object_size(node))
         try node.forEachMember { key, value in
-            let name = String(decoding: key, as: UTF8.self)
+            let name = _string(key)
             state.setPath(depth, _JSONKey(stringValue: name))
             result[name] = try state.unbox(Value.self, value, depth: depth + 1)
+        }
+        return result
+    }
+
+    /// The members of `node`, each read by `element` (given the node and its path).
+    @inline(__always)
+    private static func _scalars<V>(
+        _ node: _Node, _ state: _DecoderState, _ depth: Int, _ element: (_Node, () -> [any CodingKey]) throws -> V
+    ) throws -> [String: V] {
+        var result: [String: V] = [:]
+        result.reserveCapacity(json_object_size(node))
+        try node.forEachMember { key, value in
+            let name = _string(key)
+            result[name] = try element(value, { state.codingPath(depth) + [_JSONKey(stringValue: name)] })
         }
         return result
     }

@@ -3,6 +3,18 @@ internal import CJansson
 
 typealias _Node = UnsafeMutablePointer<json_t>
 
+/// A string from UTF-8 bytes. `String(unsafeUninitializedCapacity:)` builds a short ASCII
+/// string with a single check on its two words; `String(decoding:)` scans the bytes and then
+/// copies them. Either way invalid UTF-8 would be repaired, not trusted.
+@inline(__always)
+func _string(_ bytes: UnsafeRawBufferPointer) -> String {
+    guard bytes.count > 0 else { return "" }
+    return String(unsafeUninitializedCapacity: bytes.count) { buffer in
+        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+        return bytes.count
+    }
+}
+
 /// Installs the arena allocator before the first parse (see `shim.h`).
 private let _arenaAllocatorInstalled: Bool = {
     CJansson_install_arena_allocator()
@@ -17,13 +29,22 @@ private let _arenaAllocatorInstalled: Bool = {
 struct _JanssonDocument: ~Copyable {
     let root: _Node
     private let arena: UnsafeMutablePointer<CJansson_arena>?
+    /// Whether the arena's memory was allocated for this document (rather than lent to it).
+    private let ownsMemory: Bool
 
     /// Parses `bytes`. The corresponding C function is `json_loadb`.
     ///
     /// Flags: any value at the top level (`JSON_DECODE_ANY`); `\u0000` allowed in strings
     /// (`JSON_ALLOW_NUL`: Swift strings hold NUL, as Foundation and JavaScript do); duplicate keys
     /// rejected unless `allowDuplicateKeys` (`JSON_REJECT_DUPLICATES`).
-    init(parsing bytes: UnsafeRawBufferPointer, allowDuplicateKeys: Bool) throws(JSONSyntaxError) {
+    ///
+    /// `scratch`, when given, is memory the caller keeps for reuse (a decoder's per-thread
+    /// state): if the arena fits in it, it is used instead of a fresh block, and the caller must
+    /// keep it alive and unused by anything else until the document is gone.
+    init(
+        parsing bytes: UnsafeRawBufferPointer, allowDuplicateKeys: Bool,
+        scratch: UnsafeMutableRawBufferPointer? = nil
+    ) throws(JSONSyntaxError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw JSONSyntaxError(reason: "the input is empty", line: 1, column: 0, position: 0)
         }
@@ -40,13 +61,24 @@ struct _JanssonDocument: ~Copyable {
         // About 20 bytes of tree per byte of small documents; larger ones overflow into malloc.
         let capacity = min(1024 + bytes.count * 24, 8 << 20)
         let header = MemoryLayout<CJansson_arena>.stride
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: header + capacity, alignment: 16)
+        let memory: UnsafeMutableRawPointer
+        let arenaCapacity: Int
+        let owned: Bool
+        if let scratch, let start = scratch.baseAddress, scratch.count >= header + capacity {
+            memory = start
+            arenaCapacity = scratch.count - header
+            owned = false
+        } else {
+            memory = UnsafeMutableRawPointer.allocate(byteCount: header + capacity, alignment: 16)
+            arenaCapacity = capacity
+            owned = true
+        }
         let arena = memory.bindMemory(to: CJansson_arena.self, capacity: 1)
-        CJansson_arena_begin(arena, memory + header, capacity)
+        CJansson_arena_begin(arena, memory + header, arenaCapacity)
         var error = CJansson_error()
         guard let root = CJansson_loadb(base.assumingMemoryBound(to: CChar.self), bytes.count, flags, &error) else {
             CJansson_arena_end(arena)
-            memory.deallocate()
+            if owned { memory.deallocate() }
             let reason = withUnsafeBytes(of: &error.text) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
@@ -58,12 +90,14 @@ struct _JanssonDocument: ~Copyable {
         CJansson_arena_end(arena)
         self.root = root
         self.arena = arena
+        self.ownsMemory = owned
     }
 
     /// Takes ownership of a tree built by hand (one reference).
     init(adopting root: _Node) {
         self.root = root
         self.arena = nil
+        self.ownsMemory = false
     }
 
     deinit {
@@ -78,7 +112,7 @@ struct _JanssonDocument: ~Copyable {
             CJansson_decref(root)
             CJansson_arena_end(arena)
         }
-        UnsafeMutableRawPointer(arena).deallocate()
+        if ownsMemory { UnsafeMutableRawPointer(arena).deallocate() }
     }
 }
 
@@ -110,8 +144,11 @@ extension UnsafeMutablePointer where Pointee == json_t {
         UnsafeRawBufferPointer(start: json_string_value(self), count: json_string_length(self))
     }
 
+    /// The string. `String(unsafeUninitializedCapacity:)` builds a short ASCII string with a
+    /// single check on its two words; `String(decoding:)` scans the bytes and then copies them.
+    /// Either way the bytes are validated again (jansson checked them already).
     @inline(__always)
-    var string: String { String(decoding: utf8, as: UTF8.self) }
+    var string: String { _string(utf8) }
 
     @inline(__always)
     var integer: Int64 { Int64(json_integer_value(self)) }

@@ -36,9 +36,9 @@ struct ReadmeExamplesTests {
         return snippets
     }
 
-    /// The ```swift blocks of docs/api.md.
-    static func documentedBlocks() throws -> [String] {
-        let text = try String(contentsOf: packageRoot.appendingPathComponent("docs/api.md"), encoding: .utf8)
+    /// The ```swift blocks of a Markdown file of the package (docs/api.md by default).
+    static func documentedBlocks(in path: String = "docs/api.md") throws -> [String] {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
         var blocks: [String] = []
         var current: [Substring]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -64,6 +64,16 @@ struct ReadmeExamplesTests {
         }
         for (title, snippet) in snippets {
             #expect(blocks.contains(snippet), "example \"\(title)\" is not in docs/api.md (or differs)")
+        }
+    }
+
+    @Test("every Swift block of README.md is compiled code of Examples/ReadmeExamples")
+    func readmeMatchesCompiledExamples() throws {
+        let snippets = try Self.exampleSnippets()
+        let blocks = try Self.documentedBlocks(in: "README.md")
+        #expect(!blocks.isEmpty)
+        for block in blocks {
+            #expect(snippets.values.contains(block), "README.md has a block not in the examples:\n\(block)")
         }
     }
 

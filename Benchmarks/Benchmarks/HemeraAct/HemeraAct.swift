@@ -41,6 +41,9 @@ final class Fixture: @unchecked Sendable {
     let service: Hemera
     let clientAsap: Hemera
     let clientBuffered: Hemera
+    /// Without deadline propagation: no NATS header on requests (the cost of the header).
+    let clientAsapNoHeader: Hemera
+    let clientBufferedNoHeader: Hemera
     let natsAsap: NATSConnection
     let natsBuffered: NATSConnection
 
@@ -78,6 +81,10 @@ final class Fixture: @unchecked Sendable {
             transport: NATSTransport(connection: self.natsBuffered),
             options: HemeraOptions(app: "bench")
         )
+        var noHeader = HemeraOptions(app: "bench")
+        noHeader.propagatesDeadline = false
+        self.clientAsapNoHeader = Hemera(transport: NATSTransport(connection: self.natsAsap), options: noHeader)
+        self.clientBufferedNoHeader = Hemera(transport: NATSTransport(connection: self.natsBuffered), options: noHeader)
     }
 }
 
@@ -107,6 +114,36 @@ let benchmarks: @Sendable () -> Void = {
         }
         Benchmark("act typed \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
             for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(typed)) }
+        }
+        if size.bytes == 100 {
+            Benchmark("act typed 100 B, 1 in flight, no deadline header", configuration: latencyConfiguration()) {
+                benchmark in
+                for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsapNoHeader.act(typed)) }
+            }
+            Benchmark("act typed pipelined 100 B, 256 in flight, no deadline header", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: 10_000) {
+                    try await pipelined(total: 10_000, window: 256) {
+                        blackHole(try await fixture.clientBufferedNoHeader.act(typed))
+                    }
+                }
+            }
+        }
+        if size.bytes == 100 {
+            // The service side alone: HemeraNATS requests carrying a prebuilt request envelope.
+            let envelope = Array(
+                (#"{"pattern":{"topic":"bench","cmd":"echo","data":""# + data
+                    + #""},"meta":{},"delegate":{},"trace":{"traceId":"T1","spanId":"S1","timestamp":1,"service":"bench","method":"cmd:echo,topic:bench"},"request":{"id":"R1","type":"request","service":"bench","method":"cmd:echo,topic:bench"}}"#)
+                    .utf8
+            )
+            Benchmark("HemeraNATS request to the Hemera service 100 B, 256 in flight", configuration: throughputConfiguration()) {
+                benchmark in
+                try await measureThroughput(benchmark, requests: 10_000) {
+                    try await pipelined(total: 10_000, window: 256) {
+                        blackHole(try await fixture.natsBuffered.request(to: "bench", payload: envelope, timeout: .seconds(5)))
+                    }
+                }
+            }
         }
         Benchmark("act untyped \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
             for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(pattern)) }
