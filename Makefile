@@ -31,14 +31,16 @@ test: deps interop-venv
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(TEST_FLAGS)
 
 # Thread leaks of cnats' library threads are suppressed (Tests/tsan-suppressions.txt); no race is.
+# HEMERA_TEST_TIME_SCALE widens the tests' upper bounds on elapsed time for the sanitizers' slowdown.
+SAN_TIME_SCALE ?= 4
 test-tsan: deps interop-venv
-	TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
+	HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=thread --scratch-path .build-tsan $(TEST_FLAGS)
 
 # LeakSanitizer runs too, with suppressions for Foundation's Process/Pipe, XCTest and the Swift
 # runtime only (Tests/lsan-suppressions.txt says why for each); subprocesses inherit them.
 test-asan: deps interop-venv
-	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
+	HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(TEST_FLAGS)
 
 demo: deps

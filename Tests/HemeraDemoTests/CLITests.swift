@@ -70,7 +70,7 @@ struct CLITests {
             )
             #expect(result.status == 2)
             #expect(result.stderr.contains("no responders"))
-            #expect(result.duration < .seconds(5))
+            #expect(result.duration < Duration.seconds(5).scaledForTests)
         }
     }
 
@@ -219,7 +219,7 @@ struct CLITests {
             )
             #expect(tour.status == 2)
             #expect(tour.stderr.contains("no answer from math"))
-            #expect(tour.duration < .seconds(10))
+            #expect(tour.duration < Duration.seconds(10).scaledForTests)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Hemera
+import HemeraTesting
 import Testing
 
 @Suite(.timeLimit(.minutes(1))) struct ActAndAddTests {
@@ -75,15 +76,17 @@ import Testing
             let client = try await env.hemera()
             let clock = ContinuousClock()
             let start = clock.now
+            // The reply would come after 3 s (longer on a slowed-down sanitizer run).
+            let replyMS = Int(3000 * testTimeScale)
             let error = await hemeraError {
-                try await client.act(["topic": "slow", "cmd": "wait", "ms": 3000, "timeout$": 150])
+                try await client.act(["topic": "slow", "cmd": "wait", "ms": .integer(Int64(replyMS)), "timeout$": 150])
             }
             #expect(error?.name == .timeout)
             let elapsed = clock.now - start
-            // Wide margin: on a loaded 2-core machine the timer may run late, but never near the 3 s reply.
-            #expect(elapsed >= .milliseconds(140) && elapsed < .milliseconds(2500))
+            // Wide margin: on a loaded 2-core machine the timer may run late, but never near the reply.
+            #expect(elapsed >= .milliseconds(140) && elapsed < .milliseconds(replyMS - 500))
             // A call that is answered in time succeeds.
-            #expect(try await client.act("topic:slow,cmd:wait,ms:50", timeout: .seconds(3)) == true)
+            #expect(try await client.act("topic:slow,cmd:wait,ms:50", timeout: Duration.seconds(3).scaledForTests) == true)
         }
     }
 

@@ -248,7 +248,8 @@ extension HemeraValidatable {
             }
             let client = try await env.hemera()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<6 { group.addTask { _ = try await client.act("topic:limited,cmd:x") } }
+                // A generous timeout: this checks the peak concurrency, not speed (sanitizer runs are slow).
+                for _ in 0..<6 { group.addTask { _ = try await client.act("topic:limited,cmd:x", timeout: .seconds(20)) } }
                 try await group.waitForAll()
             }
             #expect(running.withLock { $0.peak } == 2)
