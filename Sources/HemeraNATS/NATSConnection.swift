@@ -7,7 +7,12 @@ public import Logging
 /// let connection = try await NATSConnection.connect(NATSOptions(url: server.url))
 /// let subscription = try connection.subscribe(to: "greet") { message in
 ///     // runs on cnats' delivery thread: do not block
-///     try? connection.publish(to: message.replyTo!, payload: Array("hello".utf8))
+///     guard let replyTo = message.replyTo else { return }
+///     do {
+///         try connection.publish(to: replyTo, payload: Array("hello".utf8))
+///     } catch {
+///         logger.error("reply failed: \(error)")  // never swallow a failed reply
+///     }
 /// }
 /// let reply = try await connection.request(to: "greet", payload: [], timeout: .seconds(1))
 /// await connection.close()
