@@ -15,6 +15,7 @@ public enum NATSLibrary {
     public static func closeAndWait(timeout: Duration? = nil) async throws {
         let milliseconds = timeout?.cMilliseconds ?? 0
         let result: Result<Void, NATSError> = await onDedicatedThread {
+            MessageReaper.shared.drain()
             let status = nats_CloseAndWait(milliseconds)
             return status == NATS_OK ? .success(()) : .failure(NATSError(status: status))
         }
