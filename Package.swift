@@ -102,7 +102,7 @@ let package = Package(
         // The README's code examples, compiled by `swift build` and `make test`.
         .target(name: "ReadmeExamples", dependencies: ["Hemera"], path: "Examples/ReadmeExamples"),
 
-        .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting"]),
+        .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting", "CNats"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
         .testTarget(
             name: "HemeraReliabilityTests",

@@ -58,3 +58,8 @@ final class MessageReaper: @unchecked Sendable {
         for message in batch { natsMsg_Destroy(message) }
     }
 }
+
+extension MessageReaper {
+    /// How many messages wait for the next batch (for tests and diagnostics).
+    var pendingCount: Int { self.pending.withLock { $0.messages.count } }
+}

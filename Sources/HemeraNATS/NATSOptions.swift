@@ -158,6 +158,7 @@ final class COptions {
 
     /// Builds cnats options from `options`. Callbacks are installed by the caller.
     init(_ options: NATSOptions) throws(NATSError) {
+        try NATSLibrary.openIfNeeded()
         var raw: OpaquePointer?
         try check(natsOptions_Create(&raw))
         self.pointer = raw!

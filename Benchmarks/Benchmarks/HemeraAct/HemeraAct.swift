@@ -93,7 +93,12 @@ nonisolated(unsafe) var fixture: Fixture!
 func untyped(_ data: String) -> Pattern { ["topic": "bench-u", "cmd": "echo", "data": .string(data)] }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.setup = { fixture = try await Fixture() }
+    Benchmark.setup = {
+        // cnats opened as HemeraNATS opens it (no lock spinning) before the raw baseline's first
+        // connection, so raw cnats and the library run with the same library-wide setting.
+        try NATSLibrary.open(lockSpinCount: 0)
+        fixture = try await Fixture()
+    }
     Benchmark.teardown = { fixture.server.stop() }
 
     for size in sizes {

@@ -56,7 +56,12 @@ final class Fixture: @unchecked Sendable {
 nonisolated(unsafe) var fixture: Fixture!
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.setup = { fixture = try await Fixture() }
+    Benchmark.setup = {
+        // cnats opened as HemeraNATS opens it (no lock spinning) before the raw baseline's first
+        // connection, so raw cnats and the library run with the same library-wide setting.
+        try NATSLibrary.open(lockSpinCount: 0)
+        fixture = try await Fixture()
+    }
     Benchmark.teardown = { fixture.server.stop() }
 
     Benchmark("raw cnats request, 1 in flight", configuration: latencyConfiguration()) { benchmark in

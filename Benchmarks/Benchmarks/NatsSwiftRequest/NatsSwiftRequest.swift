@@ -38,7 +38,11 @@ final class Fixture: @unchecked Sendable {
 nonisolated(unsafe) var fixture: Fixture!
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.setup = { fixture = try await Fixture() }
+    Benchmark.setup = {
+        // cnats without lock spinning, as HemeraNATS opens it (the raw baseline of the other targets).
+        try openCNats(lockSpinCount: 0)
+        fixture = try await Fixture()
+    }
     Benchmark.teardown = { fixture.server.stop() }
 
     Benchmark("raw cnats request, 1 in flight", configuration: latencyConfiguration()) { benchmark in

@@ -189,3 +189,9 @@ public func pipelined(
 
 /// `count` bytes of JSON-safe text.
 public func text(_ count: Int) -> String { String(repeating: "a", count: count) }
+
+/// Opens cnats with `lockSpinCount` before anything else uses it (HemeraNATS opens it with 0): call
+/// first in a benchmark's setup so raw cnats runs with the same library-wide setting.
+public func openCNats(lockSpinCount: Int64) throws {
+    try ok(nats_Open(lockSpinCount))
+}
