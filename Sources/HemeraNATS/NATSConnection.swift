@@ -189,7 +189,7 @@ public final class NATSConnection: Sendable {
             try check(
                 natsMsg_Create(&msg, subject, reply, payload.baseAddress?.assumingMemoryBound(to: CChar.self), length)
             )
-            defer { MessageReaper.shared.release(msg!) }
+            defer { releaseMessage(msg!) }
             try headers.apply(to: msg!)
             try check(natsConnection_PublishMsg(nc, msg))
         } else if let reply {
@@ -496,7 +496,7 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
             // The table is alive: its retain is only released by the on-complete callback, which cnats
             // runs after the last call of this handler.
             Unmanaged<RequestTable>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
-            MessageReaper.shared.release(msg)
+            releaseMessage(msg)
         },
         closure
     )

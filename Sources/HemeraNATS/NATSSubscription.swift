@@ -43,7 +43,7 @@ let subscriptionHandler: natsMsgHandler = { _, _, msg, closure in
     guard let msg, let closure else { return }
     let context = Unmanaged<SubscriptionContext>.fromOpaque(closure).takeUnretainedValue()
     let message = NATSMessage(copying: msg)
-    MessageReaper.shared.release(msg)
+    releaseMessage(msg)
     context.deliver(message)
 }
 

@@ -42,6 +42,15 @@ struct MessageReaperTests {
         #expect(reaper.pendingCount == 0)
     }
 
+    @Test("messages are freed directly on cnats 3.4.x, batched elsewhere")
+    func directFreeOnCheckedVersions() throws {
+        try NATSLibrary.openIfNeeded()
+        let checkedVersion = nats_GetVersionNumber() >> 8 == 0x0304
+        #expect((directMessageFree != nil) == checkedVersion)
+        // Freed at once (AddressSanitizer runs of this suite catch a double free or a leak).
+        releaseMessage(makeMessage(size: 100))
+    }
+
     @Test("drain destroys what waits")
     func drain() {
         let reaper = MessageReaper()
