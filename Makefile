@@ -86,7 +86,7 @@ fuzz-json:
 # libFuzzer over Hemera's whole inbound path (parse, match, validate, deadline, handler, reply):
 # swift-log and HemeraJSON as static libraries, then Sources/Hemera (without the NATS transport)
 # and Fuzz/InboundFuzz compiled as one module, all with -sanitize=fuzzer,address. Ten minutes by
-# default (FUZZ_SECONDS=…); new inputs go to .build-fuzz/corpus-inbound, seeds in Fuzz/corpus/inbound.
+# default (FUZZ_INBOUND_SECONDS=…); new inputs go to .build-fuzz/corpus-inbound, seeds in Fuzz/corpus/inbound.
 FUZZ_INBOUND_SECONDS ?= 600
 FUZZ_SAN  := -sanitize=fuzzer,address -parse-as-library -O -g
 

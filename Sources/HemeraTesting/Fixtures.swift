@@ -63,6 +63,62 @@ public struct NATSTestCertificates: Sendable {
     }
 }
 
+extension NATSTestCertificates {
+    /// The server side of these certificates: ``serverCertificateFile`` and ``serverKeyFile``, with
+    /// ``caFile`` to verify clients when `verifyClients` is true.
+    ///
+    /// - Parameter verifyClients: Whether the server requires a client certificate signed by the CA.
+    /// - Returns: A value for ``NATSServerConfiguration/tls``.
+    public func serverTLS(verifyClients: Bool = true) -> NATSServerConfiguration.TLS {
+        NATSServerConfiguration.TLS(
+            certificateFile: self.serverCertificateFile,
+            keyFile: self.serverKeyFile,
+            caFile: verifyClients ? self.caFile : nil,
+            verifyClients: verifyClients
+        )
+    }
+}
+
+/// Runs `body` with freshly generated ``NATSTestCertificates`` in a new temporary directory, and
+/// removes the directory afterwards, also when `body` throws.
+///
+/// The `openssl` subprocesses run on a thread of their own, not on one of the few cooperative
+/// threads that tests running in parallel need.
+///
+/// ```swift
+/// try await withNATSTestCertificates { certificates in
+///     var configuration = NATSServerConfiguration()
+///     configuration.tls = certificates.serverTLS()
+///     try await withNATSServer(configuration) { server in
+///         var options = NATSOptions(url: server.url)
+///         options.tls = .init(
+///             caFile: certificates.caFile,
+///             clientCertificateFile: certificates.clientCertificateFile,
+///             clientKeyFile: certificates.clientKeyFile,
+///             expectedHostname: "localhost"
+///         )
+///         ...
+///     }
+/// }
+/// ```
+///
+/// - Parameter body: The test, given the certificates' paths.
+/// - Returns: What `body` returns.
+/// - Throws: ``NATSTestServerError`` when `openssl` fails, or what `body` throws.
+public func withNATSTestCertificates<Result>(
+    _ body: (NATSTestCertificates) async throws -> Result
+) async throws -> Result {
+    let directory = NSTemporaryDirectory() + "hemera-tls-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let generated = await withCheckedContinuation {
+        (continuation: CheckedContinuation<Swift.Result<NATSTestCertificates, any Error>, Never>) in
+        Thread.detachNewThread {
+            continuation.resume(returning: Swift.Result { try NATSTestCertificates.generate(in: directory) })
+        }
+    }
+    return try await body(generated.get())
+}
+
 private func openssl(_ arguments: [String]) throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")

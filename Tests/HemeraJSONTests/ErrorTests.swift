@@ -32,6 +32,7 @@ func message<T: Decodable>(
     @Test func exactDebugDescription() throws {
         do {
             _ = try HemeraJSONDecoder().decode(Add.self, from: bytes(#"{"a":"Hello","b":2}"#))
+            Issue.record("decoded a string into an Int")
         } catch DecodingError.typeMismatch(_, let context) {
             #expect(context.debugDescription == #"a: expected a number, found the string "Hello""#)
             #expect(context.codingPath.map(\.stringValue) == ["a"])

@@ -51,7 +51,9 @@ struct LifecycleTests {
     @Test func connectionDrainTimesOut() async throws {
         try await withNATSServer { server in
             let connection = try await connect(server)
-            let stuck = try connection.subscribe(to: "stuck") { _ in Thread.sleep(forTimeInterval: 1.5) }
+            // Handlers of 1.5 s each; they and the bound below scale together on sanitizer runs.
+            let handlerSeconds = 1.5 * testTimeScale
+            let stuck = try connection.subscribe(to: "stuck") { _ in Thread.sleep(forTimeInterval: handlerSeconds) }
             try connection.publish(to: "stuck", payload: [])
             try connection.publish(to: "stuck", payload: [])
             try await connection.flush(timeout: .seconds(2))
@@ -62,7 +64,10 @@ struct LifecycleTests {
                 try await connection.drain(timeout: .milliseconds(200))
             }
             #expect(error.code == .timeout)
-            #expect(clock.now - start < .seconds(1.4), "the drain gave up at its timeout, not after the handlers")
+            #expect(
+                clock.now - start < Duration.seconds(1.4).scaledForTests,
+                "the drain gave up at its timeout, not after the handlers"
+            )
             #expect(connection.isClosed)
             withExtendedLifetime(stuck) {}
         }

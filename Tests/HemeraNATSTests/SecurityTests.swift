@@ -70,45 +70,39 @@ struct SecurityTests {
     }
 
     @Test func tls() async throws {
-        let directory = NSTemporaryDirectory() + "hemera-tls-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let certificates = try NATSTestCertificates.generate(in: directory)
-        var configuration = NATSServerConfiguration()
-        configuration.tls = .init(
-            certificateFile: certificates.serverCertificateFile,
-            keyFile: certificates.serverKeyFile,
-            caFile: certificates.caFile,
-            verifyClients: true
-        )
-        try await withNATSServer(configuration) { server in
-            #expect(server.url.hasPrefix("tls://"))
-            let good = try await connect(server) {
-                $0.tls = .init(
-                    caFile: certificates.caFile,
+        try await withNATSTestCertificates { certificates in
+            var configuration = NATSServerConfiguration()
+            configuration.tls = certificates.serverTLS()
+            try await withNATSServer(configuration) { server in
+                #expect(server.url.hasPrefix("tls://"))
+                let good = try await connect(server) {
+                    $0.tls = .init(
+                        caFile: certificates.caFile,
+                        clientCertificateFile: certificates.clientCertificateFile,
+                        clientKeyFile: certificates.clientKeyFile,
+                        expectedHostname: "localhost"
+                    )
+                }
+                let responder = try startEchoResponder(good, subject: "tls.echo")
+                let reply = try await good.request(to: "tls.echo", payload: [5], timeout: .seconds(2))
+                #expect(reply.payload == Array("re:".utf8) + [5])
+                withExtendedLifetime(responder) {}
+                await good.close()
+
+                // Without the CA the server certificate is not trusted.
+                var untrusted = NATSOptions(url: server.url)
+                Self.failFast(&untrusted)
+                untrusted.tls = .init(
                     clientCertificateFile: certificates.clientCertificateFile,
-                    clientKeyFile: certificates.clientKeyFile,
-                    expectedHostname: "localhost"
+                    clientKeyFile: certificates.clientKeyFile
                 )
+                await #expect(throws: NATSError.self) { try await NATSConnection.connect(untrusted) }
+
+                // Plain text to a TLS server fails.
+                var plain = NATSOptions(url: "nats://127.0.0.1:\(server.port)")
+                Self.failFast(&plain)
+                await #expect(throws: NATSError.self) { try await NATSConnection.connect(plain) }
             }
-            let responder = try startEchoResponder(good, subject: "tls.echo")
-            let reply = try await good.request(to: "tls.echo", payload: [5], timeout: .seconds(2))
-            #expect(reply.payload == Array("re:".utf8) + [5])
-            withExtendedLifetime(responder) {}
-            await good.close()
-
-            // Without the CA the server certificate is not trusted.
-            var untrusted = NATSOptions(url: server.url)
-            Self.failFast(&untrusted)
-            untrusted.tls = .init(
-                clientCertificateFile: certificates.clientCertificateFile,
-                clientKeyFile: certificates.clientKeyFile
-            )
-            await #expect(throws: NATSError.self) { try await NATSConnection.connect(untrusted) }
-
-            // Plain text to a TLS server fails.
-            var plain = NATSOptions(url: "nats://127.0.0.1:\(server.port)")
-            Self.failFast(&plain)
-            await #expect(throws: NATSError.self) { try await NATSConnection.connect(plain) }
         }
     }
 }

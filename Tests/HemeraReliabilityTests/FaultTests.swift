@@ -35,7 +35,11 @@ extension Reliability {
                                         timeout: timeout
                                     )
                                 }
-                                #expect(took < timeout + .seconds(1), "act \(worker)/\(n) took \(took)")
+                                // Ends by its deadline (the slack is scaled for sanitizer runs).
+                                #expect(
+                                    took < timeout + Duration.seconds(1).scaledForTests,
+                                    "act \(worker)/\(n) took \(took)"
+                                )
                                 switch result {
                                 case .success: outcomes.add("ok")
                                 case .failure(let name):
@@ -129,7 +133,11 @@ extension Reliability {
                                         timeout: .seconds(3)
                                     )
                                 }
-                                #expect(took < .seconds(4), "idempotent act \(id) took \(took)")
+                                // Its 3 s deadline holds across retries (the slack is scaled for sanitizer runs).
+                                #expect(
+                                    took < .seconds(3) + Duration.seconds(1).scaledForTests,
+                                    "idempotent act \(id) took \(took)"
+                                )
                                 switch result {
                                 case .success: idempotent.add("ok")
                                 case .failure(let name): idempotent.add(name.rawValue)
@@ -149,7 +157,11 @@ extension Reliability {
                                     timeout: .milliseconds(800)
                                 )
                             }
-                            #expect(took < .seconds(2), "plain act \(id) took \(took)")
+                            // Its 800 ms deadline holds (the slack is scaled for sanitizer runs).
+                            #expect(
+                                took < .milliseconds(800) + Duration.milliseconds(1200).scaledForTests,
+                                "plain act \(id) took \(took)"
+                            )
                             switch result {
                             case .success: plain.add("ok")
                             case .failure(let name):
@@ -242,7 +254,8 @@ extension Reliability {
                     )
                 }
                 #expect(missing?.name == .noResponders)
-                #expect(clock.now - start < .milliseconds(900))
+                // The retries end at the 500 ms deadline (the slack is scaled for sanitizer runs).
+                #expect(clock.now - start < .milliseconds(500) + Duration.milliseconds(400).scaledForTests)
                 await client.close()
                 await service.close()
             }
@@ -282,10 +295,17 @@ extension Reliability {
                     options: hemeraOptions("cli")
                 )
 
-                let nested = try await client.act(["topic": "outer", "cmd": "nested"], timeout: .milliseconds(1500))
+                // The handler sees the caller's timeout less the time the request took to reach it (under
+                // 500 ms; timeout and transit allowance are scaled together for sanitizer runs).
+                let timeoutMS = Int64(1500 * testTimeScale)
+                let transitMS = Int64(500 * testTimeScale)
+                let nested = try await client.act(
+                    ["topic": "outer", "cmd": "nested"],
+                    timeout: .milliseconds(timeoutMS)
+                )
                 let own = nested["own"]?.integerValue ?? -1
                 let inner = nested["inner"]?.integerValue ?? -1
-                #expect(own > 1000 && own <= 1500, "own \(own)")
+                #expect(own > timeoutMS - transitMS && own <= timeoutMS, "own \(own)")
                 #expect(inner > 0 && inner <= own, "inner \(inner) own \(own)")
 
                 // Three callers that give up after 150 ms; the handler takes 300 ms, one at a time.
@@ -329,8 +349,11 @@ extension Reliability {
                 var limited = AddOptions()
                 limited.concurrencyLimit = 1
                 limited.maxQueued = 1
+                // The handler's time, the bound on an overloaded answer and the act timeout all scale
+                // together on sanitizer runs, so the bound stays below the time a slot takes to free.
+                let handlerTime = Duration.milliseconds(1500).scaledForTests
                 try service.add(["topic": "busy", "cmd": "work"], options: limited) { _, _ in
-                    try await Task.sleep(for: .milliseconds(1500))
+                    try await Task.sleep(for: handlerTime)
                     return true
                 }
                 try await service.ready()
@@ -343,14 +366,20 @@ extension Reliability {
                     for _ in 0..<6 {
                         group.addTask {
                             let (result, took) = await outcome {
-                                try await client.act(["topic": "busy", "cmd": "work"], timeout: .seconds(5))
+                                try await client.act(
+                                    ["topic": "busy", "cmd": "work"],
+                                    timeout: Duration.seconds(5).scaledForTests
+                                )
                             }
                             switch result {
                             case .success: results.add("ok")
                             case .failure(let name):
                                 results.add(name.rawValue)
                                 // Answered at once, not after a running handler (1.5 s) freed a slot.
-                                #expect(took < .milliseconds(1000), "an overloaded answer took \(took)")
+                                #expect(
+                                    took < Duration.milliseconds(1000).scaledForTests,
+                                    "an overloaded answer took \(took)"
+                                )
                             }
                         }
                     }

@@ -70,32 +70,26 @@ extension Reliability {
         }
 
         @Test func tlsWithGeneratedCA() async throws {
-            let directory = NSTemporaryDirectory() + "hemera-rel-tls-\(UUID().uuidString.prefix(8))"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let certificates = try await offThePool { try NATSTestCertificates.generate(in: directory) }
-            var configuration = NATSServerConfiguration()
-            configuration.tls = .init(
-                certificateFile: certificates.serverCertificateFile,
-                keyFile: certificates.serverKeyFile,
-                caFile: certificates.caFile,
-                verifyClients: true
-            )
-            try await withNATSServer(configuration) { server in
-                let reply = try await pingRoundTrip(server) {
-                    $0.tls = .init(
-                        caFile: certificates.caFile,
-                        clientCertificateFile: certificates.clientCertificateFile,
-                        clientKeyFile: certificates.clientKeyFile,
-                        expectedHostname: "localhost"
-                    )
-                }
-                #expect(reply == "pong")
-                // A client without the CA does not trust the server.
-                await expectRefused(server) {
-                    $0.tls = .init(
-                        clientCertificateFile: certificates.clientCertificateFile,
-                        clientKeyFile: certificates.clientKeyFile
-                    )
+            try await withNATSTestCertificates { certificates in
+                var configuration = NATSServerConfiguration()
+                configuration.tls = certificates.serverTLS()
+                try await withNATSServer(configuration) { server in
+                    let reply = try await pingRoundTrip(server) {
+                        $0.tls = .init(
+                            caFile: certificates.caFile,
+                            clientCertificateFile: certificates.clientCertificateFile,
+                            clientKeyFile: certificates.clientKeyFile,
+                            expectedHostname: "localhost"
+                        )
+                    }
+                    #expect(reply == "pong")
+                    // A client without the CA does not trust the server.
+                    await expectRefused(server) {
+                        $0.tls = .init(
+                            clientCertificateFile: certificates.clientCertificateFile,
+                            clientKeyFile: certificates.clientKeyFile
+                        )
+                    }
                 }
             }
         }
@@ -195,13 +189,4 @@ extension Reliability {
             }
         }
     }
-}
-
-/// Runs blocking work (openssl subprocesses) on its own thread, not on one of the few cooperative
-/// threads the other tests running in parallel need.
-func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
-        Thread.detachNewThread { continuation.resume(returning: Result { try work() }) }
-    }
-    return try result.get()
 }

@@ -268,7 +268,9 @@ import Testing
         // The 100 ms grace period, not the handler's 30 s (scaled for sanitizer runs).
         #expect(clock.now - start < Duration.seconds(2).scaledForTests)
         #expect(service.inFlightCount == 1)
-        await #expect(throws: HemeraError.self) { try await call.value }
+        // The abandoned handler never replies: the caller ends with its own 200 ms timeout.
+        let error = await #expect(throws: HemeraError.self) { try await call.value }
+        #expect(error?.name == .timeout)
     }
 
     @Test func withHemeraScope() async throws {
