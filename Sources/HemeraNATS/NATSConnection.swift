@@ -474,6 +474,11 @@ public final class NATSConnection: Sendable {
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
+    /// The task executor that resumes requests' callers on this connection's reply thread, with no
+    /// thread hop; see ``NATSReplyExecutor`` for when to use it:
+    /// `try await withTaskExecutorPreference(connection.replyExecutor) { … }`.
+    public var replyExecutor: NATSReplyExecutor { self.table.replyExecutor }
+
     /// The largest payload the server accepts, in bytes.
     ///
     /// The corresponding C function is `natsConnection_GetMaxPayload`.
@@ -495,8 +500,11 @@ private func subscribeInbox(_ nc: OpaquePointer, table: RequestTable) throws(NAT
             guard let msg, let closure else { return }
             // The table is alive: its retain is only released by the on-complete callback, which cnats
             // runs after the last call of this handler.
-            Unmanaged<RequestTable>.fromOpaque(closure).takeUnretainedValue().deliver(msg)
+            let table = Unmanaged<RequestTable>.fromOpaque(closure).takeUnretainedValue()
+            table.replyExecutor.beginDelivery()
+            table.deliver(msg)
             releaseMessage(msg)
+            table.replyExecutor.endDelivery()
         },
         closure
     )

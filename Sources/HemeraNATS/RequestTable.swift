@@ -74,6 +74,8 @@ final class RequestTable: @unchecked Sendable {
     /// The wildcard subject the connection subscribes to: `<prefix>*`.
     let subscriptionSubject: String
     private let state = NATSLock(State())
+    /// Runs callers that prefer it on the reply thread (see ``NATSReplyExecutor``).
+    let replyExecutor = NATSReplyExecutor()
 
     init(inboxPrefix: String) {
         let token = randomToken()
