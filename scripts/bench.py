@@ -22,6 +22,8 @@ SUFFIX = ".histogram.percentiles.tsv"
 LATENCY_RATIOS = [
     ("HemeraNATS request, 1 in flight", "raw cnats request, 1 in flight", "NATS layer / raw, p50 (target <= 1.2)"),
     ("act typed 100 B, 1 in flight", "raw cnats request 100 B, 1 in flight", "typed act / raw, p50 (target <= 1.3)"),
+    ("HemeraNATS request, 1 in flight, reply executor", "raw cnats request, 1 in flight", "NATS layer with reply executor / raw, p50"),
+    ("act typed 100 B, 1 in flight, reply executor", "raw cnats request 100 B, 1 in flight", "typed act with reply executor / raw, p50"),
     ("act untyped 100 B, 1 in flight", "raw cnats request 100 B, 1 in flight", "untyped act / raw, p50"),
     ("act typed 1 KiB, 1 in flight", "raw cnats request 1 KiB, 1 in flight", "typed act 1 KiB / raw, p50"),
     ("act typed 16 KiB, 1 in flight", "raw cnats request 16 KiB, 1 in flight", "typed act 16 KiB / raw, p50"),

@@ -74,6 +74,15 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same, resumed on the reply thread (NATSReplyExecutor): no hop to Swift's pool per reply.
+    Benchmark("HemeraNATS request, 1 in flight, reply executor", configuration: latencyConfiguration()) { benchmark in
+        try await withTaskExecutorPreference(fixture.hemeraAsap.replyExecutor) {
+            for _ in benchmark.scaledIterations {
+                blackHole(try await fixture.hemeraAsap.request(to: "bench.echo", payload: payload, timeout: .seconds(5)))
+            }
+        }
+    }
+
     for window in windows {
         let requests = requestsPerSample(window: window)
         Benchmark("raw cnats pipelined, \(window) in flight", configuration: throughputConfiguration()) { benchmark in
