@@ -316,7 +316,7 @@ public final class NATSConnection: Sendable {
         headers: NATSHeaders? = nil,
         timeout: Duration
     ) async throws -> NATSMessage {
-        try await self.table.request(timeout: timeout) { (reply) throws(NATSError) in
+        try await self.table.request(subject: subject, timeout: timeout) { (reply) throws(NATSError) in
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
                     return .success(try self.publish(subject, bytes, reply, headers))
@@ -350,7 +350,7 @@ public final class NATSConnection: Sendable {
         maxReplies: Int?
     ) -> NATSReplies {
         let (stream, continuation) = AsyncThrowingStream<NATSMessage, any Error>.makeStream()
-        let id = self.table.requestMany(timeout: timeout, maxReplies: maxReplies, continuation: continuation) {
+        let id = self.table.requestMany(subject: subject, timeout: timeout, maxReplies: maxReplies, continuation: continuation) {
             (reply) throws(NATSError) in
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {

@@ -62,11 +62,19 @@ final class RequestTable: @unchecked Sendable {
 
     struct State {
         var entries: [UInt64: Waiter] = [:]
+        /// The subject each pending request was sent to (for permission errors, which name it).
+        var subjects: [UInt64: String] = [:]
         var nextID: UInt64 = 0
         var heap = DeadlineHeap()
         /// Set when the connection closed: new requests fail with it at once.
         var closedError: NATSError?
         var timerStarted = false
+
+        /// Removes a request's entry and its subject.
+        mutating func removeEntry(_ id: UInt64) -> Waiter? {
+            self.subjects[id] = nil
+            return self.entries.removeValue(forKey: id)
+        }
     }
 
     /// `<inboxPrefix>.<unique token>.` as bytes, without a terminating zero.
@@ -91,10 +99,11 @@ final class RequestTable: @unchecked Sendable {
     /// Sends a request through `publish` (given the zero-terminated reply subject) and waits for
     /// one reply, a timeout, a cancellation or the connection closing.
     func request(
+        subject: String,
         timeout: Duration,
         publish: (UnsafePointer<CChar>) throws(NATSError) -> Void
     ) async throws -> NATSMessage {
-        let id = try self.reserve(.reserved, timeout: timeout)
+        let id = try self.reserve(.reserved, subject: subject, timeout: timeout)
         let reply = try await withTaskCancellationHandler {
             try await withReplyContinuation { continuation in
                 let failure: (any Error)? = self.state.withLock { state in
@@ -103,7 +112,7 @@ final class RequestTable: @unchecked Sendable {
                         state.entries[id] = .single(continuation)
                         return nil
                     case .cancelled:
-                        state.entries[id] = nil
+                        _ = state.removeEntry(id)
                         return CancellationError()
                     case nil:
                         // The timer or the connection closing removed it while reserved.
@@ -146,6 +155,7 @@ final class RequestTable: @unchecked Sendable {
     /// Returns its id (nil when it failed at once), for ``cancel(_:)``.
     @discardableResult
     func requestMany(
+        subject: String,
         timeout: Duration,
         maxReplies: Int?,
         continuation: AsyncThrowingStream<NATSMessage, any Error>.Continuation,
@@ -155,6 +165,7 @@ final class RequestTable: @unchecked Sendable {
         do {
             id = try self.reserve(
                 .many(Many(continuation: continuation, remaining: maxReplies, received: 0)),
+                subject: subject,
                 timeout: timeout
             )
         } catch {
@@ -191,7 +202,7 @@ final class RequestTable: @unchecked Sendable {
         let action: Action? = self.state.withLock { state in
             switch state.entries[id] {
             case .single(let continuation)?:
-                state.entries[id] = nil
+                _ = state.removeEntry(id)
                 return .single(continuation)
             case .many(var many)?:
                 many.received += 1
@@ -200,7 +211,11 @@ final class RequestTable: @unchecked Sendable {
                     many.remaining = remaining - 1
                     if remaining <= 1 { finished = true }
                 }
-                state.entries[id] = finished ? nil : .many(many)
+                if finished {
+                    _ = state.removeEntry(id)
+                } else {
+                    state.entries[id] = .many(many)
+                }
                 return .many(many.continuation, finished: finished)
             case .reserved?, .cancelled?, nil:
                 return nil
@@ -232,7 +247,7 @@ final class RequestTable: @unchecked Sendable {
                 state.entries[id] = .cancelled
                 return nil
             case .single?, .many?:
-                return state.entries.removeValue(forKey: id)
+                return state.removeEntry(id)
             case .cancelled?, nil:
                 return nil
             }
@@ -257,6 +272,7 @@ final class RequestTable: @unchecked Sendable {
                 state.closedError = error
                 let waiters = Array(state.entries.values)
                 state.entries.removeAll()
+                state.subjects.removeAll()
                 state.heap.removeAll()
                 return waiters
             }
@@ -265,7 +281,7 @@ final class RequestTable: @unchecked Sendable {
                 switch waiter {
                 case .single, .many:
                     waiters.append(waiter)
-                    state.entries[id] = nil
+                    _ = state.removeEntry(id)
                 case .reserved, .cancelled:
                     break
                 }
@@ -297,13 +313,14 @@ final class RequestTable: @unchecked Sendable {
 
     // MARK: Internals
 
-    private func reserve(_ waiter: Waiter, timeout: Duration) throws -> UInt64 {
+    private func reserve(_ waiter: Waiter, subject: String, timeout: Duration) throws -> UInt64 {
         let deadline = monotonicNanoseconds() &+ timeout.nanoseconds
         let (id, wake, startTimer): (UInt64, Bool, Bool) = try self.state.withLock { state in
             if let error = state.closedError { throw error }
             state.nextID &+= 1
             let id = state.nextID
             state.entries[id] = waiter
+            state.subjects[id] = subject
             let wake = state.heap.first.map { deadline < $0.deadline } ?? true
             if state.heap.count > 1024 && state.heap.count > 4 * state.entries.count {
                 let entries = state.entries
@@ -323,7 +340,28 @@ final class RequestTable: @unchecked Sendable {
     }
 
     private func remove(_ id: UInt64) -> Waiter? {
-        self.state.withLock { $0.entries.removeValue(forKey: id) }
+        self.state.withLock { $0.removeEntry(id) }
+    }
+
+    /// Fails at once the requests waiting for replies to `subject` (the server refused their
+    /// publish: cnats reports it asynchronously, naming the subject). Requests still being sent are
+    /// left alone; they fail with the next refusal or their timeout.
+    func failRequests(to subject: String, with error: NATSError) {
+        let waiters: [Waiter] = self.state.withLock { state in
+            var waiters: [Waiter] = []
+            for (id, pendingSubject) in state.subjects where pendingSubject == subject {
+                switch state.entries[id] {
+                case .single?, .many?:
+                    if let waiter = state.removeEntry(id) { waiters.append(waiter) }
+                case .reserved?, .cancelled?, nil:
+                    break
+                }
+            }
+            return waiters
+        }
+        for waiter in waiters {
+            Self.fail(waiter, with: error, timedOut: false)
+        }
     }
 
     /// The timer thread: fails requests whose deadline passed; ends when the table closes.
@@ -335,7 +373,7 @@ final class RequestTable: @unchecked Sendable {
                 var expired: [(Waiter, UInt64)] = []
                 while let first = state.heap.first, first.deadline <= now {
                     state.heap.removeFirst()
-                    if let waiter = state.entries.removeValue(forKey: first.id) {
+                    if let waiter = state.removeEntry(first.id) {
                         expired.append((waiter, first.id))
                     }
                 }

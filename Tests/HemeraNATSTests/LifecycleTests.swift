@@ -223,6 +223,29 @@ struct EventTests {
         }
     }
 
+    @Test func aRefusedRequestFailsAtOnce() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.extraConfiguration = """
+            authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
+            """
+        try await withNATSServer(configuration) { server in
+            let connection = try await connect(server) {
+                $0.authentication = .userPassword(user: "limited", password: "pw")
+            }
+            let started = ContinuousClock.now
+            await #expect {
+                _ = try await connection.request(to: "forbidden.call", payload: [1], timeout: .seconds(10))
+            } throws: { error in
+                guard let error = error as? NATSError else { return false }
+                return error.code == .notPermitted && error.message.contains("forbidden.call")
+            }
+            // Reported by the server within a round trip, long before the 10 s timeout.
+            #expect(ContinuousClock.now - started < Duration.seconds(2).scaledForTests)
+            #expect(connection.pendingRequestCount == 0)
+            await connection.close()
+        }
+    }
+
     @Test func droppingTheLastReferenceClosesTheConnection() async throws {
         try await withNATSServer { server in
             do {
