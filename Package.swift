@@ -34,11 +34,14 @@ let package = Package(
             providers: [.apt(["libjansson-dev"])]
         ),
 
+        // The pthread lock box shared by HemeraNATS and Hemera (package API; TSan-visible).
+        .target(name: "HemeraLocks"),
         // The NATS layer: the only module that imports CNats.
         .target(
             name: "HemeraNATS",
             dependencies: [
                 "CNats",
+                "HemeraLocks",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,4 +1,5 @@
 internal import CNats
+internal import HemeraLocks
 
 #if canImport(Glibc)
     import Glibc
@@ -69,7 +70,7 @@ final class MessageReaper: @unchecked Sendable {
         var bytes = 0
     }
 
-    private let pending = NATSLock(Pending())
+    private let pending = PthreadLock(Pending())
 
     init() {
         self.pending.withLock { $0.messages.reserveCapacity(Self.maxCount) }

@@ -1,4 +1,5 @@
 internal import CNats
+internal import HemeraLocks
 internal import Logging
 #if canImport(Glibc)
     import Glibc
@@ -79,7 +80,7 @@ final class ConnectionEventHub: @unchecked Sendable {
     let logger: Logger
     let table: RequestTable
     let failRequestsOnDisconnect: Bool
-    private let state = NATSLock(State())
+    private let state = PthreadLock(State())
 
     init(logger: Logger, table: RequestTable, failRequestsOnDisconnect: Bool) {
         self.logger = logger
@@ -205,7 +206,7 @@ final class EventSubscriberToken: Sendable {
 /// does nothing. The entry is removed by the closed callback (always the last one) or when the
 /// connect failed.
 enum EventHubRegistry {
-    static let hubs = NATSLock<(next: Int, hubs: [Int: ConnectionEventHub])>((0, [:]))
+    static let hubs = PthreadLock<(next: Int, hubs: [Int: ConnectionEventHub])>((0, [:]))
 
     static func register(_ hub: ConnectionEventHub) -> Int {
         hubs.withLock { registry in

@@ -1,9 +1,10 @@
 internal import CNats
+internal import HemeraLocks
 
 /// Process-wide operations of the C library.
 public enum NATSLibrary {
     /// Whether cnats was opened through ``open(lockSpinCount:)`` (or by the first connection).
-    private static let opened = NATSLock(false)
+    private static let opened = PthreadLock(false)
 
     /// Initializes cnats with how many times its locks spin before sleeping. Call it before the
     /// first connection; later calls (and calls after any other use of cnats in the process) have no

@@ -1,4 +1,5 @@
 internal import CNats
+internal import HemeraLocks
 
 /// What a subscription's C handler does with each message.
 ///
@@ -11,7 +12,7 @@ final class SubscriptionContext: @unchecked Sendable {
     }
 
     let sink: Sink
-    let streamDropped = NATSLock<Int64>(0)
+    let streamDropped = PthreadLock<Int64>(0)
 
     init(sink: Sink) { self.sink = sink }
 

@@ -1,4 +1,5 @@
 internal import CNats
+internal import HemeraLocks
 
 #if DEBUG
     /// The continuation of a waiting request: checked in debug builds, unsafe in release builds.
@@ -81,7 +82,7 @@ final class RequestTable: @unchecked Sendable {
     let prefix: [UInt8]
     /// The wildcard subject the connection subscribes to: `<prefix>*`.
     let subscriptionSubject: String
-    private let state = NATSLock(State())
+    private let state = PthreadLock(State(), withCondition: true)
     /// Runs callers that prefer it on the reply thread (see ``NATSReplyExecutor``).
     let replyExecutor = NATSReplyExecutor()
 
