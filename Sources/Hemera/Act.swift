@@ -68,8 +68,45 @@ extension Hemera {
             patternSize: encoded.bytes.count
         ) { writer in writer.raw(encoded.bytes) }
         let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout)
-        let response = try Self.decodeReplyEnvelope(reply.payload)
-        return try decodeReply(R.self, from: response.result)
+        return try decodeTypedReply(R.self, from: reply.payload)
+    }
+
+    /// Decodes a typed reply straight from the reply's bytes: the envelope is skimmed for where
+    /// `result` is, and `R` is decoded from that slice, with no `JSONValue` tree in between.
+    /// Anything that does not decode that way (and every error) goes through the tree path of
+    /// ``decodeReply(_:from:)``, which stays the reference for what decodes and how errors read.
+    func decodeTypedReply<R: Decodable>(_ type: R.Type, from payload: [UInt8]) throws -> R {
+        let envelope: EnvelopeParser.ReplyEnvelope?
+        do {
+            envelope = try EnvelopeParser.parseReplyEnvelope(payload)
+        } catch {
+            throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
+        }
+        guard let envelope else {
+            throw HemeraError(name: .parse, message: "The reply is not a JSON object")
+        }
+        if let error = envelope.error { throw HemeraError(wire: error) }
+        guard let range = envelope.result else { return try decodeReply(R.self, from: .null) }
+        // Primitive and dynamic replies: the small tree is the cheaper path.
+        if R.self == JSONValue.self || R.self == Int.self || R.self == String.self || R.self == Double.self
+            || R.self == Bool.self
+        {
+            return try decodeReply(R.self, from: Self.parseResult(payload, range))
+        }
+        let decoded = payload.withUnsafeBytes { buffer -> R? in
+            // `try?`: a failure is decoded again below, through the tree, for its error.
+            try? HemeraJSONDecoder().decode(R.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
+        if let decoded { return decoded }
+        return try decodeReply(R.self, from: Self.parseResult(payload, range))
+    }
+
+    static func parseResult(_ payload: [UInt8], _ range: Range<Int>) throws -> JSONValue {
+        do {
+            return try EnvelopeParser.parse(payload, range: range)
+        } catch {
+            throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
+        }
     }
 
     /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
@@ -273,28 +310,46 @@ extension Hemera {
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
         let parent = HemeraContext.current?.trace
-        var trace = HemeraTrace(
-            traceId: parent.map { $0.traceId.isEmpty ? IDGenerator.next() : $0.traceId } ?? IDGenerator.next(),
-            spanId: IDGenerator.next(),
-            parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
-            timestamp: epochMilliseconds(),
-            service: topic,
-            method: method
-        )
-        let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
         // Sized for the whole envelope, so large payloads are not copied while it grows.
-        var writer = JSONWriter(capacity: 384 + patternSize + method.utf8.count * 2)
+        var writer = JSONWriter(capacity: 320 + patternSize + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw("{\"pattern\":")
         writePattern(&writer)
         writer.raw(",\"meta\":")
         writer.object(meta)
         writer.raw(",\"delegate\":")
         writer.object(delegate)
-        writer.raw(",\"trace\":")
-        trace.write(to: &writer)
-        writer.raw(",\"request\":")
-        info.write(to: &writer)
-        writer.raw("}")
+        // The trace and request objects, written in place (the layout of `HemeraTrace.write` and
+        // `HemeraRequestInfo.write`); the ids go straight into the buffer.
+        writer.raw(",\"trace\":{\"traceId\":")
+        if let parent, !parent.traceId.isEmpty {
+            writer.string(parent.traceId)
+        } else {
+            IDGenerator.writeNext(to: &writer)
+        }
+        writer.raw(",\"spanId\":")
+        IDGenerator.writeNext(to: &writer)
+        if let parent, !parent.spanId.isEmpty {
+            writer.raw(",\"parentSpanId\":")
+            writer.string(parent.spanId)
+        }
+        writer.raw(",\"timestamp\":")
+        writer.double(epochMilliseconds())
+        writer.raw(",\"service\":")
+        writer.string(topic)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("},\"request\":{\"id\":")
+        IDGenerator.writeNext(to: &writer)
+        if type == .request {
+            writer.raw(",\"type\":\"request\"")
+        } else {
+            writer.raw(",\"type\":\"pubsub\"")
+        }
+        writer.raw(",\"service\":")
+        writer.string(topic)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("}}")
         return writer.bytes
     }
 
@@ -336,6 +391,14 @@ extension Hemera {
         do {
             if options.propagatesDeadline {
                 let milliseconds = max(1, timeout.wholeMilliseconds)
+                if let natsTransport {
+                    return try await natsTransport.request(
+                        to: topic,
+                        payload: payload,
+                        timeoutHeader: milliseconds,
+                        timeout: timeout
+                    )
+                }
                 return try await transport.request(
                     to: topic,
                     payload: payload,

@@ -111,16 +111,13 @@ public final class NATSTransport: HemeraTransport {
     ) throws -> any HemeraTransportSubscription {
         do {
             let subscription = try connection.subscribe(to: subject, queue: queue) { message in
-                var headers: [String: String] = [:]
-                if let received = message.headers {
-                    for (name, value) in received where headers[name] == nil { headers[name] = value }
-                }
+                // The headers stay as received: a dictionary is made only if someone reads them all.
                 onMessage(
                     TransportMessage(
                         subject: message.subject,
                         replyTo: message.replyTo,
                         payload: message.payload,
-                        headers: headers
+                        natsHeaders: message.headers
                     )
                 )
             }
@@ -140,16 +137,38 @@ public final class NATSTransport: HemeraTransport {
         headers: [String: String],
         timeout: Duration
     ) async throws -> TransportMessage {
-        let started = ContinuousClock.now
-        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
-        // into a permission error (the server reports it asynchronously, after the publish).
-        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
         var natsHeaders: NATSHeaders?
         if !headers.isEmpty {
             var list = NATSHeaders()
             for (name, value) in headers { list[name] = value }
             natsHeaders = list
         }
+        return try await request(to: subject, payload: payload, natsHeaders: natsHeaders, timeout: timeout)
+    }
+
+    /// A request with the `Hemera-Timeout` header: the headers made directly, with no dictionary
+    /// in between (the deadline header goes with every call).
+    func request(
+        to subject: String,
+        payload: [UInt8],
+        timeoutHeader milliseconds: Int64,
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        var headers = NATSHeaders()
+        headers[HemeraHeaders.timeout] = String(milliseconds)
+        return try await request(to: subject, payload: payload, natsHeaders: headers, timeout: timeout)
+    }
+
+    func request(
+        to subject: String,
+        payload: [UInt8],
+        natsHeaders: NATSHeaders?,
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        let started = ContinuousClock.now
+        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
+        // into a permission error (the server reports it asynchronously, after the publish).
+        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
         do {
             let reply = try await connection.request(
                 to: subject,

@@ -200,6 +200,24 @@ public enum ValidationMode: Sendable {
     case coerce
 }
 
+/// Decodes `T` from a received pattern: straight from its bytes when they are known (no tree
+/// conversion), else, and whenever that fails, from the tree, which stays the reference for what
+/// decodes and how validation errors read.
+func decodeValidated<T: Decodable>(_ type: T.Type, from received: ReceivedPattern, mode: ValidationMode)
+    throws(ValidationFailure) -> T
+{
+    if let range = received.range {
+        var decoder = HemeraJSONDecoder()
+        decoder.convertsStrings = mode == .coerce
+        let decoded = received.payload.withUnsafeBytes { buffer -> T? in
+            // `try?`: a failure is decoded again from the tree below, for its issues.
+            try? decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
+        if let decoded { return decoded }
+    }
+    return try decodeValidated(T.self, from: received.value, mode: mode)
+}
+
 /// Decodes `T` from a pattern, mapping decoding errors to validation issues; the one place where
 /// decoding errors become messages (switch to the JSON layer's messages here).
 func decodeValidated<T: Decodable>(_ type: T.Type, from pattern: JSONValue, mode: ValidationMode)
