@@ -93,12 +93,15 @@ extension Hemera {
         {
             return try decodeReply(R.self, from: Self.parseResult(payload, range))
         }
+        // The common shapes from the small tree of `result`; others straight from the bytes.
+        // `try?`: a failure is decoded again below, through the tree path, for its error.
+        let result = try Self.parseResult(payload, range)
+        if let decoded = try? FlatValueDecoder.decode(R.self, from: result) { return decoded }
         let decoded = payload.withUnsafeBytes { buffer -> R? in
-            // `try?`: a failure is decoded again below, through the tree, for its error.
             try? HemeraJSONDecoder().decode(R.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
         }
         if let decoded { return decoded }
-        return try decodeReply(R.self, from: Self.parseResult(payload, range))
+        return try decodeReply(R.self, from: result)
     }
 
     static func parseResult(_ payload: [UInt8], _ range: Range<Int>) throws -> JSONValue {

@@ -324,11 +324,13 @@ public final class Hemera: Sendable {
         handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
     ) throws -> HemeraActionHandle {
         let mode = options.validation
+        // Looked up once, not per request.
+        let validates = P.self is any HemeraValidatable.Type
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
             received,
             _ throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: received, mode: mode)
-            try validateTyped(request)
+            if validates { try validateTyped(request) }
             return { context in .encoded(try encodeResult(try await handler(request, context))) }
         }
     }
@@ -355,11 +357,12 @@ public final class Hemera: Sendable {
         handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
     ) throws -> HemeraActionHandle {
         let mode = options.validation
+        let validates = P.self is any HemeraValidatable.Type
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
             received,
             hemera throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: received, mode: mode)
-            try validateTyped(request)
+            if validates { try validateTyped(request) }
             return { context in
                 try await handler(request, context, HemeraReplyWriter(hemera: hemera, context: context))
                 return nil

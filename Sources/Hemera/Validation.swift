@@ -200,12 +200,15 @@ public enum ValidationMode: Sendable {
     case coerce
 }
 
-/// Decodes `T` from a received pattern: straight from its bytes when they are known (no tree
-/// conversion), else, and whenever that fails, from the tree, which stays the reference for what
-/// decodes and how validation errors read.
+/// Decodes `T` from a received pattern: from the parsed tree by ``FlatValueDecoder`` for the
+/// common shapes, else straight from its bytes when they are known (no tree conversion), else,
+/// and whenever those fail, from the tree by the reference decoder, which decides what decodes
+/// and how validation errors read.
 func decodeValidated<T: Decodable>(_ type: T.Type, from received: ReceivedPattern, mode: ValidationMode)
     throws(ValidationFailure) -> T
 {
+    // The tree is there already (matching needed it): the common shapes read it directly.
+    if let decoded = try? FlatValueDecoder.decode(T.self, from: received.value) { return decoded }
     if let range = received.range {
         var decoder = HemeraJSONDecoder()
         decoder.convertsStrings = mode == .coerce
