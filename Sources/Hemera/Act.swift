@@ -32,7 +32,7 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> P.Reply {
-        if options.clientInterceptors.isEmpty, !(P.self is any HemeraIdempotentPattern.Type),
+        if options.clientInterceptors.isEmpty, !EncodedTypedPattern.fixedPart(of: P.self).isIdempotent,
             let encoded = EncodedTypedPattern(pattern)
         {
             return try await fastTypedAct(

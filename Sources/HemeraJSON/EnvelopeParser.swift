@@ -339,6 +339,10 @@ package struct EnvelopeParser {
         }
 
         func validateUTF8(_ range: Range<Int>) throws(Failure) {
+            // ASCII (ids, method strings, most payloads) is valid as it is.
+            var index = range.lowerBound
+            while index < range.upperBound, bytes[index] < 0x80 { index += 1 }
+            if index == range.upperBound { return }
             var iterator = UnsafeBufferPointer(rebasing: bytes[range]).makeIterator()
             var parser = Unicode.UTF8.ForwardParser()
             while true {
