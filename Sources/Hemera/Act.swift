@@ -57,7 +57,9 @@ extension Hemera {
         delegate: [String: JSONValue],
         timeout: Duration
     ) async throws -> R {
-        var fullMeta = HemeraContext.current?.meta ?? [:]
+        // The task-local context is read once (a look-up and a copy of the struct each time).
+        let current = HemeraContext.current
+        var fullMeta = current?.meta ?? [:]
         for (key, value) in meta { fullMeta[key] = value }
         let payload = encodeEnvelope(
             topic: encoded.topic,
@@ -65,9 +67,10 @@ extension Hemera {
             meta: fullMeta,
             delegate: delegate,
             type: .request,
-            patternSize: encoded.bytes.count
+            patternSize: encoded.bytes.count,
+            current: current
         ) { writer in writer.raw(encoded.bytes) }
-        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout)
+        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout, current: current)
         return try decodeTypedReply(R.self, from: reply.payload)
     }
 
@@ -310,9 +313,10 @@ extension Hemera {
         delegate: [String: JSONValue],
         type: HemeraRequestInfo.Kind,
         patternSize: Int = 0,
+        current: HemeraContext? = HemeraContext.current,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = HemeraContext.current?.trace
+        let parent = current?.trace
         // Sized for the whole envelope, so large payloads are not copied while it grows.
         var writer = JSONWriter(capacity: 320 + patternSize + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw("{\"pattern\":")
@@ -379,9 +383,14 @@ extension Hemera {
 
     /// One request on the transport: the timeout is cut to the deadline of the request being
     /// handled (nested acts), and travels as the `Hemera-Timeout` header (milliseconds).
-    func request(topic: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage {
+    func request(
+        topic: String,
+        payload: [UInt8],
+        timeout: Duration,
+        current: HemeraContext? = HemeraContext.current
+    ) async throws -> TransportMessage {
         var timeout = timeout
-        if let deadline = HemeraContext.current?.deadline {
+        if let deadline = current?.deadline {
             let remaining = deadline - .now
             if remaining <= .zero {
                 throw HemeraError(

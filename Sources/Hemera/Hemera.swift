@@ -630,6 +630,8 @@ extension Hemera {
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock {
             state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+            // Counted in flight here, under the same lock (`finishRequest` ends it).
+            state.inFlight += 1
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
                 return (nil, nil)
             }
@@ -659,7 +661,6 @@ extension Hemera {
         } else {
             prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
         }
-        state.withLock { $0.inFlight += 1 }
         // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
         // handler that never suspends answers without any thread hop; one that does continues on
         // the global executor, freeing the delivery thread.

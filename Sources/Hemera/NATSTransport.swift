@@ -13,6 +13,8 @@ public final class NATSTransport: HemeraTransport {
     public let connection: NATSConnection
     /// Asynchronous errors seen so far (slow consumers, permission violations).
     let faults = LockedValue(Faults())
+    /// The `Hemera-Timeout` headers sent last, with their value.
+    let lastTimeoutHeader = LockedValue<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
 
     struct Faults {
         var slowConsumerEvents = 0
@@ -154,8 +156,17 @@ public final class NATSTransport: HemeraTransport {
         timeoutHeader milliseconds: Int64,
         timeout: Duration
     ) async throws -> TransportMessage {
-        var headers = NATSHeaders()
-        headers[HemeraHeaders.timeout] = String(milliseconds)
+        // Most calls send the same value (the default timeout): the last headers are reused.
+        let cached = lastTimeoutHeader.withLock { $0 }
+        let headers: NATSHeaders
+        if let cached, cached.milliseconds == milliseconds {
+            headers = cached.headers
+        } else {
+            var made = NATSHeaders()
+            made[HemeraHeaders.timeout] = String(milliseconds)
+            headers = made
+            lastTimeoutHeader.withLock { $0 = (milliseconds, made) }
+        }
         return try await request(to: subject, payload: payload, natsHeaders: headers, timeout: timeout)
     }
 
