@@ -289,7 +289,46 @@ package struct EnvelopeParser {
             case UInt8(ascii: "t"): try literal("true")
             case UInt8(ascii: "f"): try literal("false")
             case UInt8(ascii: "n"): try literal("null")
-            default: _ = try number()
+            default: try skipNumber()
+            }
+        }
+
+        /// Validates and skips a number (the grammar of ``number()``, nothing converted). A skipped
+        /// number is never read, so its range does not matter; `number()` would reject only
+        /// overflowing doubles, which `skip` callers validate as `number()` did (see below).
+        mutating func skipNumber() throws(Failure) {
+            let start = index
+            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
+                throw fail("invalid value")
+            }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+            } else {
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            }
+            var plain = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                plain = false
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            // Without an exponent, a number of up to 300 digits is a finite double; anything else
+            // goes through `number()` for the same out-of-range rejection as before.
+            if !plain || index - start > 300 {
+                index = start
+                _ = try number()
             }
         }
 

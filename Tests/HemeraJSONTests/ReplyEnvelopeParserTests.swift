@@ -38,4 +38,24 @@ import Testing
             #expect(throws: EnvelopeParser.Failure.self, "\(text)") { try EnvelopeParser.parseReplyEnvelope(bytes(text)) }
         }
     }
+
+    @Test func skippedNumbersAreValidatedAsBefore() throws {
+        for text in [#"{"meta":01}"#, #"{"meta":1.}"#, #"{"meta":-}"#, #"{"meta":1e400}"#, #"{"meta":-1e}"#,
+                     #"{"trace":{"timestamp":.5}}"#, #"{"trace":{"timestamp":1e999}}"#] {
+            #expect(throws: EnvelopeParser.Failure.self, "\(text)") { try EnvelopeParser.parseReplyEnvelope(bytes(text)) }
+            #expect(throws: EnvelopeParser.Failure.self, "\(text)") { try EnvelopeParser.parseRequestEnvelope(bytes(text)) }
+        }
+        let long = String(repeating: "9", count: 250)  // below Double's range: accepted
+        for text in [#"{"meta":1e5,"result":2}"#, #"{"trace":{"timestamp":1764260000123.456},"result":2}"#,
+                     #"{"meta":-0.0,"result":2}"#, "{\"meta\":\(long),\"result\":2}"] {
+            #expect(try EnvelopeParser.parseReplyEnvelope(bytes(text))?.result != nil, "\(text)")
+            #expect(try EnvelopeParser.parseRequestEnvelope(bytes(text)) != nil, "\(text)")
+        }
+        // Beyond Double's range: rejected, with or without an exponent, as `number()` does.
+        for tooLarge in [String(repeating: "9", count: 400), String(repeating: "9", count: 400) + "e0"] {
+            #expect(throws: EnvelopeParser.Failure.self) {
+                try EnvelopeParser.parseReplyEnvelope(bytes("{\"meta\":\(tooLarge)}"))
+            }
+        }
+    }
 }
