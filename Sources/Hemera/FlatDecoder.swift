@@ -65,6 +65,8 @@ struct FlatValueDecoder: Decoder {
     /// Any `T`: the scalars and `JSONValue` directly; types the reference decoder treats
     /// specially (`Data`, `URL`, dates with strategies, arrays) are left to it.
     static func unbox<T: Decodable>(_ type: T.Type, _ value: JSONValue) throws -> T {
+        // Each `unsafeBitCast` below is guarded by `T.self ==` the very type cast from: a no-op
+        // reinterpretation of a value as its own type (what the reference decoder does too).
         if T.self == String.self { return unsafeBitCast(try string(value), to: T.self) }
         if T.self == Int.self { return unsafeBitCast(try integer(value, Int.self), to: T.self) }
         if T.self == Double.self { return unsafeBitCast(try double(value), to: T.self) }

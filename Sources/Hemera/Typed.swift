@@ -65,6 +65,7 @@ public struct HemeraReplyWriter<Reply: Encodable & Sendable>: Sendable {
 
 func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
     // Common primitive results skip the Codable machinery (type identity, no dynamic casts).
+    // Each `unsafeBitCast` is guarded by `R.self ==` the type cast to: the value's own type.
     var writer = JSONWriter(capacity: 24)
     if R.self == Int.self {
         writer.integer(Int64(unsafeBitCast(value, to: Int.self)))
