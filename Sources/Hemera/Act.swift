@@ -32,7 +32,7 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> P.Reply {
-        if options.clientInterceptors.isEmpty, !(P.self is any HemeraIdempotentPattern.Type),
+        if options.clientInterceptors.isEmpty, !EncodedTypedPattern.fixedPart(of: P.self).isIdempotent,
             let encoded = EncodedTypedPattern(pattern)
         {
             return try await fastTypedAct(
@@ -57,7 +57,9 @@ extension Hemera {
         delegate: [String: JSONValue],
         timeout: Duration
     ) async throws -> R {
-        var fullMeta = HemeraContext.current?.meta ?? [:]
+        // The task-local context is read once (a look-up and a copy of the struct each time).
+        let current = HemeraContext.current
+        var fullMeta = current?.meta ?? [:]
         for (key, value) in meta { fullMeta[key] = value }
         let payload = encodeEnvelope(
             topic: encoded.topic,
@@ -65,11 +67,52 @@ extension Hemera {
             meta: fullMeta,
             delegate: delegate,
             type: .request,
-            patternSize: encoded.bytes.count
+            patternSize: encoded.bytes.count,
+            current: current
         ) { writer in writer.raw(encoded.bytes) }
-        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout)
-        let response = try Self.decodeReplyEnvelope(reply.payload)
-        return try decodeReply(R.self, from: response.result)
+        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout, current: current)
+        return try decodeTypedReply(R.self, from: reply.payload)
+    }
+
+    /// Decodes a typed reply straight from the reply's bytes: the envelope is skimmed for where
+    /// `result` is, and `R` is decoded from that slice, with no `JSONValue` tree in between.
+    /// Anything that does not decode that way (and every error) goes through the tree path of
+    /// ``decodeReply(_:from:)``, which stays the reference for what decodes and how errors read.
+    func decodeTypedReply<R: Decodable>(_ type: R.Type, from payload: [UInt8]) throws -> R {
+        let envelope: EnvelopeParser.ReplyEnvelope?
+        do {
+            envelope = try EnvelopeParser.parseReplyEnvelope(payload)
+        } catch {
+            throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
+        }
+        guard let envelope else {
+            throw HemeraError(name: .parse, message: "The reply is not a JSON object")
+        }
+        if let error = envelope.error { throw HemeraError(wire: error) }
+        guard let range = envelope.result else { return try decodeReply(R.self, from: .null) }
+        // Primitive and dynamic replies: the small tree is the cheaper path.
+        if R.self == JSONValue.self || R.self == Int.self || R.self == String.self || R.self == Double.self
+            || R.self == Bool.self
+        {
+            return try decodeReply(R.self, from: Self.parseResult(payload, range))
+        }
+        // The common shapes from the small tree of `result`; others straight from the bytes.
+        // `try?`: a failure is decoded again below, through the tree path, for its error.
+        let result = try Self.parseResult(payload, range)
+        if let decoded = try? FlatValueDecoder.decode(R.self, from: result) { return decoded }
+        let decoded = payload.withUnsafeBytes { buffer -> R? in
+            try? HemeraJSONDecoder().decode(R.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
+        if let decoded { return decoded }
+        return try decodeReply(R.self, from: result)
+    }
+
+    static func parseResult(_ payload: [UInt8], _ range: Range<Int>) throws -> JSONValue {
+        do {
+            return try EnvelopeParser.parse(payload, range: range)
+        } catch {
+            throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
+        }
     }
 
     /// Publishes a pattern without waiting for anything (`pubsub$`): every pubsub subscriber gets
@@ -270,31 +313,50 @@ extension Hemera {
         delegate: [String: JSONValue],
         type: HemeraRequestInfo.Kind,
         patternSize: Int = 0,
+        current: HemeraContext? = HemeraContext.current,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = HemeraContext.current?.trace
-        var trace = HemeraTrace(
-            traceId: parent.map { $0.traceId.isEmpty ? IDGenerator.next() : $0.traceId } ?? IDGenerator.next(),
-            spanId: IDGenerator.next(),
-            parentSpanId: parent.flatMap { $0.spanId.isEmpty ? nil : $0.spanId },
-            timestamp: epochMilliseconds(),
-            service: topic,
-            method: method
-        )
-        let info = HemeraRequestInfo(id: IDGenerator.next(), type: type, service: topic, method: method)
+        let parent = current?.trace
         // Sized for the whole envelope, so large payloads are not copied while it grows.
-        var writer = JSONWriter(capacity: 384 + patternSize + method.utf8.count * 2)
+        var writer = JSONWriter(capacity: 320 + patternSize + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw("{\"pattern\":")
         writePattern(&writer)
         writer.raw(",\"meta\":")
         writer.object(meta)
         writer.raw(",\"delegate\":")
         writer.object(delegate)
-        writer.raw(",\"trace\":")
-        trace.write(to: &writer)
-        writer.raw(",\"request\":")
-        info.write(to: &writer)
-        writer.raw("}")
+        // The trace and request objects, written in place (the layout of `HemeraTrace.write` and
+        // `HemeraRequestInfo.write`); the ids go straight into the buffer.
+        writer.raw(",\"trace\":{\"traceId\":")
+        if let parent, !parent.traceId.isEmpty {
+            writer.string(parent.traceId)
+        } else {
+            IDGenerator.writeNext(to: &writer)
+        }
+        writer.raw(",\"spanId\":")
+        IDGenerator.writeNext(to: &writer)
+        if let parent, !parent.spanId.isEmpty {
+            writer.raw(",\"parentSpanId\":")
+            writer.string(parent.spanId)
+        }
+        writer.raw(",\"timestamp\":")
+        writer.double(epochMilliseconds())
+        writer.raw(",\"service\":")
+        writer.string(topic)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("},\"request\":{\"id\":")
+        IDGenerator.writeNext(to: &writer)
+        if type == .request {
+            writer.raw(",\"type\":\"request\"")
+        } else {
+            writer.raw(",\"type\":\"pubsub\"")
+        }
+        writer.raw(",\"service\":")
+        writer.string(topic)
+        writer.raw(",\"method\":")
+        writer.string(method)
+        writer.raw("}}")
         return writer.bytes
     }
 
@@ -321,9 +383,14 @@ extension Hemera {
 
     /// One request on the transport: the timeout is cut to the deadline of the request being
     /// handled (nested acts), and travels as the `Hemera-Timeout` header (milliseconds).
-    func request(topic: String, payload: [UInt8], timeout: Duration) async throws -> TransportMessage {
+    func request(
+        topic: String,
+        payload: [UInt8],
+        timeout: Duration,
+        current: HemeraContext? = HemeraContext.current
+    ) async throws -> TransportMessage {
         var timeout = timeout
-        if let deadline = HemeraContext.current?.deadline {
+        if let deadline = current?.deadline {
             let remaining = deadline - .now
             if remaining <= .zero {
                 throw HemeraError(
@@ -336,6 +403,14 @@ extension Hemera {
         do {
             if options.propagatesDeadline {
                 let milliseconds = max(1, timeout.wholeMilliseconds)
+                if let natsTransport {
+                    return try await natsTransport.request(
+                        to: topic,
+                        payload: payload,
+                        timeoutHeader: milliseconds,
+                        timeout: timeout
+                    )
+                }
                 return try await transport.request(
                     to: topic,
                     payload: payload,

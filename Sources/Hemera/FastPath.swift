@@ -178,22 +178,55 @@ struct EncodedTypedPattern {
         self.topic = topic
     }
 
-    /// The flat-struct path: no JSON layer at all.
-    static func flat<P: HemeraPattern>(_ pattern: P) -> EncodedTypedPattern? {
-        let encoder = FlatPatternEncoder()
-        let fixed = P.fixedKeys
-        encoder.writer.raw("{")
-        for (key, value) in fixed {
-            encoder.member(key)
-            encoder.writer.value(value)
+    /// What a typed pattern type always sends: its fixed keys written as JSON members, and their
+    /// `method` parts. Computed once per type (``fixedPart(of:)``).
+    struct FixedPart: Sendable {
+        /// `"topic":"…","cmd":"…"` (no braces).
+        var members: [UInt8]
+        var parts: [(key: String, value: String)]
+        var isIdempotent: Bool
+    }
+
+    private static let fixedParts = LockedValue<[ObjectIdentifier: FixedPart]>([:])
+
+    /// The fixed part of `P`, from the cache (type identity, one lock) after the first call.
+    static func fixedPart<P: HemeraPattern>(of _: P.Type) -> FixedPart {
+        let id = ObjectIdentifier(P.self)
+        if let cached = fixedParts.withLock({ $0[id] }) { return cached }
+        var writer = JSONWriter(capacity: 64)
+        var parts: [(key: String, value: String)] = []
+        var first = true
+        for (key, value) in P.fixedKeys {
+            if !first { writer.raw(",") }
+            first = false
+            writer.key(key)
+            writer.value(value)
             switch value {
-            case .string(let text): encoder.parts.append((key, text))
-            case .integer(let number): encoder.parts.append((key, String(number)))
-            case .double(let number): encoder.parts.append((key, formatJavaScriptNumber(number)))
-            case .bool(let flag): encoder.parts.append((key, flag ? "true" : "false"))
+            case .string(let text): parts.append((key, text))
+            case .integer(let number): parts.append((key, String(number)))
+            case .double(let number): parts.append((key, formatJavaScriptNumber(number)))
+            case .bool(let flag): parts.append((key, flag ? "true" : "false"))
             default: break
             }
         }
+        let part = FixedPart(
+            members: writer.bytes,
+            parts: parts,
+            isIdempotent: P.self is any HemeraIdempotentPattern.Type
+        )
+        fixedParts.withLock { $0[id] = part }
+        return part
+    }
+
+    /// The flat-struct path: no JSON layer at all.
+    static func flat<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) -> EncodedTypedPattern? {
+        let encoder = FlatPatternEncoder()
+        encoder.writer.raw("{")
+        if !fixed.members.isEmpty {
+            encoder.writer.raw(fixed.members)
+            encoder.count = 1  // the payload's members follow with a comma
+        }
+        encoder.parts = fixed.parts
         do {
             try pattern.encode(to: encoder)
         } catch {
@@ -214,5 +247,9 @@ struct EncodedTypedPattern {
             method += part.value
         }
         return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
+    }
+
+    static func flat<P: HemeraPattern>(_ pattern: P) -> EncodedTypedPattern? {
+        flat(pattern, fixed: fixedPart(of: P.self))
     }
 }

@@ -9,6 +9,8 @@ final class FlatPatternEncoder: Encoder {
 
     var writer = JSONWriter(capacity: 128)
     var parts: [(key: String, value: String)] = []
+    /// Whether to collect the `method` parts (patterns); replies need only the bytes.
+    var collectsParts = true
     var count = 0
     var failed = false
     var codingPath: [any CodingKey] { [] }
@@ -45,26 +47,28 @@ final class FlatPatternEncoder: Encoder {
         mutating func encode(_ value: Bool, forKey key: Key) throws {
             encoder.member(key.stringValue)
             value ? encoder.writer.raw("true") : encoder.writer.raw("false")
-            encoder.parts.append((key.stringValue, value ? "true" : "false"))
+            if encoder.collectsParts { encoder.parts.append((key.stringValue, value ? "true" : "false")) }
         }
         mutating func encode(_ value: String, forKey key: Key) throws {
             encoder.member(key.stringValue)
             encoder.writer.string(value)
-            encoder.parts.append((key.stringValue, value))
+            if encoder.collectsParts { encoder.parts.append((key.stringValue, value)) }
         }
         mutating func encode(_ value: Double, forKey key: Key) throws {
             guard value.isFinite else { throw Unsupported() }
             encoder.member(key.stringValue)
             encoder.writer.double(value)
-            encoder.parts.append((key.stringValue, formatJavaScriptNumber(value)))
+            if encoder.collectsParts { encoder.parts.append((key.stringValue, formatJavaScriptNumber(value))) }
         }
         mutating func encode(_ value: Float, forKey key: Key) throws { try encode(Double(value), forKey: key) }
         mutating func integer(_ value: Int64, forKey key: Key) {
             encoder.member(key.stringValue)
             encoder.writer.integer(value)
-            encoder.parts.append(
-                (key.stringValue, value.magnitude < (1 << 53) ? String(value) : formatJavaScriptNumber(Double(value)))
-            )
+            if encoder.collectsParts {
+                encoder.parts.append(
+                    (key.stringValue, value.magnitude < (1 << 53) ? String(value) : formatJavaScriptNumber(Double(value)))
+                )
+            }
         }
         mutating func encode(_ value: Int, forKey key: Key) throws { integer(Int64(value), forKey: key) }
         mutating func encode(_ value: Int8, forKey key: Key) throws { integer(Int64(value), forKey: key) }

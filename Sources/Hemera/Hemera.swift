@@ -102,6 +102,14 @@ public struct HemeraActionHandle: Sendable, Hashable {
 
 typealias PreparedHandler = @Sendable (HemeraContext) async throws -> ServerReply.Body?
 
+/// A request's pattern as received: its tree (matching, untyped handlers, validation messages)
+/// and, when known, where its bytes are in the message (typed handlers decode from them).
+struct ReceivedPattern: Sendable {
+    let value: JSONValue
+    let payload: [UInt8]
+    let range: Range<Int>?
+}
+
 struct RegisteredAction: Sendable {
     struct Matcher: Sendable {
         enum Kind: Sendable {
@@ -119,7 +127,7 @@ struct RegisteredAction: Sendable {
     let schema: JSONValue
     let subKey: SubscriptionKey
     let maxMessages: Int?
-    let prepare: @Sendable (JSONValue, Hemera) throws(ValidationFailure) -> PreparedHandler
+    let prepare: @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     let middleware: [HemeraMiddleware]
     let limiter: ConcurrencyLimiter?
 
@@ -273,6 +281,8 @@ public final class Hemera: Sendable {
     public let options: HemeraOptions
     let state = LockedValue(State())
     let ownsTransport: Bool
+    /// The transport when it is NATS: calls take its direct path for the deadline header.
+    let natsTransport: NATSTransport?
     var logger: Logger { options.logger }
 
     /// Creates an instance over `transport`.
@@ -283,6 +293,7 @@ public final class Hemera: Sendable {
         self.transport = transport
         self.options = options
         self.ownsTransport = closeTransport
+        self.natsTransport = transport as? NATSTransport
     }
 
     // MARK: - add
@@ -299,8 +310,9 @@ public final class Hemera: Sendable {
         options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (JSONValue, HemeraContext) async throws -> JSONValue
     ) throws -> HemeraActionHandle {
-        try register(pattern, options: options, schema: [:]) { json, _ throws(ValidationFailure) in
-            { context in .value(try await handler(json, context)) }
+        try register(pattern, options: options, schema: [:]) { received, _ throws(ValidationFailure) in
+            let json = received.value
+            return { context in .value(try await handler(json, context)) }
         }
     }
 
@@ -312,11 +324,13 @@ public final class Hemera: Sendable {
         handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
     ) throws -> HemeraActionHandle {
         let mode = options.validation
+        // Looked up once, not per request.
+        let validates = P.self is any HemeraValidatable.Type
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
-            json,
+            received,
             _ throws(ValidationFailure) in
-            let request = try decodeValidated(P.self, from: json, mode: mode)
-            try validateTyped(request)
+            let request = try decodeValidated(P.self, from: received, mode: mode)
+            if validates { try validateTyped(request) }
             return { context in .encoded(try encodeResult(try await handler(request, context))) }
         }
     }
@@ -343,11 +357,12 @@ public final class Hemera: Sendable {
         handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
     ) throws -> HemeraActionHandle {
         let mode = options.validation
+        let validates = P.self is any HemeraValidatable.Type
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
-            json,
+            received,
             hemera throws(ValidationFailure) in
-            let request = try decodeValidated(P.self, from: json, mode: mode)
-            try validateTyped(request)
+            let request = try decodeValidated(P.self, from: received, mode: mode)
+            if validates { try validateTyped(request) }
             return { context in
                 try await handler(request, context, HemeraReplyWriter(hemera: hemera, context: context))
                 return nil
@@ -373,7 +388,7 @@ public final class Hemera: Sendable {
         _ pattern: Pattern,
         options addOptions: AddOptions,
         schema: JSONValue,
-        prepare: @escaping @Sendable (JSONValue, Hemera) throws(ValidationFailure) -> PreparedHandler
+        prepare: @escaping @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     ) throws -> HemeraActionHandle {
         guard let topic = pattern.topic, !topic.isEmpty else {
             throw HemeraError(name: .invalidPattern, message: "A pattern needs a string topic")
@@ -615,6 +630,8 @@ extension Hemera {
         let mode = options.matching
         let (action, unsubscribeNow) = state.withLock {
             state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+            // Counted in flight here, under the same lock (`finishRequest` ends it).
+            state.inFlight += 1
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
                 return (nil, nil)
             }
@@ -636,14 +653,14 @@ extension Hemera {
         let prepared: Result<PreparedHandler, HemeraError>
         if let action {
             do throws(ValidationFailure) {
-                prepared = .success(try action.prepare(pattern, self))
+                let received = ReceivedPattern(value: pattern, payload: message.payload, range: envelope.pattern)
+                prepared = .success(try action.prepare(received, self))
             } catch {
                 prepared = .failure(error.hemeraError)
             }
         } else {
             prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
         }
-        state.withLock { $0.inFlight += 1 }
         // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
         // handler that never suspends answers without any thread hop; one that does continues on
         // the global executor, freeing the delivery thread.
@@ -662,7 +679,7 @@ extension Hemera {
 
     /// The caller's deadline from the `Hemera-Timeout` header (remaining milliseconds), if any.
     static func deadline(from message: TransportMessage) -> ContinuousClock.Instant? {
-        guard !message.headers.isEmpty, let text = message.headers[HemeraHeaders.timeout],
+        guard let text = message.header(HemeraHeaders.timeout),
             let milliseconds = Int64(text), milliseconds >= 0
         else { return nil }
         return .now + .milliseconds(min(milliseconds, 86_400_000))

@@ -13,6 +13,8 @@ public final class NATSTransport: HemeraTransport {
     public let connection: NATSConnection
     /// Asynchronous errors seen so far (slow consumers, permission violations).
     let faults = LockedValue(Faults())
+    /// The `Hemera-Timeout` headers sent last, with their value.
+    let lastTimeoutHeader = LockedValue<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
 
     struct Faults {
         var slowConsumerEvents = 0
@@ -111,16 +113,13 @@ public final class NATSTransport: HemeraTransport {
     ) throws -> any HemeraTransportSubscription {
         do {
             let subscription = try connection.subscribe(to: subject, queue: queue) { message in
-                var headers: [String: String] = [:]
-                if let received = message.headers {
-                    for (name, value) in received where headers[name] == nil { headers[name] = value }
-                }
+                // The headers stay as received: a dictionary is made only if someone reads them all.
                 onMessage(
                     TransportMessage(
                         subject: message.subject,
                         replyTo: message.replyTo,
                         payload: message.payload,
-                        headers: headers
+                        natsHeaders: message.headers
                     )
                 )
             }
@@ -140,16 +139,47 @@ public final class NATSTransport: HemeraTransport {
         headers: [String: String],
         timeout: Duration
     ) async throws -> TransportMessage {
-        let started = ContinuousClock.now
-        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
-        // into a permission error (the server reports it asynchronously, after the publish).
-        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
         var natsHeaders: NATSHeaders?
         if !headers.isEmpty {
             var list = NATSHeaders()
             for (name, value) in headers { list[name] = value }
             natsHeaders = list
         }
+        return try await request(to: subject, payload: payload, natsHeaders: natsHeaders, timeout: timeout)
+    }
+
+    /// A request with the `Hemera-Timeout` header: the headers made directly, with no dictionary
+    /// in between (the deadline header goes with every call).
+    func request(
+        to subject: String,
+        payload: [UInt8],
+        timeoutHeader milliseconds: Int64,
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        // Most calls send the same value (the default timeout): the last headers are reused.
+        let cached = lastTimeoutHeader.withLock { $0 }
+        let headers: NATSHeaders
+        if let cached, cached.milliseconds == milliseconds {
+            headers = cached.headers
+        } else {
+            var made = NATSHeaders()
+            made[HemeraHeaders.timeout] = String(milliseconds)
+            headers = made
+            lastTimeoutHeader.withLock { $0 = (milliseconds, made) }
+        }
+        return try await request(to: subject, payload: payload, natsHeaders: headers, timeout: timeout)
+    }
+
+    func request(
+        to subject: String,
+        payload: [UInt8],
+        natsHeaders: NATSHeaders?,
+        timeout: Duration
+    ) async throws -> TransportMessage {
+        let started = ContinuousClock.now
+        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
+        // into a permission error (the server reports it asynchronously, after the publish).
+        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
         do {
             let reply = try await connection.request(
                 to: subject,

@@ -1,3 +1,5 @@
+import HemeraNATS
+
 /// A message as the transport delivers it.
 public struct TransportMessage: Sendable {
     /// The subject it was published to.
@@ -8,14 +10,54 @@ public struct TransportMessage: Sendable {
     public var payload: [UInt8]
     /// NATS headers (first value of each); empty when the message has none. Hemera 7 peers send
     /// none and ignore them.
-    public var headers: [String: String]
+    public var headers: [String: String] {
+        get {
+            switch headerStorage {
+            case .dictionary(let headers): return headers
+            case .nats(let received):
+                var headers: [String: String] = [:]
+                for name in received.names { headers[name] = received[name] }
+                return headers
+            }
+        }
+        set { headerStorage = .dictionary(newValue) }
+    }
+
+    /// The headers as they arrived: a NATS message's are turned into a dictionary only when
+    /// ``headers`` is read (a service reads one header of every message, see ``header(_:)``).
+    enum HeaderStorage: Sendable {
+        case dictionary([String: String])
+        case nats(NATSHeaders)
+    }
+
+    var headerStorage: HeaderStorage
 
     /// Creates a message.
     public init(subject: String, replyTo: String?, payload: [UInt8], headers: [String: String] = [:]) {
         self.subject = subject
         self.replyTo = replyTo
         self.payload = payload
-        self.headers = headers
+        self.headerStorage = .dictionary(headers)
+    }
+
+    /// A message with a NATS message's headers, kept as they are.
+    init(subject: String, replyTo: String?, payload: [UInt8], natsHeaders: NATSHeaders?) {
+        self.subject = subject
+        self.replyTo = replyTo
+        self.payload = payload
+        if let natsHeaders, !natsHeaders.isEmpty {
+            headerStorage = .nats(natsHeaders)
+        } else {
+            headerStorage = .dictionary([:])
+        }
+    }
+
+    /// The first value of the header `name` (case-sensitive), with no dictionary made.
+    func header(_ name: String) -> String? {
+        switch headerStorage {
+        case .dictionary(let headers): return headers.isEmpty ? nil : headers[name]
+        case .nats(let received): return received[name]
+        }
     }
 }
 

@@ -64,16 +64,35 @@ public struct HemeraReplyWriter<Reply: Encodable & Sendable>: Sendable {
 }
 
 func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
-    // Common primitive results skip the Codable machinery.
+    // Common primitive results skip the Codable machinery (type identity, no dynamic casts).
+    // Each `unsafeBitCast` is guarded by `R.self ==` the type cast to: the value's own type.
     var writer = JSONWriter(capacity: 24)
-    switch value {
-    case let json as JSONValue: writer.value(json)
-    case let number as Int: writer.integer(Int64(number))
-    case let number as Int64: writer.integer(number)
-    case let number as Double: writer.double(number)
-    case let text as String: writer.string(text)
-    case let flag as Bool: flag ? writer.raw("true") : writer.raw("false")
-    default: return try HemeraJSONEncoder().encode(value)
+    if R.self == Int.self {
+        writer.integer(Int64(unsafeBitCast(value, to: Int.self)))
+    } else if R.self == String.self {
+        writer.string(unsafeBitCast(value, to: String.self))
+    } else if R.self == Double.self {
+        writer.double(unsafeBitCast(value, to: Double.self))
+    } else if R.self == Bool.self {
+        unsafeBitCast(value, to: Bool.self) ? writer.raw("true") : writer.raw("false")
+    } else if R.self == Int64.self {
+        writer.integer(unsafeBitCast(value, to: Int64.self))
+    } else if R.self == JSONValue.self {
+        writer.value(value as! JSONValue)
+    } else {
+        // A flat struct (strings, numbers, Booleans, optionals) straight into bytes; anything
+        // else through the encoder.
+        let flat = FlatPatternEncoder()
+        flat.collectsParts = false
+        flat.writer.raw("{")
+        do {
+            try value.encode(to: flat)
+            if !flat.failed {
+                flat.writer.raw("}")
+                return flat.writer.bytes
+            }
+        } catch {}  // unsupported by the flat path: the encoder below decides (and reports errors)
+        return try HemeraJSONEncoder().encode(value)
     }
     return writer.bytes
 }

@@ -200,6 +200,27 @@ public enum ValidationMode: Sendable {
     case coerce
 }
 
+/// Decodes `T` from a received pattern: from the parsed tree by ``FlatValueDecoder`` for the
+/// common shapes, else straight from its bytes when they are known (no tree conversion), else,
+/// and whenever those fail, from the tree by the reference decoder, which decides what decodes
+/// and how validation errors read.
+func decodeValidated<T: Decodable>(_ type: T.Type, from received: ReceivedPattern, mode: ValidationMode)
+    throws(ValidationFailure) -> T
+{
+    // The tree is there already (matching needed it): the common shapes read it directly.
+    if let decoded = try? FlatValueDecoder.decode(T.self, from: received.value) { return decoded }
+    if let range = received.range {
+        var decoder = HemeraJSONDecoder()
+        decoder.convertsStrings = mode == .coerce
+        let decoded = received.payload.withUnsafeBytes { buffer -> T? in
+            // `try?`: a failure is decoded again from the tree below, for its issues.
+            try? decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
+        if let decoded { return decoded }
+    }
+    return try decodeValidated(T.self, from: received.value, mode: mode)
+}
+
 /// Decodes `T` from a pattern, mapping decoding errors to validation issues; the one place where
 /// decoding errors become messages (switch to the JSON layer's messages here).
 func decodeValidated<T: Decodable>(_ type: T.Type, from pattern: JSONValue, mode: ValidationMode)

@@ -39,6 +39,82 @@ package struct EnvelopeParser {
         package var members: [String: JSONValue]
         package var trace: Range<Int>?
         package var request: Range<Int>?
+        /// Where the (last) `pattern` member's value is, when it is an object: typed services
+        /// decode their request type straight from these bytes.
+        package var pattern: Range<Int>?
+    }
+
+    /// A reply envelope as a typed caller needs it: where `result` is (decoded from those bytes
+    /// by the caller), and `error` when it is present and not `null`. Every other member is
+    /// validated and skipped. Duplicate keys: the last wins, as in ``parseRequestEnvelope(_:)``.
+    package struct ReplyEnvelope {
+        /// The byte range of the `result` value, if the key is present.
+        package var result: Range<Int>?
+        /// The `error` value, when present and not `null`.
+        package var error: JSONValue?
+    }
+
+    /// Parses a reply envelope for a typed caller: `nil` for valid JSON that is not an object.
+    package static func parseReplyEnvelope(_ bytes: [UInt8]) throws(Failure) -> ReplyEnvelope? {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> ReplyEnvelope? in
+            var parser = Cursor(bytes: buffer)
+            parser.skipSpace()
+            guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else {
+                _ = try parser.value(depth: 0)  // valid JSON, not an object; or throws
+                parser.skipSpace()
+                guard parser.index == buffer.count else {
+                    throw Failure(reason: "unexpected data after the value", offset: parser.index)
+                }
+                return nil
+            }
+            var envelope = ReplyEnvelope(result: nil, error: nil)
+            parser.index += 1
+            parser.skipSpace()
+            if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "}") {
+                parser.index += 1
+            } else {
+                while true {
+                    parser.skipSpace()
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else {
+                        throw parser.fail("expected a key")
+                    }
+                    let key = try parser.keyKind()
+                    parser.skipSpace()
+                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else {
+                        throw parser.fail("expected ':'")
+                    }
+                    parser.index += 1
+                    parser.skipSpace()
+                    guard parser.index < buffer.count else { throw parser.fail("unexpected end of input") }
+                    switch key {
+                    case .result:
+                        let start = parser.index
+                        try parser.skip(depth: 1)
+                        envelope.result = start..<parser.index
+                    case .error:
+                        let error = try parser.value(depth: 1)
+                        // Not a ternary: `nil` would read as `JSONValue.null` there.
+                        if error.isNull { envelope.error = nil } else { envelope.error = error }
+                    case .other:
+                        try parser.skip(depth: 1)
+                    }
+                    parser.skipSpace()
+                    guard parser.index < buffer.count else { throw parser.fail("unterminated object") }
+                    if buffer[parser.index] == UInt8(ascii: ",") {
+                        parser.index += 1
+                        continue
+                    }
+                    guard buffer[parser.index] == UInt8(ascii: "}") else { throw parser.fail("expected ',' or '}'") }
+                    parser.index += 1
+                    break
+                }
+            }
+            parser.skipSpace()
+            guard parser.index == buffer.count else {
+                throw Failure(reason: "unexpected data after the value", offset: parser.index)
+            }
+            return envelope
+        }
     }
 
     package static func parseRequestEnvelope(_ bytes: [UInt8]) throws(Failure) -> RequestEnvelope? {
@@ -53,7 +129,7 @@ package struct EnvelopeParser {
                 }
                 return nil
             }
-            var envelope = RequestEnvelope(members: [:], trace: nil, request: nil)
+            var envelope = RequestEnvelope(members: [:], trace: nil, request: nil, pattern: nil)
             parser.index += 1
             parser.skipSpace()
             if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "}") {
@@ -82,8 +158,16 @@ package struct EnvelopeParser {
                         }
                         envelope.members[key] = nil
                     } else {
-                        envelope.members[key] = try parser.value(depth: 1)
-                        if key == "trace" { envelope.trace = nil } else if key == "request" { envelope.request = nil }
+                        let start = parser.index
+                        let value = try parser.value(depth: 1)
+                        envelope.members[key] = value
+                        if key == "trace" {
+                            envelope.trace = nil
+                        } else if key == "request" {
+                            envelope.request = nil
+                        } else if key == "pattern" {
+                            if case .object = value { envelope.pattern = start..<parser.index } else { envelope.pattern = nil }
+                        }
                     }
                     parser.skipSpace()
                     guard parser.index < buffer.count else { throw parser.fail("unterminated object") }
@@ -127,6 +211,29 @@ package struct EnvelopeParser {
         }
 
         func fail(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }
+
+        enum ReplyKey { case result, error, other }
+
+        /// Reads a key of a reply envelope without making a string: which of the two keys a
+        /// typed caller reads it is (escaped spellings of them count too), or another one.
+        mutating func keyKind() throws(Failure) -> ReplyKey {
+            let start = index + 1
+            try skipString()
+            let length = index - 1 - start
+            let word = UnsafeBufferPointer(rebasing: bytes[start..<(start + length)])
+            if word.elementsEqual("result".utf8) { return .result }
+            if word.elementsEqual("error".utf8) { return .error }
+            if word.contains(UInt8(ascii: "\\")) {
+                // An escaped key: decode it the slow way.
+                index = start - 1
+                switch try string() {
+                case "result": return .result
+                case "error": return .error
+                default: return .other
+                }
+            }
+            return .other
+        }
 
         mutating func value(depth: Int) throws(Failure) -> JSONValue {
             guard index < bytes.count else { throw fail("unexpected end of input") }
@@ -182,7 +289,46 @@ package struct EnvelopeParser {
             case UInt8(ascii: "t"): try literal("true")
             case UInt8(ascii: "f"): try literal("false")
             case UInt8(ascii: "n"): try literal("null")
-            default: _ = try number()
+            default: try skipNumber()
+            }
+        }
+
+        /// Validates and skips a number (the grammar of ``number()``, nothing converted). A skipped
+        /// number is never read, so its range does not matter; `number()` would reject only
+        /// overflowing doubles, which `skip` callers validate as `number()` did (see below).
+        mutating func skipNumber() throws(Failure) {
+            let start = index
+            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else {
+                throw fail("invalid value")
+            }
+            if bytes[index] == UInt8(ascii: "0") {
+                index += 1
+            } else {
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            }
+            var plain = true
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                plain = false
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            // Without an exponent, a number of up to 300 digits is a finite double; anything else
+            // goes through `number()` for the same out-of-range rejection as before.
+            if !plain || index - start > 300 {
+                index = start
+                _ = try number()
             }
         }
 
@@ -232,6 +378,10 @@ package struct EnvelopeParser {
         }
 
         func validateUTF8(_ range: Range<Int>) throws(Failure) {
+            // ASCII (ids, method strings, most payloads) is valid as it is.
+            var index = range.lowerBound
+            while index < range.upperBound, bytes[index] < 0x80 { index += 1 }
+            if index == range.upperBound { return }
             var iterator = UnsafeBufferPointer(rebasing: bytes[range]).makeIterator()
             var parser = Unicode.UTF8.ForwardParser()
             while true {
