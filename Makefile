@@ -84,9 +84,8 @@ fuzz-json:
 	  $(FUZZ_DIR)/corpus-json Fuzz/corpus/json
 
 # libFuzzer over Hemera's whole inbound path (parse, match, validate, deadline, handler, reply):
-# swift-log and HemeraJSON as static libraries, then Sources/Hemera (without the NATS transport and
-# the reply-executor accessor, the two files that import HemeraNATS)
-# and Fuzz/InboundFuzz compiled as one module, all with -sanitize=fuzzer,address. Ten minutes by
+# swift-log, HemeraJSON, HemeraLocks and HemeraNATS as static libraries, then Sources/Hemera and
+# Fuzz/InboundFuzz compiled as one module, all with -sanitize=fuzzer,address. Ten minutes by
 # default (FUZZ_INBOUND_SECONDS=…); new inputs go to .build-fuzz/corpus-inbound, seeds in Fuzz/corpus/inbound.
 FUZZ_INBOUND_SECONDS ?= 600
 FUZZ_SAN  := -sanitize=fuzzer,address -parse-as-library -O -g
@@ -99,10 +98,16 @@ fuzz:
 	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraJSON -package-name swift_hemera -emit-module -emit-library -static \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
 	  $(CURDIR)/Sources/HemeraJSON/*.swift
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraLocks -package-name swift_hemera -emit-module -emit-library -static \
+	  $(CURDIR)/Sources/HemeraLocks/*.swift
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraNATS -package-name swift_hemera -I . -emit-module -emit-library -static \
+	  -Xcc -fmodule-map-file=$(CURDIR)/CNats/module.modulemap -I $(CURDIR)/CNats \
+	  $(CURDIR)/Sources/HemeraNATS/*.swift
 	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Hemera -package-name swift_hemera -I . -L . \
+	  -Xcc -fmodule-map-file=$(CURDIR)/CNats/module.modulemap -I $(CURDIR)/CNats \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
-	  $(filter-out %/NATSTransport.swift %/Hemera+ReplyExecutor.swift,$(wildcard $(CURDIR)/Sources/Hemera/*.swift)) $(CURDIR)/Fuzz/InboundFuzz/main.swift \
-	  -lHemeraJSON -lLogging -ljansson -o inbound-fuzz
+	  $(wildcard $(CURDIR)/Sources/Hemera/*.swift) $(CURDIR)/Fuzz/InboundFuzz/main.swift \
+	  -lHemeraNATS -lHemeraLocks -lHemeraJSON -lLogging -ljansson -lnats -o inbound-fuzz
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-fuzz.supp $(FUZZ_DIR)/inbound/inbound-fuzz -max_total_time=$(FUZZ_INBOUND_SECONDS) -max_len=8192 -timeout=10 \
 	  -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/corpus-inbound Fuzz/corpus/inbound

@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "Hemera",
             dependencies: [
+                "HemeraLocks",
                 "HemeraNATS",
                 "HemeraJSON",
                 .product(name: "Logging", package: "swift-log"),
@@ -110,12 +111,16 @@ let package = Package(
         .testTarget(
             name: "HemeraReliabilityTests",
             dependencies: [
-                "Hemera", "HemeraNATS", "HemeraTesting", "HemeraServiceLifecycle", "HemeraLifecycleExample",
+                "Hemera", "HemeraLocks", "HemeraNATS", "HemeraTesting", "HemeraServiceLifecycle", "HemeraLifecycleExample",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HemeraTests", dependencies: ["Hemera", "HemeraTesting"], resources: [.copy("Resources")]),
+        .testTarget(
+            name: "HemeraTests",
+            dependencies: ["Hemera", "HemeraLocks", "HemeraTesting"],
+            resources: [.copy("Resources")]
+        ),
         .testTarget(
             name: "HemeraDemoTests",
             dependencies: ["Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples"]

@@ -1,4 +1,5 @@
 import HemeraJSON
+internal import HemeraLocks
 
 /// The top-level primitive members of compact JSON object bytes, for Hemera's `method` string,
 /// without building a tree. Returns `nil` when the bytes need the general path (escapes in keys
@@ -187,7 +188,7 @@ struct EncodedTypedPattern {
         var isIdempotent: Bool
     }
 
-    private static let fixedParts = LockedValue<[ObjectIdentifier: FixedPart]>([:])
+    private static let fixedParts = PthreadLock<[ObjectIdentifier: FixedPart]>([:])
 
     /// The fixed part of `P`, from the cache (type identity, one lock) after the first call.
     static func fixedPart<P: HemeraPattern>(of _: P.Type) -> FixedPart {

@@ -1,5 +1,6 @@
 @_exported public import HemeraJSON
 public import Logging
+internal import HemeraLocks
 
 /// How a service picks among several matching patterns.
 public enum MatchingMode: Sendable {
@@ -215,7 +216,7 @@ final class ConcurrencyLimiter: Sendable {
     }
     private let limit: Int
     private let maxQueued: Int?
-    private let state = LockedValue(State())
+    private let state = PthreadLock(State())
 
     init(limit: Int, maxQueued: Int? = nil) {
         self.limit = max(1, limit)
@@ -279,7 +280,7 @@ public final class Hemera: Sendable {
     /// The transport this instance talks through.
     public let transport: any HemeraTransport
     public let options: HemeraOptions
-    let state = LockedValue(State())
+    let state = PthreadLock(State())
     let ownsTransport: Bool
     /// The transport when it is NATS: calls take its direct path for the deadline header.
     let natsTransport: NATSTransport?
@@ -746,7 +747,7 @@ extension Hemera {
         async throws -> ServerReply.Body?
     {
         if middleware.isEmpty { return try await handler(context) }
-        let result = LockedValue<ServerReply.Body?>(nil)
+        let result = PthreadLock<ServerReply.Body?>(nil)
         var next: @Sendable () async throws -> Void = {
             let body = try await handler(context)
             result.withLock { $0 = body }

@@ -1,3 +1,5 @@
+internal import HemeraLocks
+
 /// A transport inside one process with NATS semantics: subject wildcards (`*`, `>`), queue groups
 /// (one member per group gets each message), no-responders and timeouts.
 ///
@@ -26,7 +28,7 @@ public final class InMemoryTransport: HemeraTransport {
         var inboxCounter = 0
     }
 
-    private let state = LockedValue(State())
+    private let state = PthreadLock(State())
     private let inboxPrefix = "_INBOX.\(fastRandomToken())."
 
     public init() {}
@@ -140,7 +142,7 @@ public final class InMemoryTransport: HemeraTransport {
             return stream
         }
         let inbox = newInbox()
-        let count = LockedValue(0)
+        let count = PthreadLock(0)
         let subscription: any HemeraTransportSubscription
         do {
             subscription = try subscribe(to: inbox, queue: nil) { message in

@@ -1,5 +1,6 @@
 public import HemeraNATS
 public import Logging
+internal import HemeraLocks
 
 /// The production transport: a ``HemeraNATS/NATSConnection``.
 ///
@@ -12,9 +13,9 @@ public final class NATSTransport: HemeraTransport {
     /// The underlying connection.
     public let connection: NATSConnection
     /// Asynchronous errors seen so far (slow consumers, permission violations).
-    let faults = LockedValue(Faults())
+    let faults = PthreadLock(Faults())
     /// The `Hemera-Timeout` headers sent last, with their value.
-    let lastTimeoutHeader = LockedValue<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
+    let lastTimeoutHeader = PthreadLock<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
 
     struct Faults {
         var slowConsumerEvents = 0

@@ -3,6 +3,7 @@ import Hemera
 import HemeraNATS
 import HemeraTesting
 import Testing
+import HemeraLocks
 
 struct AddInts: HemeraPattern {
     typealias Reply = Int
@@ -100,7 +101,7 @@ extension Reliability {
                 // The hostile peer: raw NATS, its own reply subjects.
                 let peer = try await NATSConnection.connect(NATSOptions(url: server.url), logger: quietLogger("peer"))
                 let maxPayload = peer.maxPayload
-                let replies = PthreadLocked<(count: Int, typed: Int, names: [String: Int], bad: [String])>(
+                let replies = PthreadLock<(count: Int, typed: Int, names: [String: Int], bad: [String])>(
                     (0, 0, [:], [])
                 )
                 let inbox = try peer.subscribe(to: "hostile.>", queue: nil) { message in

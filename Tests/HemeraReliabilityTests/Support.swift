@@ -4,6 +4,7 @@ import HemeraNATS
 import HemeraTesting
 import Logging
 import Testing
+import HemeraLocks
 
 /// A logger that prints errors only (reconnects and kills log warnings on purpose here).
 func quietLogger(_ label: String) -> Logger {
@@ -58,38 +59,10 @@ func outcome(_ body: () async throws -> JSONValue) async -> (Outcome, Duration) 
 
 /// Counts things across tasks.
 final class Counter: Sendable {
-    private let value = PthreadLocked<[String: Int]>([:])
+    private let value = PthreadLock<[String: Int]>([:])
     func add(_ key: String, _ amount: Int = 1) { value.withLock { $0[key, default: 0] += amount } }
     subscript(_ key: String) -> Int { value.withLock { $0[key, default: 0] } }
     var all: [String: Int] { value.withLock { $0 } }
-}
-
-/// A value behind a pthread mutex: ThreadSanitizer sees through it (it does not see through
-/// `Synchronization.Mutex` on Linux here), so `make test-tsan` stays free of false reports.
-final class PthreadLocked<Value>: @unchecked Sendable {
-    // @unchecked: `value` is only read or written between pthread_mutex_lock and unlock on
-    // `mutex`, which lives in heap memory owned by this object (stable address).
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
-
-    init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deinitialize(count: 1)
-        mutex.deallocate()
-    }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
-    }
 }
 
 /// The parent of this target's suites: they run one after another (each is heavy: clusters,

@@ -1,11 +1,12 @@
 @testable import Hemera
 import HemeraTesting
 import Testing
+import HemeraLocks
 
 @Suite(.timeLimit(.minutes(1))) struct ContextTests {
     @Test(arguments: allKinds) func metaDelegateAndTracePropagateThroughNestedActs(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
-            let seen = LockedValue<[String: HemeraContext]>([:])
+            let seen = PthreadLock<[String: HemeraContext]>([:])
             let math = try await env.hemera(app: "math-service")
             try math.add(Add.self) { request, context in
                 seen.withLock { $0["add"] = context }

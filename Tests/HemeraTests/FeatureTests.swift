@@ -1,5 +1,6 @@
 @testable import Hemera
 import Testing
+import HemeraLocks
 
 @Suite(.timeLimit(.minutes(1))) struct ValidationTests {
     @Test(arguments: allKinds) func strictValidationNamesFieldAndReason(kind: TransportKind) async throws {
@@ -229,7 +230,7 @@ import Testing
     ) async throws {
         try await withEnv(kind) { env in
             let service = try await env.hemera { $0.startsHandlersOnDeliveryThread = onDeliveryThread }
-            let running = LockedValue((now: 0, peak: 0))
+            let running = PthreadLock((now: 0, peak: 0))
             try service.add("topic:limited,cmd:x", options: AddOptions(concurrencyLimit: 2)) { _, _ in
                 running.withLock {
                     $0.now += 1; $0.peak = max($0.peak, $0.now)

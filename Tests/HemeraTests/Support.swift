@@ -2,6 +2,7 @@ import Foundation
 import HemeraTesting
 @testable import Hemera
 import Testing
+import HemeraLocks
 
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
@@ -22,8 +23,8 @@ final class Env: Sendable {
     let kind: TransportKind
     let memory = InMemoryTransport()
     let server: NATSTestServer?
-    private let instances = LockedValue<[Hemera]>([])
-    private let transports = LockedValue<[any HemeraTransport]>([])
+    private let instances = PthreadLock<[Hemera]>([])
+    private let transports = PthreadLock<[any HemeraTransport]>([])
 
     private init(kind: TransportKind, server: NATSTestServer?) {
         self.kind = kind
@@ -104,13 +105,13 @@ func hemeraError(_ body: () async throws -> Void, sourceLocation: SourceLocation
 }
 
 final class Counter: Sendable {
-    private let value = LockedValue(0)
+    private let value = PthreadLock(0)
     func increment() { value.withLock { $0 += 1 } }
     var count: Int { value.withLock { $0 } }
 }
 
 final class Recorder: Sendable {
-    private let items = LockedValue<[String]>([])
+    private let items = PthreadLock<[String]>([])
     func append(_ item: String) { items.withLock { $0.append(item) } }
     var all: [String] { items.withLock { $0 } }
 }

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Hemera
 import Testing
+import HemeraLocks
 
 /// One line of `hemera7-capture.jsonl`: the real bytes a Hemera 7 peer put on the wire.
 struct CapturedMessage: Sendable {
@@ -248,7 +249,7 @@ func startCaptureService(_ env: Env, events: Recorder) async throws -> Hemera {
     /// What our client sends carries the same fields as what Hemera 7 sends.
     @Test(arguments: allKinds) func encodedRequestsHaveTheCapturedShape(kind: TransportKind) async throws {
         try await withEnv(kind) { env in
-            let sent = LockedValue<[String: JSONValue]>([:])
+            let sent = PthreadLock<[String: JSONValue]>([:])
             let raw = try await env.transport()
             let rootReply = CapturedMessage.all[1].rawPayload
             let subscription = try raw.subscribe(to: "*", queue: nil) { message in
