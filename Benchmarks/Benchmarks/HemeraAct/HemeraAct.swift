@@ -109,28 +109,28 @@ let benchmarks: @Sendable () -> Void = {
         let pattern = untyped(data)
 
         Benchmark("raw cnats request \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
-            for _ in benchmark.scaledIterations { fixture.rawSequential.request(subject, request) }
+            timedLoop(benchmark) { fixture.rawSequential.request(subject, request) }
         }
         Benchmark("HemeraNATS request \(size.name), 1 in flight", configuration: latencyConfiguration()) {
             benchmark in
-            for _ in benchmark.scaledIterations {
+            try await timedLoop(benchmark) {
                 blackHole(try await fixture.natsAsap.request(to: subject, payload: request, timeout: .seconds(5)))
             }
         }
         Benchmark("act typed \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
-            for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(typed)) }
+            try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typed)) }
         }
         if size.bytes == 100 {
             // Resumed on the reply thread (NATSReplyExecutor): no hop to Swift's pool per reply.
             Benchmark("act typed 100 B, 1 in flight, reply executor", configuration: latencyConfiguration()) {
                 benchmark in
                 try await withTaskExecutorPreference(fixture.natsAsap.replyExecutor) {
-                    for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(typed)) }
+                    try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typed)) }
                 }
             }
             Benchmark("act typed 100 B, 1 in flight, no deadline header", configuration: latencyConfiguration()) {
                 benchmark in
-                for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsapNoHeader.act(typed)) }
+                try await timedLoop(benchmark) { blackHole(try await fixture.clientAsapNoHeader.act(typed)) }
             }
             Benchmark("act typed pipelined 100 B, 256 in flight, no deadline header", configuration: throughputConfiguration()) {
                 benchmark in
@@ -158,7 +158,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         Benchmark("act untyped \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
-            for _ in benchmark.scaledIterations { blackHole(try await fixture.clientAsap.act(pattern)) }
+            try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(pattern)) }
         }
 
         let windows = size.bytes == 100 ? [16, 256] : [256]

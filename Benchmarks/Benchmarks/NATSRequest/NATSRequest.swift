@@ -65,11 +65,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.teardown = { fixture.server.stop() }
 
     Benchmark("raw cnats request, 1 in flight", configuration: latencyConfiguration()) { benchmark in
-        for _ in benchmark.scaledIterations { fixture.rawSequential.request("bench.echo", payload) }
+        timedLoop(benchmark) { fixture.rawSequential.request("bench.echo", payload) }
     }
 
     Benchmark("HemeraNATS request, 1 in flight", configuration: latencyConfiguration()) { benchmark in
-        for _ in benchmark.scaledIterations {
+        try await timedLoop(benchmark) {
             blackHole(try await fixture.hemeraAsap.request(to: "bench.echo", payload: payload, timeout: .seconds(5)))
         }
     }
@@ -77,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
     // The same, resumed on the reply thread (NATSReplyExecutor): no hop to Swift's pool per reply.
     Benchmark("HemeraNATS request, 1 in flight, reply executor", configuration: latencyConfiguration()) { benchmark in
         try await withTaskExecutorPreference(fixture.hemeraAsap.replyExecutor) {
-            for _ in benchmark.scaledIterations {
+            try await timedLoop(benchmark) {
                 blackHole(try await fixture.hemeraAsap.request(to: "bench.echo", payload: payload, timeout: .seconds(5)))
             }
         }
