@@ -54,6 +54,18 @@ let package = Package(
             path: "Benchmarks/HemeraAct",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Diagnostics (not a benchmark): CPU µs and context switches per request, ours and
+        // nats-server's (docs/performance.md, "probe" figures).
+        .executableTarget(
+            name: "CostProbe",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "Hemera", package: root),
+                .product(name: "HemeraNATS", package: root),
+                .product(name: "HemeraTesting", package: root),
+            ],
+            path: "Sources/CostProbe"
+        ),
         // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
         .executableTarget(
             name: "JSONBenchmarks",

@@ -79,8 +79,8 @@ def parse_dir(path):
         scale = {"K": 1e3, "M": 1e6, "G": 1e9}.get(unit, 1.0)
         if unit in ("K", "M", "G"):
             unit = ""
-        if metric == "latency":  # nanoseconds per request, timed inside the loop
-            unit, scale = "μs", scale / 1000.0
+        if metric == "latency":  # per request, timed inside the loop; exported in the target's time unit (µs)
+            unit = "μs"
         metric_name = {"wallClock": "time", "mallocCountTotal": "mallocs", "requests_s": "requests/s"}.get(metric, metric)
         results.setdefault(name, {"target": target})[metric_name] = {
             "unit": unit, "p50": values[50] * scale, "p99": values[99] * scale, "p90": values[90] * scale}

@@ -1,0 +1,245 @@
+// CostProbe: where the time of a request goes, as CPU and thread wake-ups rather than wall time.
+//
+// Pinned to one CPU (`taskset -c 0`), a round trip is pure CPU: wall time per request equals this
+// process's CPU time plus nats-server's. The probe prints, per workload, p50/p90/p99 latency,
+// context switches per request (this process, and nats-server), CPU µs per request (both), and
+// wall µs per request; with `P…` workloads, requests/s at W in flight. Every figure in
+// docs/performance.md marked "probe" comes from it.
+//
+//   cd Benchmarks && swift build -c release --product CostProbe
+//   taskset -c 0 .build/release/CostProbe 8000 raw nats natsX svc typed typedX typednh untyped
+//   PROBE_W=256 taskset -c 0 .build/release/CostProbe 8000 Praw Pnats Psvc Ptyped
+//
+// Arguments: requests per latency workload (default 20,000), then the workloads (default all).
+// Environment: PROBE_W (requests in flight for P… workloads, default 256); PROBE_GLOBAL=1 (cnats'
+// global delivery pool on the library's connections); PROBE_SPIN (cnats lock spin count given to
+// `NATSLibrary.open` before anything connects; default 0 as the library).
+//
+// Workloads: raw (natsConnection_Request to a raw send-asap responder), nats (HemeraNATS request to
+// it), natsX (the same under the reply executor), svc (HemeraNATS request with a prebuilt Hemera
+// envelope to a Hemera service: the service side alone), typed / typedX / typednh (typed act; with
+// the reply executor; without the deadline header), untyped; Praw, Pnats, Psvc, Ptyped (pipelined).
+
+import BenchSupport
+import Foundation
+import Hemera
+import HemeraNATS
+import HemeraTesting
+
+struct Echo: HemeraPattern {
+    static let topic = "bench"
+    static let cmd: String? = "echo"
+    typealias Reply = Echoed
+    var data: String
+}
+
+struct Echoed: Codable, Sendable {
+    var data: String
+    var size: Int
+}
+
+/// Voluntary plus involuntary context switches of every thread of `pid`.
+func contextSwitches(pid: Int32) -> Int {
+    var total = 0
+    let directory = "/proc/\(pid)/task"
+    for task in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+        guard let text = try? String(contentsOfFile: "\(directory)/\(task)/status", encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n")
+        where line.hasPrefix("voluntary_ctxt_switches") || line.hasPrefix("nonvoluntary_ctxt_switches") {
+            total += Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+    }
+    return total
+}
+
+/// User plus system CPU time of `pid` in clock ticks (1/100 s).
+func cpuTicks(pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let fields = text.split(separator: ")").last?.split(separator: " "), fields.count > 12
+    else { return 0 }
+    return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)  // utime, stime (fields 14 and 15)
+}
+
+/// Process counters around a measured section.
+struct Counters {
+    let switches: Int, serverSwitches: Int, ticks: Int, serverTicks: Int
+    init(server: Int32) {
+        let me = getpid()
+        switches = contextSwitches(pid: me)
+        serverSwitches = contextSwitches(pid: server)
+        ticks = cpuTicks(pid: me)
+        serverTicks = cpuTicks(pid: server)
+    }
+    func perRequest(since start: Counters, count: Int) -> String {
+        let n = Double(count)
+        return String(
+            format: "cs/op %5.2f srv %5.2f | cpu/op %5.1f µs srv %5.1f µs",
+            Double(switches - start.switches) / n, Double(serverSwitches - start.serverSwitches) / n,
+            Double(ticks - start.ticks) * 1e4 / n, Double(serverTicks - start.serverTicks) * 1e4 / n
+        )
+    }
+}
+
+func pad(_ name: String) -> String { name.padding(toLength: 34, withPad: " ", startingAt: 0) }
+
+func measure(_ name: String, server: Int32, count: Int, _ body: () async throws -> Void) async throws {
+    for _ in 0..<1000 { try await body() }
+    let before = Counters(server: server)
+    var samples: [UInt64] = []
+    samples.reserveCapacity(count)
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<count {
+        let t = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        samples.append(DispatchTime.now().uptimeNanoseconds - t)
+    }
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e3 / Double(count)
+    let counters = Counters(server: server).perRequest(since: before, count: count)
+    samples.sort()
+    func percentile(_ p: Int) -> Double { Double(samples[count * p / 100]) / 1000 }
+    print(
+        pad(name)
+            + String(format: " p50 %6.1f p90 %6.1f p99 %7.1f µs | ", percentile(50), percentile(90), percentile(99))
+            + counters + String(format: " | wall/op %5.1f", wall)
+    )
+}
+
+func throughput(
+    _ name: String,
+    server: Int32,
+    total: Int,
+    window: Int,
+    _ body: @escaping @Sendable () async throws -> Void
+) async throws {
+    try await pipelined(total: 2000, window: window, body)
+    let before = Counters(server: server)
+    let start = DispatchTime.now().uptimeNanoseconds
+    try await pipelined(total: total, window: window, body)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    let counters = Counters(server: server).perRequest(since: before, count: total)
+    print(pad(name) + String(format: " W=%4d %8.0f req/s | ", window, Double(total) / seconds) + counters)
+}
+
+let environment = ProcessInfo.processInfo.environment
+try NATSLibrary.open(lockSpinCount: Int(environment["PROBE_SPIN"] ?? "0") ?? 0)
+let server = NATSTestServer()
+try await server.start()
+guard let serverPID = server.pid else { fatalError("nats-server did not start") }
+let url = server.url
+let data = String(repeating: "x", count: 100)
+let rawRequest = Array(#"{"data":""#.utf8) + Array(data.utf8) + Array(#""}"#.utf8)
+let responder = try RawResponder(
+    url: url,
+    subject: "raw",
+    reply: Array(#"{"data":""#.utf8) + Array(data.utf8) + Array(#"","size":1}"#.utf8)
+)
+let rawSequential = try RawRequester(url: url)
+let rawPipeline = try RawPipeline(url: url, bufferSize: 4096)
+
+let useGlobal = environment["PROBE_GLOBAL"] == "1"
+func options(_ writeMode: NATSOptions.WriteMode) -> NATSOptions {
+    var options = NATSOptions(url: url)
+    options.writeMode = writeMode
+    options.useGlobalMessageDelivery = useGlobal
+    return options
+}
+let service = Hemera(
+    transport: NATSTransport(connection: try await NATSConnection.connect(options(.sendAsap))),
+    options: HemeraOptions(app: "probe-service"),
+    closeTransport: true
+)
+try service.add(Echo.self) { request, _ in Echoed(data: request.data, size: request.data.utf8.count) }
+try service.add(["topic": "bench-u", "cmd": "echo"]) { pattern, _ in
+    .object(["data": pattern["data"] ?? .null, "size": .integer(1)])
+}
+try await service.ready(timeout: .seconds(5))
+let nats = try await NATSConnection.connect(options(.sendAsap))
+let client = Hemera(transport: NATSTransport(connection: nats), options: HemeraOptions(app: "probe"))
+var noHeader = HemeraOptions(app: "probe")
+noHeader.propagatesDeadline = false
+let clientNoHeader = Hemera(transport: NATSTransport(connection: nats), options: noHeader)
+let natsBuffered = try await NATSConnection.connect(options(.buffered(bufferSize: 4096)))
+let clientBuffered = Hemera(transport: NATSTransport(connection: natsBuffered), options: HemeraOptions(app: "probe"))
+let typed = Echo(data: data)
+let untyped: Pattern = ["topic": "bench-u", "cmd": "echo", "data": .string(data)]
+let envelope = Array(
+    (#"{"pattern":{"topic":"bench","cmd":"echo","data":""# + data
+        + #""},"meta":{},"delegate":{},"trace":{"traceId":"T1","spanId":"S1","timestamp":1,"service":"bench","method":"cmd:echo,topic:bench"},"request":{"id":"R1","type":"request","service":"bench","method":"cmd:echo,topic:bench"}}"#)
+        .utf8
+)
+
+let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 20000
+let selected = Set(CommandLine.arguments.dropFirst(2))
+func want(_ workload: String) -> Bool { selected.isEmpty || selected.contains(workload) }
+let window = Int(environment["PROBE_W"] ?? "256") ?? 256
+
+// Off the main actor: its hops would be counted as the library's.
+try await Task.detached {
+    for _ in 0..<2 {
+        let total = 20000
+        if want("Praw") {
+            rawPipeline.run(subject: "raw", payload: rawRequest, count: 2000, window: window)
+            let start = DispatchTime.now().uptimeNanoseconds
+            rawPipeline.run(subject: "raw", payload: rawRequest, count: total, window: window)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            print(pad("raw cnats pipelined") + String(format: " W=%4d %8.0f req/s", window, Double(total) / seconds))
+        }
+        if want("Pnats") {
+            try await throughput("HemeraNATS->raw", server: serverPID, total: total, window: window) {
+                _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+            }
+        }
+        if want("Psvc") {
+            try await throughput("HemeraNATS->service", server: serverPID, total: total, window: window) {
+                _ = try await natsBuffered.request(to: "bench", payload: envelope, timeout: .seconds(5))
+            }
+        }
+        if want("Ptyped") {
+            try await throughput("act typed", server: serverPID, total: total, window: window) {
+                _ = try await clientBuffered.act(typed)
+            }
+        }
+    }
+    for _ in 0..<2 {
+        if want("raw") {
+            try await measure("raw cnats", server: serverPID, count: count) { rawSequential.request("raw", rawRequest) }
+        }
+        if want("nats") {
+            try await measure("HemeraNATS->raw", server: serverPID, count: count) {
+                _ = try await nats.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+            }
+        }
+        if want("natsX") {
+            try await withTaskExecutorPreference(nats.replyExecutor) {
+                try await measure("HemeraNATS->raw, reply executor", server: serverPID, count: count) {
+                    _ = try await nats.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+                }
+            }
+        }
+        if want("svc") {
+            try await measure("HemeraNATS->service", server: serverPID, count: count) {
+                _ = try await nats.request(to: "bench", payload: envelope, timeout: .seconds(5))
+            }
+        }
+        if want("typed") {
+            try await measure("act typed", server: serverPID, count: count) { _ = try await client.act(typed) }
+        }
+        if want("typedX") {
+            try await withTaskExecutorPreference(nats.replyExecutor) {
+                try await measure("act typed, reply executor", server: serverPID, count: count) {
+                    _ = try await client.act(typed)
+                }
+            }
+        }
+        if want("typednh") {
+            try await measure("act typed, no deadline header", server: serverPID, count: count) {
+                _ = try await clientNoHeader.act(typed)
+            }
+        }
+        if want("untyped") {
+            try await measure("act untyped", server: serverPID, count: count) { _ = try await client.act(untyped) }
+        }
+    }
+}.value
+withExtendedLifetime(responder) {}
+server.stop()
