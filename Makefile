@@ -67,6 +67,7 @@ bench-thresholds-check: deps
 bench-thresholds-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
 	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
+	$(PYTHON) scripts/bench.py keep-allocations-only Benchmarks/Thresholds/$(SWIFT_VERSION_DIR)
 
 # libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module
 # with -sanitize=fuzzer,address (outside SwiftPM, so `swift build` is unaffected). New inputs
