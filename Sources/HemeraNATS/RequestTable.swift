@@ -61,20 +61,39 @@ final class RequestTable: @unchecked Sendable {
         var received: Int
     }
 
+    /// A pending request: its waiter and the subject it was sent to (permission errors name it).
+    struct Entry {
+        var waiter: Waiter
+        let subject: String
+    }
+
     struct State {
-        var entries: [UInt64: Waiter] = [:]
-        /// The subject each pending request was sent to (for permission errors, which name it).
-        var subjects: [UInt64: String] = [:]
+        var entries: [UInt64: Entry] = [:]
         var nextID: UInt64 = 0
         var heap = DeadlineHeap()
         /// Set when the connection closed: new requests fail with it at once.
         var closedError: NATSError?
         var timerStarted = false
 
-        /// Removes a request's entry and its subject.
+        /// Removes a request's entry.
         mutating func removeEntry(_ id: UInt64) -> Waiter? {
-            self.subjects[id] = nil
-            return self.entries.removeValue(forKey: id)
+            self.entries.removeValue(forKey: id)?.waiter
+        }
+
+        /// Removes the requests waiting for replies (not those still being sent) that `matches`
+        /// selects, and returns their waiters.
+        mutating func removeWaiting(where matches: (Entry) -> Bool) -> [Waiter] {
+            var waiters: [Waiter] = []
+            for (id, entry) in self.entries where matches(entry) {
+                switch entry.waiter {
+                case .single, .many:
+                    waiters.append(entry.waiter)
+                    self.entries[id] = nil
+                case .reserved, .cancelled:
+                    break
+                }
+            }
+            return waiters
         }
     }
 
@@ -108,9 +127,9 @@ final class RequestTable: @unchecked Sendable {
         let reply = try await withTaskCancellationHandler {
             try await withReplyContinuation { continuation in
                 let failure: (any Error)? = self.state.withLock { state in
-                    switch state.entries[id] {
+                    switch state.entries[id]?.waiter {
                     case .reserved:
-                        state.entries[id] = .single(continuation)
+                        state.entries[id]?.waiter = .single(continuation)
                         return nil
                     case .cancelled:
                         _ = state.removeEntry(id)
@@ -201,7 +220,7 @@ final class RequestTable: @unchecked Sendable {
             case many(AsyncThrowingStream<NATSMessage, any Error>.Continuation, finished: Bool)
         }
         let action: Action? = self.state.withLock { state in
-            switch state.entries[id] {
+            switch state.entries[id]?.waiter {
             case .single(let continuation)?:
                 _ = state.removeEntry(id)
                 return .single(continuation)
@@ -215,7 +234,7 @@ final class RequestTable: @unchecked Sendable {
                 if finished {
                     _ = state.removeEntry(id)
                 } else {
-                    state.entries[id] = .many(many)
+                    state.entries[id]?.waiter = .many(many)
                 }
                 return .many(many.continuation, finished: finished)
             case .reserved?, .cancelled?, nil:
@@ -243,9 +262,9 @@ final class RequestTable: @unchecked Sendable {
     /// Ends a request at once because its task was cancelled (or its stream consumer went away).
     func cancel(_ id: UInt64) {
         let waiter: Waiter? = self.state.withLock { state in
-            switch state.entries[id] {
+            switch state.entries[id]?.waiter {
             case .reserved?:
-                state.entries[id] = .cancelled
+                state.entries[id]?.waiter = .cancelled
                 return nil
             case .single?, .many?:
                 return state.removeEntry(id)
@@ -271,23 +290,12 @@ final class RequestTable: @unchecked Sendable {
         let waiters: [Waiter] = self.state.withLock { state in
             if close {
                 state.closedError = error
-                let waiters = Array(state.entries.values)
+                let waiters = state.entries.values.map(\.waiter)
                 state.entries.removeAll()
-                state.subjects.removeAll()
                 state.heap.removeAll()
                 return waiters
             }
-            var waiters: [Waiter] = []
-            for (id, waiter) in state.entries {
-                switch waiter {
-                case .single, .many:
-                    waiters.append(waiter)
-                    _ = state.removeEntry(id)
-                case .reserved, .cancelled:
-                    break
-                }
-            }
-            return waiters
+            return state.removeWaiting { _ in true }
         }
         if close { self.state.broadcast() }
         for waiter in waiters {
@@ -320,8 +328,7 @@ final class RequestTable: @unchecked Sendable {
             if let error = state.closedError { throw error }
             state.nextID &+= 1
             let id = state.nextID
-            state.entries[id] = waiter
-            state.subjects[id] = subject
+            state.entries[id] = Entry(waiter: waiter, subject: subject)
             let wake = state.heap.first.map { deadline < $0.deadline } ?? true
             if state.heap.count > 1024 && state.heap.count > 4 * state.entries.count {
                 let entries = state.entries
@@ -348,18 +355,7 @@ final class RequestTable: @unchecked Sendable {
     /// publish: cnats reports it asynchronously, naming the subject). Requests still being sent are
     /// left alone; they fail with the next refusal or their timeout.
     func failRequests(to subject: String, with error: NATSError) {
-        let waiters: [Waiter] = self.state.withLock { state in
-            var waiters: [Waiter] = []
-            for (id, pendingSubject) in state.subjects where pendingSubject == subject {
-                switch state.entries[id] {
-                case .single?, .many?:
-                    if let waiter = state.removeEntry(id) { waiters.append(waiter) }
-                case .reserved?, .cancelled?, nil:
-                    break
-                }
-            }
-            return waiters
-        }
+        let waiters = self.state.withLock { state in state.removeWaiting { $0.subject == subject } }
         for waiter in waiters {
             Self.fail(waiter, with: error, timedOut: false)
         }
