@@ -40,7 +40,7 @@ public final class NATSTransport: HemeraTransport {
                     faults.withLock { $0.slowConsumerEvents += 1 }
                     logger.warning("slow consumer on \(subject ?? "?"): messages were dropped")
                 case .notPermitted:
-                    if let denied = Self.deniedPublishSubject(error.message) {
+                    if let denied = error.deniedPublishSubject {
                         faults.withLock { $0.deniedPublishes[denied] = .now }
                     }
                 default:
@@ -53,13 +53,6 @@ public final class NATSTransport: HemeraTransport {
     /// How many slow-consumer events the connection reported: a subscription's pending limit was
     /// exceeded and messages were dropped by the client library.
     public var slowConsumerEvents: Int { faults.withLock { $0.slowConsumerEvents } }
-
-    /// The subject of `Permissions Violation for Publish to "subject"`.
-    static func deniedPublishSubject(_ message: String) -> String? {
-        let parts = message.split(separator: "\"", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0].hasSuffix("Publish to ") else { return nil }
-        return String(parts[1])
-    }
 
     /// The permission error for a request to `subject` refused since `since`, if any.
     func denial(of subject: String, since: ContinuousClock.Instant) -> TransportError? {

@@ -129,13 +129,6 @@ final class ConnectionEventHub: @unchecked Sendable {
 
     var isClosed: Bool { self.state.withLock { $0.closed } }
 
-    /// The subject of nats-server's `Permissions Violation for Publish to "subject"`, if `message` is one.
-    static func deniedPublishSubject(_ message: String) -> String? {
-        let parts = message.split(separator: "\"", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0].hasSuffix("Publish to ") else { return nil }
-        return String(parts[1])
-    }
-
     func emit(_ event: NATSConnectionEvent) {
         switch event {
         case .connected: self.logger.info("NATS connected")
@@ -157,9 +150,7 @@ final class ConnectionEventHub: @unchecked Sendable {
         if case .closed = event {
             self.table.failAll(with: NATSError(code: .connectionClosed, message: "connection closed"), close: true)
         }
-        if case .error(let error, _) = event, error.code == .notPermitted,
-            let subject = Self.deniedPublishSubject(error.message)
-        {
+        if case .error(let error, _) = event, let subject = error.deniedPublishSubject {
             // The server refused a publish: the requests sent to that subject get no reply.
             self.table.failRequests(to: subject, with: error)
         }

@@ -124,3 +124,14 @@ func check(_ status: natsStatus) throws(NATSError) {
         throw NATSError(status: status)
     }
 }
+
+extension NATSError {
+    /// The subject the server refused a publish to, for a ``Code/notPermitted`` error reporting
+    /// nats-server's `Permissions Violation for Publish to "subject"`; `nil` otherwise.
+    public var deniedPublishSubject: String? {
+        guard self.code == .notPermitted else { return nil }
+        let parts = self.message.split(separator: "\"", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0].hasSuffix("Publish to ") else { return nil }
+        return String(parts[1])
+    }
+}
