@@ -56,69 +56,67 @@ package struct EnvelopeParser {
 
     /// Parses a reply envelope for a typed caller: `nil` for valid JSON that is not an object.
     package static func parseReplyEnvelope(_ bytes: [UInt8]) throws(Failure) -> ReplyEnvelope? {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> ReplyEnvelope? in
-            var parser = Cursor(bytes: buffer)
-            parser.skipSpace()
-            guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else {
-                _ = try parser.value(depth: 0)  // valid JSON, not an object; or throws
-                parser.skipSpace()
-                guard parser.index == buffer.count else {
-                    throw Failure(reason: "unexpected data after the value", offset: parser.index)
-                }
-                return nil
+        var envelope = ReplyEnvelope(result: nil, error: nil)
+        let isObject = try walkTopLevelObject(bytes) { (parser) throws(Failure) in
+            try parser.keyKind()
+        } value: { (parser, key) throws(Failure) in
+            switch key {
+            case .result:
+                let start = parser.index
+                try parser.skip(depth: 1)
+                envelope.result = start..<parser.index
+            case .error:
+                let error = try parser.value(depth: 1)
+                // Not a ternary: `nil` would read as `JSONValue.null` there.
+                if error.isNull { envelope.error = nil } else { envelope.error = error }
+            case .other:
+                try parser.skip(depth: 1)
             }
-            var envelope = ReplyEnvelope(result: nil, error: nil)
-            parser.index += 1
-            parser.skipSpace()
-            if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "}") {
-                parser.index += 1
-            } else {
-                while true {
-                    parser.skipSpace()
-                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else {
-                        throw parser.fail("expected a key")
-                    }
-                    let key = try parser.keyKind()
-                    parser.skipSpace()
-                    guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else {
-                        throw parser.fail("expected ':'")
-                    }
-                    parser.index += 1
-                    parser.skipSpace()
-                    guard parser.index < buffer.count else { throw parser.fail("unexpected end of input") }
-                    switch key {
-                    case .result:
-                        let start = parser.index
-                        try parser.skip(depth: 1)
-                        envelope.result = start..<parser.index
-                    case .error:
-                        let error = try parser.value(depth: 1)
-                        // Not a ternary: `nil` would read as `JSONValue.null` there.
-                        if error.isNull { envelope.error = nil } else { envelope.error = error }
-                    case .other:
-                        try parser.skip(depth: 1)
-                    }
-                    parser.skipSpace()
-                    guard parser.index < buffer.count else { throw parser.fail("unterminated object") }
-                    if buffer[parser.index] == UInt8(ascii: ",") {
-                        parser.index += 1
-                        continue
-                    }
-                    guard buffer[parser.index] == UInt8(ascii: "}") else { throw parser.fail("expected ',' or '}'") }
-                    parser.index += 1
-                    break
-                }
-            }
-            parser.skipSpace()
-            guard parser.index == buffer.count else {
-                throw Failure(reason: "unexpected data after the value", offset: parser.index)
-            }
-            return envelope
         }
+        return isObject ? envelope : nil
     }
 
     package static func parseRequestEnvelope(_ bytes: [UInt8]) throws(Failure) -> RequestEnvelope? {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> RequestEnvelope? in
+        var envelope = RequestEnvelope(members: [:], trace: nil, request: nil, pattern: nil)
+        let isObject = try walkTopLevelObject(bytes) { (parser) throws(Failure) in
+            try parser.string()
+        } value: { (parser, key) throws(Failure) in
+            if key == "trace" || key == "request", parser.bytes[parser.index] == UInt8(ascii: "{") {
+                let start = parser.index
+                try parser.skip(depth: 1)
+                if key == "trace" {
+                    envelope.trace = start..<parser.index
+                } else {
+                    envelope.request = start..<parser.index
+                }
+                envelope.members[key] = nil
+            } else {
+                let start = parser.index
+                let value = try parser.value(depth: 1)
+                envelope.members[key] = value
+                if key == "trace" {
+                    envelope.trace = nil
+                } else if key == "request" {
+                    envelope.request = nil
+                } else if key == "pattern" {
+                    if case .object = value { envelope.pattern = start..<parser.index } else { envelope.pattern = nil }
+                }
+            }
+        }
+        return isObject ? envelope : nil
+    }
+
+    /// Walks a whole document that should be one JSON object, strictly: `key` reads each member's
+    /// key (the cursor is at its opening quote), `value` consumes its value (the cursor is at its
+    /// first byte). Returns `false` for a valid document that is not an object; throws for invalid
+    /// JSON or data after the value.
+    @inline(__always)
+    private static func walkTopLevelObject<Key>(
+        _ bytes: [UInt8],
+        key readKey: (inout Cursor) throws(Failure) -> Key,
+        value readValue: (inout Cursor, Key) throws(Failure) -> Void
+    ) throws(Failure) -> Bool {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(Failure) -> Bool in
             var parser = Cursor(bytes: buffer)
             parser.skipSpace()
             guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else {
@@ -127,9 +125,8 @@ package struct EnvelopeParser {
                 guard parser.index == buffer.count else {
                     throw Failure(reason: "unexpected data after the value", offset: parser.index)
                 }
-                return nil
+                return false
             }
-            var envelope = RequestEnvelope(members: [:], trace: nil, request: nil, pattern: nil)
             parser.index += 1
             parser.skipSpace()
             if parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "}") {
@@ -140,7 +137,7 @@ package struct EnvelopeParser {
                     guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else {
                         throw parser.fail("expected a key")
                     }
-                    let key = try parser.string()
+                    let key = try readKey(&parser)
                     parser.skipSpace()
                     guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else {
                         throw parser.fail("expected ':'")
@@ -148,27 +145,7 @@ package struct EnvelopeParser {
                     parser.index += 1
                     parser.skipSpace()
                     guard parser.index < buffer.count else { throw parser.fail("unexpected end of input") }
-                    if (key == "trace" || key == "request"), buffer[parser.index] == UInt8(ascii: "{") {
-                        let start = parser.index
-                        try parser.skip(depth: 1)
-                        if key == "trace" {
-                            envelope.trace = start..<parser.index
-                        } else {
-                            envelope.request = start..<parser.index
-                        }
-                        envelope.members[key] = nil
-                    } else {
-                        let start = parser.index
-                        let value = try parser.value(depth: 1)
-                        envelope.members[key] = value
-                        if key == "trace" {
-                            envelope.trace = nil
-                        } else if key == "request" {
-                            envelope.request = nil
-                        } else if key == "pattern" {
-                            if case .object = value { envelope.pattern = start..<parser.index } else { envelope.pattern = nil }
-                        }
-                    }
+                    try readValue(&parser, key)
                     parser.skipSpace()
                     guard parser.index < buffer.count else { throw parser.fail("unterminated object") }
                     if buffer[parser.index] == UInt8(ascii: ",") {
@@ -184,7 +161,7 @@ package struct EnvelopeParser {
             guard parser.index == buffer.count else {
                 throw Failure(reason: "unexpected data after the value", offset: parser.index)
             }
-            return envelope
+            return true
         }
     }
 
