@@ -96,14 +96,12 @@ extension Hemera {
         {
             return try decodeReply(R.self, from: Self.parseResult(payload, range))
         }
-        // The common shapes from the small tree of `result`; others straight from the bytes.
-        // `try?`: a failure is decoded again below, through the tree path, for its error.
+        // The common shapes from the small tree of `result`, others straight from its bytes; a
+        // failure is decoded again through the tree path, for its error.
         let result = try Self.parseResult(payload, range)
-        if let decoded = try? FlatValueDecoder.decode(R.self, from: result) { return decoded }
-        let decoded = payload.withUnsafeBytes { buffer -> R? in
-            try? HemeraJSONDecoder().decode(R.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        if let decoded = FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range) {
+            return decoded
         }
-        if let decoded { return decoded }
         return try decodeReply(R.self, from: result)
     }
 

@@ -12,6 +12,26 @@ import HemeraJSON
 struct FlatValueDecoder: Decoder {
     struct Unsupported: Error {}
 
+    /// The fast attempts for a typed request or reply: the tree by this decoder, then, when the
+    /// value's bytes are known, those bytes by ``HemeraJSONDecoder`` (no tree conversion). `nil`
+    /// when both refuse: the caller then decodes the tree through its reference path, which
+    /// decides what decodes and how the error reads (so failures here are not errors yet).
+    static func decodeFast<T: Decodable>(
+        _ type: T.Type,
+        tree: JSONValue,
+        bytes: [UInt8],
+        range: Range<Int>?,
+        convertsStrings: Bool = false
+    ) -> T? {
+        if let decoded = try? decode(T.self, from: tree) { return decoded }
+        guard let range else { return nil }
+        var decoder = HemeraJSONDecoder()
+        decoder.convertsStrings = convertsStrings
+        return bytes.withUnsafeBytes { buffer in
+            try? decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        }
+    }
+
     let value: JSONValue
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }

@@ -207,16 +207,16 @@ public enum ValidationMode: Sendable {
 func decodeValidated<T: Decodable>(_ type: T.Type, from received: ReceivedPattern, mode: ValidationMode)
     throws(ValidationFailure) -> T
 {
-    // The tree is there already (matching needed it): the common shapes read it directly.
-    if let decoded = try? FlatValueDecoder.decode(T.self, from: received.value) { return decoded }
-    if let range = received.range {
-        var decoder = HemeraJSONDecoder()
-        decoder.convertsStrings = mode == .coerce
-        let decoded = received.payload.withUnsafeBytes { buffer -> T? in
-            // `try?`: a failure is decoded again from the tree below, for its issues.
-            try? decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
-        }
-        if let decoded { return decoded }
+    // The tree is there already (matching needed it); a failure is decoded again from the tree
+    // below, for its issues.
+    if let decoded = FlatValueDecoder.decodeFast(
+        T.self,
+        tree: received.value,
+        bytes: received.payload,
+        range: received.range,
+        convertsStrings: mode == .coerce
+    ) {
+        return decoded
     }
     return try decodeValidated(T.self, from: received.value, mode: mode)
 }
