@@ -170,10 +170,10 @@ public final class NATSTransport: HemeraTransport {
         natsHeaders: NATSHeaders?,
         timeout: Duration
     ) async throws -> TransportMessage {
-        let started = ContinuousClock.now
-        // A subject refused in the last 30 s fails at once; a refusal during the wait turns the timeout
-        // into a permission error (the server reports it asynchronously, after the publish).
-        if let denied = denial(of: subject, since: started - .seconds(30)) { throw denied }
+        // A subject refused in the last 30 s fails before publishing. A refusal during the wait
+        // ends the call in the NATS layer, whose request table fails the requests to that subject
+        // with `.notPermitted` as soon as the server reports it.
+        if let denied = denial(of: subject, since: .now - .seconds(30)) { throw denied }
         do {
             let reply = try await connection.request(
                 to: subject,
@@ -182,8 +182,6 @@ public final class NATSTransport: HemeraTransport {
                 timeout: timeout
             )
             return TransportMessage(subject: reply.subject, replyTo: reply.replyTo, payload: reply.payload)
-        } catch let error as NATSError where error.code == .timeout {
-            throw denial(of: subject, since: started) ?? Self.map(error)
         } catch {
             throw Self.map(error)
         }
