@@ -98,22 +98,19 @@ struct _ByteBuffer: ~Copyable {
 
     /// Writes a finite double in the shortest form that reads back as the same value, as
     /// Foundation's JSONEncoder does: `0.1`, `1` for `1.0`, `1e+20`.
-    mutating func appendDouble(_ value: Double) {
-        if value == value.rounded(.towardZero) && abs(value) < 1e15 {
-            if value == 0 && value.sign == .minus {
-                appendASCII("-0")
-            } else {
-                appendInteger(Int64(value))
-            }
-            return
-        }
-        var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        appendPlain(text)
-    }
+    mutating func appendDouble(_ value: Double) { appendShortest(value, integralBelow: 1e15) }
 
-    mutating func appendFloat(_ value: Float) {
-        if value == value.rounded(.towardZero) && abs(value) < 1e7 {
+    /// Writes a finite float in the shortest form that reads back as the same value.
+    mutating func appendFloat(_ value: Float) { appendShortest(value, integralBelow: 1e7) }
+
+    /// Integral values below `limit` as integers (`-0` kept), others as Swift's shortest
+    /// round-trip text without a trailing `.0`.
+    @inline(__always)
+    private mutating func appendShortest<F: BinaryFloatingPoint & CustomStringConvertible>(
+        _ value: F,
+        integralBelow limit: F
+    ) {
+        if value == value.rounded(.towardZero) && abs(value) < limit {
             if value == 0 && value.sign == .minus {
                 appendASCII("-0")
             } else {
