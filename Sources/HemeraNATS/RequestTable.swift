@@ -61,34 +61,31 @@ final class RequestTable: @unchecked Sendable {
         var received: Int
     }
 
-    /// A pending request: its waiter and the subject it was sent to (permission errors name it).
-    struct Entry {
-        var waiter: Waiter
-        let subject: String
-    }
-
     struct State {
-        var entries: [UInt64: Entry] = [:]
+        var entries: [UInt64: Waiter] = [:]
+        /// The subject each pending request was sent to (for permission errors, which name it).
+        var subjects: [UInt64: String] = [:]
         var nextID: UInt64 = 0
         var heap = DeadlineHeap()
         /// Set when the connection closed: new requests fail with it at once.
         var closedError: NATSError?
         var timerStarted = false
 
-        /// Removes a request's entry.
+        /// Removes a request's entry and its subject.
         mutating func removeEntry(_ id: UInt64) -> Waiter? {
-            self.entries.removeValue(forKey: id)?.waiter
+            self.subjects[id] = nil
+            return self.entries.removeValue(forKey: id)
         }
 
-        /// Removes the requests waiting for replies (not those still being sent) that `matches`
-        /// selects, and returns their waiters.
-        mutating func removeWaiting(where matches: (Entry) -> Bool) -> [Waiter] {
+        /// Removes the requests waiting for replies (not those still being sent), all of them or
+        /// those sent to `subject`, and returns their waiters.
+        mutating func removeWaiting(sentTo subject: String? = nil) -> [Waiter] {
             var waiters: [Waiter] = []
-            for (id, entry) in self.entries where matches(entry) {
-                switch entry.waiter {
+            for (id, waiter) in self.entries where subject == nil || self.subjects[id] == subject {
+                switch waiter {
                 case .single, .many:
-                    waiters.append(entry.waiter)
-                    self.entries[id] = nil
+                    waiters.append(waiter)
+                    _ = self.removeEntry(id)
                 case .reserved, .cancelled:
                     break
                 }
@@ -127,9 +124,9 @@ final class RequestTable: @unchecked Sendable {
         let reply = try await withTaskCancellationHandler {
             try await withReplyContinuation { continuation in
                 let failure: (any Error)? = self.state.withLock { state in
-                    switch state.entries[id]?.waiter {
+                    switch state.entries[id] {
                     case .reserved:
-                        state.entries[id]?.waiter = .single(continuation)
+                        state.entries[id] = .single(continuation)
                         return nil
                     case .cancelled:
                         _ = state.removeEntry(id)
@@ -220,7 +217,7 @@ final class RequestTable: @unchecked Sendable {
             case many(AsyncThrowingStream<NATSMessage, any Error>.Continuation, finished: Bool)
         }
         let action: Action? = self.state.withLock { state in
-            switch state.entries[id]?.waiter {
+            switch state.entries[id] {
             case .single(let continuation)?:
                 _ = state.removeEntry(id)
                 return .single(continuation)
@@ -234,7 +231,7 @@ final class RequestTable: @unchecked Sendable {
                 if finished {
                     _ = state.removeEntry(id)
                 } else {
-                    state.entries[id]?.waiter = .many(many)
+                    state.entries[id] = .many(many)
                 }
                 return .many(many.continuation, finished: finished)
             case .reserved?, .cancelled?, nil:
@@ -262,9 +259,9 @@ final class RequestTable: @unchecked Sendable {
     /// Ends a request at once because its task was cancelled (or its stream consumer went away).
     func cancel(_ id: UInt64) {
         let waiter: Waiter? = self.state.withLock { state in
-            switch state.entries[id]?.waiter {
+            switch state.entries[id] {
             case .reserved?:
-                state.entries[id]?.waiter = .cancelled
+                state.entries[id] = .cancelled
                 return nil
             case .single?, .many?:
                 return state.removeEntry(id)
@@ -290,12 +287,13 @@ final class RequestTable: @unchecked Sendable {
         let waiters: [Waiter] = self.state.withLock { state in
             if close {
                 state.closedError = error
-                let waiters = state.entries.values.map(\.waiter)
+                let waiters = Array(state.entries.values)
                 state.entries.removeAll()
+                state.subjects.removeAll()
                 state.heap.removeAll()
                 return waiters
             }
-            return state.removeWaiting { _ in true }
+            return state.removeWaiting()
         }
         if close { self.state.broadcast() }
         for waiter in waiters {
@@ -328,7 +326,8 @@ final class RequestTable: @unchecked Sendable {
             if let error = state.closedError { throw error }
             state.nextID &+= 1
             let id = state.nextID
-            state.entries[id] = Entry(waiter: waiter, subject: subject)
+            state.entries[id] = waiter
+            state.subjects[id] = subject
             let wake = state.heap.first.map { deadline < $0.deadline } ?? true
             if state.heap.count > 1024 && state.heap.count > 4 * state.entries.count {
                 let entries = state.entries
@@ -355,7 +354,7 @@ final class RequestTable: @unchecked Sendable {
     /// publish: cnats reports it asynchronously, naming the subject). Requests still being sent are
     /// left alone; they fail with the next refusal or their timeout.
     func failRequests(to subject: String, with error: NATSError) {
-        let waiters = self.state.withLock { state in state.removeWaiting { $0.subject == subject } }
+        let waiters = self.state.withLock { state in state.removeWaiting(sentTo: subject) }
         for waiter in waiters {
             Self.fail(waiter, with: error, timedOut: false)
         }
