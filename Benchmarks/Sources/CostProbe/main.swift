@@ -176,17 +176,26 @@ let window = Int(environment["PROBE_W"] ?? "256") ?? 256
 // Off the main actor: its hops would be counted as the library's.
 try await Task.detached {
     for _ in 0..<2 {
-        let total = 20000
+        let total = Int(environment["PROBE_TOTAL"] ?? "20000") ?? 20000
         if want("Praw") {
             rawPipeline.run(subject: "raw", payload: rawRequest, count: 2000, window: window)
+            let before = Counters(server: serverPID)
             let start = DispatchTime.now().uptimeNanoseconds
             rawPipeline.run(subject: "raw", payload: rawRequest, count: total, window: window)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            print(pad("raw cnats pipelined") + String(format: " W=%4d %8.0f req/s", window, Double(total) / seconds))
+            let counters = Counters(server: serverPID).perRequest(since: before, count: total)
+            print(pad("raw cnats pipelined") + String(format: " W=%4d %8.0f req/s | ", window, Double(total) / seconds) + counters)
         }
         if want("Pnats") {
             try await throughput("HemeraNATS->raw", server: serverPID, total: total, window: window) {
                 _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+            }
+        }
+        if want("PnatsX") {
+            try await withTaskExecutorPreference(natsBuffered.replyExecutor) {
+                try await throughput("HemeraNATS->raw, reply executor", server: serverPID, total: total, window: window) {
+                    _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+                }
             }
         }
         if want("Psvc") {
@@ -197,6 +206,13 @@ try await Task.detached {
         if want("Ptyped") {
             try await throughput("act typed", server: serverPID, total: total, window: window) {
                 _ = try await clientBuffered.act(typed)
+            }
+        }
+        if want("PtypedX") {
+            try await withTaskExecutorPreference(natsBuffered.replyExecutor) {
+                try await throughput("act typed, reply executor", server: serverPID, total: total, window: window) {
+                    _ = try await clientBuffered.act(typed)
+                }
             }
         }
     }
