@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #elseif canImport(Musl)
-    import Musl
+    public import Musl
 #elseif canImport(Darwin)
-    import Darwin
+    public import Darwin
 #endif
 
 /// A pthread mutex guarding a value, with an optional condition variable (modelled on
@@ -16,10 +16,19 @@
 /// `@unchecked Sendable`: `value` is only read or written between `pthread_mutex_lock` and
 /// `pthread_mutex_unlock` of `mutex` (in `withLock` and `waitLoop`), and the pointers themselves
 /// are immutable after `init`.
-package final class PthreadLock<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+///
+/// The class and ``withLock(_:)`` are `public` rather than `package` only because Swift 6.3 did not
+/// inline an `@inlinable package` method into the other modules of the package (checked with `nm`:
+/// the callers kept calling the generic symbol); with `public` it inlines. HemeraLocks is in no
+/// product, its initializer is `package`, so nothing outside the package can make one.
+public final class PthreadLock<Value>: @unchecked Sendable {
+    // `@usableFromInline`: `withLock` is inlined into its callers in the other modules, so it is
+    // specialized for their value and result types. Called as an unspecialized generic it went
+    // through value-witness calls for every enum it returned (seen in profiles of the request table
+    // at 256 requests in flight).
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>?
-    private var value: Value
+    @usableFromInline var value: Value
 
     /// A lock around `value`; `withCondition` adds a condition variable on the monotonic clock for
     /// ``waitLoop(_:)`` and ``broadcast()`` (one more allocation, so only where a thread waits).
@@ -59,8 +68,8 @@ package final class PthreadLock<Value>: @unchecked Sendable {
 
     /// Runs `body` with exclusive access to the guarded value. Never call out (callbacks,
     /// continuations) from `body`: decide under the lock, act after it.
-    @inline(__always)
-    package func withLock<Result, Failure: Error>(
+    @inlinable @inline(__always)
+    public func withLock<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)

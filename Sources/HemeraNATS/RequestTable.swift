@@ -62,35 +62,23 @@ final class RequestTable: @unchecked Sendable {
     }
 
     struct State {
-        var entries: [UInt64: Waiter] = [:]
-        /// The subject each pending request was sent to (for permission errors, which name it).
-        var subjects: [UInt64: String] = [:]
+        /// Pending requests with the subject each was sent to (permission errors name it).
+        var entries = PendingRequests()
         var nextID: UInt64 = 0
         var heap = DeadlineHeap()
         /// Set when the connection closed: new requests fail with it at once.
         var closedError: NATSError?
         var timerStarted = false
 
-        /// Removes a request's entry and its subject.
-        mutating func removeEntry(_ id: UInt64) -> Waiter? {
-            self.subjects[id] = nil
-            return self.entries.removeValue(forKey: id)
-        }
-
         /// Removes the requests waiting for replies (not those still being sent), all of them or
         /// those sent to `subject`, and returns their waiters.
         mutating func removeWaiting(sentTo subject: String? = nil) -> [Waiter] {
-            var waiters: [Waiter] = []
-            for (id, waiter) in self.entries where subject == nil || self.subjects[id] == subject {
+            self.entries.removeAll { waiter, sentTo in
                 switch waiter {
-                case .single, .many:
-                    waiters.append(waiter)
-                    _ = self.removeEntry(id)
-                case .reserved, .cancelled:
-                    break
+                case .single, .many: subject == nil || sentTo == subject
+                case .reserved, .cancelled: false
                 }
             }
-            return waiters
         }
     }
 
@@ -126,10 +114,10 @@ final class RequestTable: @unchecked Sendable {
                 let failure: (any Error)? = self.state.withLock { state in
                     switch state.entries[id] {
                     case .reserved:
-                        state.entries[id] = .single(continuation)
+                        state.entries.update(id, .single(continuation))
                         return nil
                     case .cancelled:
-                        _ = state.removeEntry(id)
+                        _ = state.entries.remove(id)
                         return CancellationError()
                     case nil:
                         // The timer or the connection closing removed it while reserved.
@@ -219,7 +207,7 @@ final class RequestTable: @unchecked Sendable {
         let action: Action? = self.state.withLock { state in
             switch state.entries[id] {
             case .single(let continuation)?:
-                _ = state.removeEntry(id)
+                _ = state.entries.remove(id)
                 return .single(continuation)
             case .many(var many)?:
                 many.received += 1
@@ -229,9 +217,9 @@ final class RequestTable: @unchecked Sendable {
                     if remaining <= 1 { finished = true }
                 }
                 if finished {
-                    _ = state.removeEntry(id)
+                    _ = state.entries.remove(id)
                 } else {
-                    state.entries[id] = .many(many)
+                    state.entries.update(id, .many(many))
                 }
                 return .many(many.continuation, finished: finished)
             case .reserved?, .cancelled?, nil:
@@ -261,10 +249,10 @@ final class RequestTable: @unchecked Sendable {
         let waiter: Waiter? = self.state.withLock { state in
             switch state.entries[id] {
             case .reserved?:
-                state.entries[id] = .cancelled
+                state.entries.update(id, .cancelled)
                 return nil
             case .single?, .many?:
-                return state.removeEntry(id)
+                return state.entries.remove(id)
             case .cancelled?, nil:
                 return nil
             }
@@ -287,9 +275,7 @@ final class RequestTable: @unchecked Sendable {
         let waiters: [Waiter] = self.state.withLock { state in
             if close {
                 state.closedError = error
-                let waiters = Array(state.entries.values)
-                state.entries.removeAll()
-                state.subjects.removeAll()
+                let waiters = state.entries.removeAll { _, _ in true }
                 state.heap.removeAll()
                 return waiters
             }
@@ -326,8 +312,7 @@ final class RequestTable: @unchecked Sendable {
             if let error = state.closedError { throw error }
             state.nextID &+= 1
             let id = state.nextID
-            state.entries[id] = waiter
-            state.subjects[id] = subject
+            state.entries.insert(id, waiter, subject: subject)
             let wake = state.heap.first.map { deadline < $0.deadline } ?? true
             if state.heap.count > 1024 && state.heap.count > 4 * state.entries.count {
                 let entries = state.entries
@@ -347,7 +332,7 @@ final class RequestTable: @unchecked Sendable {
     }
 
     private func remove(_ id: UInt64) -> Waiter? {
-        self.state.withLock { $0.removeEntry(id) }
+        self.state.withLock { $0.entries.remove(id) }
     }
 
     /// Fails at once the requests waiting for replies to `subject` (the server refused their
@@ -369,7 +354,7 @@ final class RequestTable: @unchecked Sendable {
                 var expired: [(Waiter, UInt64)] = []
                 while let first = state.heap.first, first.deadline <= now {
                     state.heap.removeFirst()
-                    if let waiter = state.removeEntry(first.id) {
+                    if let waiter = state.entries.remove(first.id) {
                         expired.append((waiter, first.id))
                     }
                 }
