@@ -28,6 +28,21 @@ public struct NATSOptions: Sendable {
         /// Let cnats' flusher batch publishes (it flushes within ~1 ms); `bufferSize` sets cnats' IO
         /// buffer (`natsOptions_SetIOBufSize`), `nil` keeps the library default (32 KiB).
         case buffered(bufferSize: Int? = nil)
+        /// Drive the socket from a thread of this connection (cnats' event-loop mode,
+        /// `natsOptions_SetEventLoop`) instead of cnats' read loop and flusher: everything published
+        /// since the last write goes out in one `send` as soon as that thread runs, with no flusher
+        /// wait. A lone publish is written at once (like ``sendAsap``); publishes made while the
+        /// thread is busy (reading, or writing the previous batch) are coalesced. `bufferSize` sets
+        /// cnats' IO buffer (the largest read, and the write size that asks for a write before the
+        /// publish returns); `nil` keeps 32 KiB.
+        ///
+        /// Measured (docs/performance.md, "Coalesced writes"): MEASUREMENTS_PLACEHOLDER
+        ///
+        /// Limits: cnats closes the socket on the thread that closes the connection; ``NATSConnection/close()``
+        /// and dropping the connection run that close on the loop thread, but a close that cnats starts
+        /// itself (the end of ``NATSConnection/drain(timeout:)``, reconnect attempts exhausted) can
+        /// overlap a read in progress, as with cnats' own libuv and libevent adapters.
+        case coalesced(bufferSize: Int? = nil)
     }
 
     /// Authentication with the server.
@@ -156,20 +171,21 @@ extension NATSOptions.Authentication {
 final class COptions {
     let pointer: OpaquePointer
 
-    /// Builds cnats options from `options`. Callbacks are installed by the caller.
-    init(_ options: NATSOptions) throws(NATSError) {
+    /// Builds cnats options from `options`. Callbacks are installed by the caller; `eventLoop` is
+    /// required by ``NATSOptions/WriteMode/coalesced(bufferSize:)`` and ignored otherwise.
+    init(_ options: NATSOptions, eventLoop: NATSEventLoop? = nil) throws(NATSError) {
         try NATSLibrary.openIfNeeded()
         var raw: OpaquePointer?
         try check(natsOptions_Create(&raw))
         self.pointer = raw!
-        try self.apply(options)
+        try self.apply(options, eventLoop: eventLoop)
     }
 
     deinit {
         natsOptions_Destroy(self.pointer)
     }
 
-    private func apply(_ options: NATSOptions) throws(NATSError) {
+    private func apply(_ options: NATSOptions, eventLoop: NATSEventLoop?) throws(NATSError) {
         let opts = self.pointer
         // natsOptions_SetServers copies the strings; the C array lives for the call only.
         var cStrings = options.servers.map { strdup($0) }
@@ -214,6 +230,12 @@ final class COptions {
             try check(natsOptions_SetSendAsap(opts, true))
         case .buffered(let size):
             try check(natsOptions_SetSendAsap(opts, false))
+            if let size { try check(natsOptions_SetIOBufSize(opts, Int32(clamping: size))) }
+        case .coalesced(let size):
+            guard let eventLoop else {
+                throw NATSError(code: .illegalState, message: "the coalesced write mode needs an event loop")
+            }
+            try eventLoop.install(on: opts)  // also turns send-asap on: no flusher thread
             if let size { try check(natsOptions_SetIOBufSize(opts, Int32(clamping: size))) }
         }
         try check(natsOptions_UseGlobalMessageDelivery(opts, options.useGlobalMessageDelivery))
