@@ -12,37 +12,51 @@ import HemeraLocks
 /// Drives one connection's socket from a thread of its own, through cnats' event-loop mode
 /// (`natsOptions_SetEventLoop`): the I/O of ``NATSOptions/WriteMode/coalesced(bufferSize:)``.
 ///
-/// cnats then starts neither its read loop nor its flusher. A publish appends to cnats' write
+/// cnats then starts neither its read loop nor its flusher. Readable data goes to
+/// `natsConnection_ProcessReadEvent` (one read of up to the IO buffer size, parsed and handed to the
+/// subscriptions' delivery threads, as cnats' own read loop does). A publish appends to cnats' write
 /// buffer and, when the buffer was empty, asks for write interest (the write callback, under the
-/// connection lock). This loop writes the whole buffer with `natsConnection_ProcessWriteEvent` as
-/// soon as it runs: everything published since the last write goes out in one `send`. Readable
-/// data goes to `natsConnection_ProcessReadEvent` (one read of up to the IO buffer size, parsed and
-/// dispatched to the subscriptions' delivery threads, as cnats' own read loop does).
+/// connection lock); `natsConnection_ProcessWriteEvent` then sends the whole buffer: everything
+/// published since the last write in one `send`. Who calls it:
+/// - A publish made inside a message handler of this connection (a service's reply) is held while
+///   that subscription has more messages queued on the same delivery thread (at most
+///   ``maxHeldMessages`` handler calls), and written by that thread when its handler returns: a lone
+///   reply leaves from the handler's thread with one `send` and no thread hop, as with send-asap;
+///   the replies to a burst of requests leave together.
+/// - Any other publish wakes the loop thread (one byte on a socketpair, only when it sleeps), which
+///   writes as soon as it runs: publishes made meanwhile are coalesced.
+/// - A held write still waits after ``maxHoldNanoseconds`` (a handler that blocks) is written by the
+///   loop thread.
 ///
-/// The loop waits in `poll(2)` on the socket and on one end of a socketpair that other threads
-/// write one byte to when they need it awake (epoll is not in Swift's Glibc module, and one socket
-/// needs no more). Write interest costs no syscall while the loop is busy: a publisher only wakes
-/// it when it sleeps in `poll`.
+/// The loop waits in `poll(2)` on the socket and on the socketpair (epoll is not in Swift's Glibc
+/// module, and one socket needs no more).
 ///
 /// Contract with cnats 3.4.1 (src/conn.c, and its libuv/libevent adapters):
 /// - `attach` runs after every (re)connect with the new socket, under the connection lock, on the
 ///   connecting thread (ours at first, cnats' reconnect thread later).
 /// - `read(remove)` then `write(remove)` run (under the connection lock) right before cnats closes
 ///   the socket for a reconnect or a close; `write(add)` / `write(remove)` follow the write buffer.
+/// - `natsConnection_ProcessWriteEvent` with an empty buffer reads as a closed connection, so only
+///   one thread at a time (the `writing` token) calls it, and only while cnats asked for a write.
 /// - `detach` runs once, at the end of cnats' close, without the connection lock; after it returns
-///   cnats may free the connection, so the loop never touches it again: `detach` waits until the
-///   loop thread is out of `natsConnection_Process*Event` (unless it runs on the loop thread).
+///   cnats may free the connection, so nobody here touches it again: `detach` waits until no thread is
+///   inside `natsConnection_Process*Event` through this loop (except the caller itself).
 ///
 /// Lifetime: the object is kept alive by its ``NATSConnection`` (and, in its `deinit`, by the
-/// thread that destroys the cnats connection, until `natsConnection_Destroy` returned) and by its
-/// own thread until that thread ends. cnats gets an unretained pointer to it (the `loop` and
-/// `userData` of the callbacks), valid because every callback happens before
+/// thread that destroys the cnats connection, until `natsConnection_Destroy` returned), by the
+/// registry of attached connections (from the first `attach` to `detach`), by a delivery thread's
+/// hold, and by its own thread until that thread ends. cnats gets an unretained pointer to it (the
+/// `loop` and `userData` of the callbacks), valid because every callback happens before
 /// `natsConnection_Destroy` returns. The thread ends after `detach`, or on ``stop()``.
 ///
 /// `@unchecked Sendable`: every mutable field is in `state` (a pthread lock); the descriptors are
-/// immutable after `init` and closed only by the loop thread when it ends, or by `deinit` when no
-/// thread was started.
+/// immutable after `init` and closed only by the loop thread when it ends.
 final class NATSEventLoop: @unchecked Sendable {
+    /// Handler calls of one subscription a write may be held for while more messages are queued.
+    static let maxHeldMessages = 64
+    /// How long the loop thread lets a delivery thread hold a write before writing it itself.
+    static let maxHoldNanoseconds: UInt64 = 1_000_000
+
     private struct State {
         /// The cnats connection, from the first `attach`; never changes afterwards.
         var connection: OpaquePointer?
@@ -50,11 +64,21 @@ final class NATSEventLoop: @unchecked Sendable {
         var socket: Int32 = -1
         /// cnats has data to write (between `write(add)` and `write(remove)`).
         var wantsWrite = false
+        /// The thread inside `natsConnection_ProcessWriteEvent` (or about to be), nil when none.
+        var writer: pthread_t?
+        /// The last write through the loop left data: wait until poll says writable.
+        var waitWritable = false
+        /// Delivery threads holding the write for more replies, and since when (monotonic ns).
+        var holds = 0
+        var holdSince: UInt64 = 0
         /// The loop thread sleeps (or is about to) in `poll`: wake it to write.
         var sleeping = false
+        /// ... with no timeout (no holds): a hold kept across handler calls wakes it, so that it
+        /// watches the hold's age.
+        var sleepingForever = false
         /// A wake byte was written and not yet read.
         var wakePending = false
-        /// The loop thread is inside `natsConnection_Process*Event`.
+        /// The loop thread is inside `natsConnection_ProcessReadEvent` / `ProcessWriteEvent`.
         var busy = false
         /// `detach` ran: the connection is closed and must not be touched again.
         var detached = false
@@ -68,6 +92,12 @@ final class NATSEventLoop: @unchecked Sendable {
         var thread: pthread_t?
         /// Work to run on the loop thread (closing the connection there).
         var jobs: [@Sendable () -> Void] = []
+
+        /// Whether the loop thread may write now.
+        func loopMayWrite(now: UInt64) -> Bool {
+            guard self.wantsWrite, self.writer == nil, self.socket >= 0, self.connection != nil else { return false }
+            return self.holds == 0 || now &- self.holdSince >= NATSEventLoop.maxHoldNanoseconds
+        }
     }
 
     private let state = PthreadLock(State(), withCondition: true)
@@ -111,7 +141,7 @@ final class NATSEventLoop: @unchecked Sendable {
     func stop() {
         let wake = self.state.withLock { state -> Bool in
             state.stopRequested = true
-            return self.markWake(&state)
+            return Self.markWake(&state)
         }
         if wake { self.wake() }
     }
@@ -127,7 +157,7 @@ final class NATSEventLoop: @unchecked Sendable {
                 done.withLock { $0 = true }
                 done.broadcast()
             }
-            return self.markWake(&state)
+            return Self.markWake(&state)
         }
         guard let wake = queued else {
             job()
@@ -140,18 +170,98 @@ final class NATSEventLoop: @unchecked Sendable {
     /// Whether the loop thread ended (for tests).
     var isFinished: Bool { self.state.withLock { $0.finished } }
 
-    /// Waits until the loop thread ended. Blocks: call it on a dedicated thread.
-    func waitUntilFinished() {
-        self.state.waitLoop { $0.finished ? .done(()) : .waitForever }
+    // MARK: Delivery threads
+
+    /// Called by the message handler before a message of connection `nc` is handed over, on cnats'
+    /// delivery thread: marks the thread so that a publish made by the handler is held (see the type's
+    /// note). Returns the mark to pass to ``endDelivery(_:)``, nil when `nc` is not coalesced.
+    @inline(__always)
+    static func beginDelivery(_ nc: OpaquePointer?, _ sub: OpaquePointer?) -> DeliveryMark? {
+        let mark = DeliveryMark.current()
+        if mark.connection != nc {
+            // A delivery thread serves one subscription (or, with the global pool, a few): the
+            // registry is consulted when the connection changes, not per message.
+            mark.connection = nc
+            mark.loop = nc.flatMap { AttachedLoops.lookup($0) }
+        }
+        guard let loop = mark.loop else { return nil }
+        mark.delivering = loop
+        mark.subscription = sub
+        return mark
+    }
+
+    /// Called after the handler returned: writes the held publishes unless the subscription has more
+    /// messages queued for this thread (and fewer than ``maxHeldMessages`` handler calls were held).
+    @inline(__always)
+    static func endDelivery(_ mark: DeliveryMark) {
+        let loop = mark.delivering
+        mark.delivering = nil
+        guard let held = mark.held else { return }
+        if held === loop {
+            mark.heldMessages += 1
+            if mark.heldMessages < Self.maxHeldMessages, let sub = mark.subscription {
+                var pending: Int32 = 0
+                if natsSubscription_GetPending(sub, &pending, nil) == NATS_OK && pending > 0 {
+                    held.watchHold()
+                    return
+                }
+            }
+        }
+        mark.held = nil
+        held.releaseHold(write: held === loop)
+    }
+
+    /// A hold is kept across handler calls: make sure the loop thread watches its age (wakes it when it
+    /// sleeps without a timeout; once per burst, as it then sleeps with one while holds last).
+    private func watchHold() {
+        let wake = self.state.withLock { state in state.sleepingForever && Self.markWake(&state) }
+        if wake { self.wake() }
+    }
+
+    /// Ends a hold: writes on this thread when `write` (and no other thread writes), else leaves the
+    /// write to the loop thread.
+    fileprivate func releaseHold(write: Bool) {
+        enum Action { case none, wake, write(OpaquePointer) }
+        let action = self.state.withLock { state -> Action in
+            state.holds -= 1
+            guard state.wantsWrite, !state.detached, state.socket >= 0, let nc = state.connection else { return .none }
+            if write && state.writer == nil && !state.waitWritable {
+                state.writer = pthread_self()
+                return .write(nc)
+            }
+            return state.holds == 0 && Self.markWake(&state) ? .wake : .none
+        }
+        switch action {
+        case .none:
+            break
+        case .wake:
+            self.wake()
+        case .write(let nc):
+            // `nc` is alive: this delivery thread's subscription holds a reference to its connection,
+            // and a `detach` on another thread waits for `writer`.
+            natsConnection_ProcessWriteEvent(nc)
+            let wake = self.state.withLock { state -> Bool in
+                state.writer = nil
+                // Data left (a partial write, or publishes that raced with this one): the loop writes.
+                return state.wantsWrite && Self.markWake(&state)
+            }
+            self.state.broadcast()
+            if wake { self.wake() }
+        }
     }
 
     // MARK: cnats callbacks (under the connection lock, except detach)
 
     fileprivate func attach(connection: OpaquePointer?, socket: Int32) {
+        let first = self.state.withLock { state -> Bool in
+            defer { state.connection = state.connection ?? connection }
+            return state.connection == nil
+        }
+        if first, let connection { AttachedLoops.register(connection, self) }
         let wake = self.state.withLock { state -> Bool in
-            if state.connection == nil { state.connection = connection }
             state.socket = socket
-            return self.markWake(&state)
+            state.waitWritable = false
+            return Self.markWake(&state)
         }
         if wake { self.wake() }
     }
@@ -160,36 +270,64 @@ final class NATSEventLoop: @unchecked Sendable {
         self.state.withLock { state in
             state.socket = -1
         }
-        // No wake: a poll on the old descriptor ends when cnats closes or shuts it down, or at the
-        // next wake; until `attach` the loop has no socket to poll.
+        // No wake: until the next `attach` there is no socket to poll. A poll still on the old
+        // descriptor ends at the next wake (attach, detach, a publish).
     }
 
     fileprivate func setWrite(_ add: Bool) {
+        guard add else {
+            self.state.withLock { $0.wantsWrite = false }
+            return
+        }
+        // A publish from a message handler of this connection: hold the write for the handler's
+        // thread (it writes when its subscription's queue is empty).
+        if let mark = DeliveryMark.existing(), mark.delivering === self {
+            let other = mark.held
+            if other !== self {
+                mark.held = self
+                mark.heldMessages = 0
+            }
+            self.state.withLock { state in
+                state.wantsWrite = true
+                guard other !== self else { return }
+                if state.holds == 0 { state.holdSince = monotonicNanoseconds() }
+                state.holds += 1
+            }
+            // A hold on another connection (cnats' global delivery pool) is handed to its loop: no
+            // write under this connection's lock.
+            if other !== self { other?.releaseHold(write: false) }
+            return
+        }
         let wake = self.state.withLock { state -> Bool in
-            state.wantsWrite = add
-            return add && self.markWake(&state)
+            state.wantsWrite = true
+            return state.holds == 0 && Self.markWake(&state)
         }
         if wake { self.wake() }
     }
 
     fileprivate func detach() {
-        self.state.withLock { state in
+        let connection = self.state.withLock { state -> OpaquePointer? in
             state.detached = true
+            return state.connection
         }
+        if let connection { AttachedLoops.remove(connection) }
         self.wake()
-        // After this returns cnats may free the connection: wait until the loop thread is out of
-        // natsConnection_Process*Event. It never waits for us (we hold no cnats lock here), except
-        // when detach runs on the loop thread itself, inside such a call.
-        let onLoop = self.state.withLock { state in state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
-        if !onLoop {
-            self.state.waitLoop { $0.busy ? .waitForever : .done(()) }
+        // After this returns cnats may free the connection: wait until no other thread is inside
+        // natsConnection_Process*Event through this loop. They never wait for us (we hold no cnats
+        // lock here). When detach runs inside such a call (its error closed the connection), that
+        // call is ours and is not waited for.
+        let me = pthread_self()
+        self.state.waitLoop { state in
+            let loopBusy = state.busy && !(state.thread.map { pthread_equal($0, me) != 0 } ?? false)
+            let writing = state.writer.map { pthread_equal($0, me) == 0 } ?? false
+            return loopBusy || writing ? .waitForever : .done(())
         }
     }
 
     // MARK: The loop thread
 
     /// Under the lock: whether the caller must write a wake byte.
-    private func markWake(_ state: inout State) -> Bool {
+    private static func markWake(_ state: inout State) -> Bool {
         guard state.sleeping, !state.wakePending else { return false }
         state.wakePending = true
         return true
@@ -197,13 +335,13 @@ final class NATSEventLoop: @unchecked Sendable {
 
     private func wake() {
         var byte: UInt8 = 1
-        _ = write(self.wakeWriter, &byte, 1)  // EAGAIN: the pipe is full, the loop is awake anyway
+        _ = write(self.wakeWriter, &byte, 1)  // EAGAIN: the socketpair is full, the loop wakes anyway
     }
 
     private enum Step {
         case exit(jobs: [@Sendable () -> Void])
         case work(OpaquePointer, read: Bool, write: Bool, jobs: [@Sendable () -> Void])
-        case poll(socket: Int32, write: Bool)
+        case poll(socket: Int32, write: Bool, timeout: Int32)
     }
 
     private func run() {
@@ -212,10 +350,9 @@ final class NATSEventLoop: @unchecked Sendable {
         defer { fds.deallocate() }
         var readable = false
         var writable = false
-        // After a write that left data (the socket was full), wait until poll says writable.
-        var waitWritable = false
         var drain = [UInt8](repeating: 0, count: 64)
         loop: while true {
+            let now = monotonicNanoseconds()
             let step = self.state.withLock { state -> Step in
                 let jobs = state.jobs
                 state.jobs.removeAll()
@@ -223,15 +360,23 @@ final class NATSEventLoop: @unchecked Sendable {
                     state.exiting = true
                     return .exit(jobs: jobs)
                 }
-                let socketUp = state.socket >= 0 && state.connection != nil
-                let read = readable && socketUp
-                let write = state.wantsWrite && socketUp && (writable || !waitWritable)
+                let read = readable && state.socket >= 0 && state.connection != nil
+                let write = state.loopMayWrite(now: now) && (writable || !state.waitWritable)
                 if read || write || !jobs.isEmpty {
                     state.busy = read || write
+                    if write { state.writer = state.thread }
                     return .work(state.connection!, read: read, write: write, jobs: jobs)
                 }
                 state.sleeping = true
-                return .poll(socket: state.socket, write: state.wantsWrite)
+                // Poll for writable only after a partial write. While holds last, wake up to write a held
+                // write that is due (a timed poll arms a timer, costly on a VM: only then).
+                var timeout: Int32 = -1
+                if state.holds > 0 {
+                    let age = min(now &- state.holdSince, NATSEventLoop.maxHoldNanoseconds)
+                    timeout = state.wantsWrite ? Int32((NATSEventLoop.maxHoldNanoseconds - age + 999_999) / 1_000_000) : 1
+                }
+                state.sleepingForever = timeout < 0
+                return .poll(socket: state.socket, write: state.wantsWrite && state.waitWritable, timeout: timeout)
             }
             readable = false
             writable = false
@@ -245,20 +390,25 @@ final class NATSEventLoop: @unchecked Sendable {
                     if write {
                         // A detach from another thread waits for `busy`, so `nc` is still valid; a
                         // closed connection returns at once.
-                        let detached = self.state.withLock { $0.detached }
-                        if !detached { natsConnection_ProcessWriteEvent(nc) }
+                        if !self.state.withLock({ $0.detached }) { natsConnection_ProcessWriteEvent(nc) }
                     }
-                    waitWritable = write && self.state.withLock { $0.wantsWrite }
-                    self.state.withLock { $0.busy = false }
+                    self.state.withLock { state in
+                        state.busy = false
+                        if write {
+                            state.writer = nil
+                            state.waitWritable = state.wantsWrite
+                        }
+                    }
                     self.state.broadcast()
                 }
                 for job in jobs { job() }
-            case .poll(let socket, let write):
+            case .poll(let socket, let write, let timeout):
                 fds[0] = pollfd(fd: self.wakeReader, events: Int16(POLLIN), revents: 0)
                 fds[1] = pollfd(fd: socket, events: Int16(POLLIN) | (write ? Int16(POLLOUT) : 0), revents: 0)
-                let count = poll(fds, socket >= 0 ? 2 : 1, -1)
+                let count = poll(fds, socket >= 0 ? 2 : 1, timeout)
                 self.state.withLock { state in
                     state.sleeping = false
+                    state.sleepingForever = false
                     state.wakePending = false
                 }
                 if count < 0 { continue loop }  // EINTR
@@ -276,7 +426,6 @@ final class NATSEventLoop: @unchecked Sendable {
                     } else {
                         readable = events & (Int16(POLLIN) | Int16(POLLERR) | Int16(POLLHUP)) != 0
                         writable = events & (Int16(POLLOUT) | Int16(POLLERR) | Int16(POLLHUP)) != 0
-                        if writable { waitWritable = false }
                     }
                 }
             }
@@ -289,6 +438,69 @@ final class NATSEventLoop: @unchecked Sendable {
         }
         self.state.broadcast()
     }
+}
+
+/// What a cnats delivery thread knows about the message it is handing over, for the holds of
+/// ``NATSEventLoop``. One per thread, in thread-specific storage.
+///
+/// Not `Sendable`: only its own thread reads or writes it (the pthread key gives each thread its
+/// own); the destructor runs on that thread as it exits.
+final class DeliveryMark {
+    /// The connection of the last message (a cache key) and its loop, nil when not coalesced.
+    var connection: OpaquePointer?
+    var loop: NATSEventLoop?
+    /// The loop of the message being handled now, and its subscription.
+    var delivering: NATSEventLoop?
+    var subscription: OpaquePointer?
+    /// The loop this thread holds a write on (retained until released), and for how many messages.
+    var held: NATSEventLoop?
+    var heldMessages = 0
+
+    /// This thread's mark, created on first use. The pthread key owns one retain of it, released by
+    /// the key's destructor at thread exit (which also releases a hold left behind).
+    @inline(__always)
+    static func current() -> DeliveryMark {
+        if let mark = existing() { return mark }
+        let mark = DeliveryMark()
+        pthread_setspecific(deliveryMarkKey.key, Unmanaged.passRetained(mark).toOpaque())
+        return mark
+    }
+
+    /// This thread's mark if it has one (unretained: the key's retain keeps it alive on this thread).
+    @inline(__always)
+    static func existing() -> DeliveryMark? {
+        guard let raw = pthread_getspecific(deliveryMarkKey.key) else { return nil }
+        return Unmanaged<DeliveryMark>.fromOpaque(raw).takeUnretainedValue()
+    }
+}
+
+/// The pthread key of ``DeliveryMark``.
+///
+/// `@unchecked Sendable`: the key is created once and only read afterwards.
+private struct DeliveryMarkKey: @unchecked Sendable {
+    var key = pthread_key_t()
+    init() {
+        pthread_key_create(&self.key) { raw in
+            // Thread exit: release the key's retain, and a hold the thread still had (its loop writes).
+            guard let raw else { return }
+            let mark = Unmanaged<DeliveryMark>.fromOpaque(raw).takeRetainedValue()
+            if let held = mark.held {
+                mark.held = nil
+                held.releaseHold(write: false)
+            }
+        }
+    }
+}
+
+private let deliveryMarkKey = DeliveryMarkKey()
+
+/// The loops of attached coalesced connections, by cnats connection, for the delivery threads.
+private enum AttachedLoops {
+    static let loops = PthreadLock<[OpaquePointer: NATSEventLoop]>([:])
+
+    static func register(_ nc: OpaquePointer, _ loop: NATSEventLoop) { loops.withLock { $0[nc] = loop } }
+    static func remove(_ nc: OpaquePointer) { _ = loops.withLock { $0.removeValue(forKey: nc) } }
+    static func lookup(_ nc: OpaquePointer) -> NATSEventLoop? { loops.withLock { $0[nc] } }
 }
 
 // MARK: C callbacks

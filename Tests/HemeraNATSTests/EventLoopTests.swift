@@ -99,6 +99,41 @@ struct EventLoopTests {
         }
     }
 
+    @Test func aReplyHeldForQueuedMessagesLeavesWhileTheNextHandlerBlocks() async throws {
+        try await withNATSServer { server in
+            let service = try await connect(server, Self.coalesced)
+            let blockSeconds = 3.0 * testTimeScale
+            // Replies to "fast" at once; blocks on "slow" (after replying). A reply published while
+            // more messages are queued is held for the delivery thread; the loop must still write it
+            // when the next handler blocks.
+            let responder = try service.subscribe(to: "ev.held") { message in
+                guard let reply = message.replyTo else { return }
+                do {
+                    try service.publish(to: reply, payload: message.payload)
+                } catch {
+                    Issue.record("responder publish failed: \(error)")
+                }
+                if message.payload == Array("slow".utf8) { Thread.sleep(forTimeInterval: blockSeconds) }
+            }
+            try await service.flush(timeout: .seconds(2))
+            // A buffered client: both requests leave in one write, so they reach the service together.
+            let client = try await connect(server) { $0.writeMode = .buffered() }
+            let inbox = client.newInbox()
+            let replies = try client.subscribe(to: inbox)
+            try await client.flush(timeout: .seconds(2))
+            let clock = ContinuousClock()
+            let start = clock.now
+            try client.publish(to: "ev.held", payload: Array("fast".utf8), replyTo: inbox)
+            try client.publish(to: "ev.held", payload: Array("slow".utf8), replyTo: inbox)
+            let first = try await collect(replies, count: 1, timeout: .seconds(10))
+            #expect(first.map(\.payload) == [Array("fast".utf8)])
+            #expect(clock.now - start < .seconds(blockSeconds * 0.8), "the held reply did not wait for the blocked handler")
+            withExtendedLifetime(responder) {}
+            await client.close()
+            await service.close()
+        }
+    }
+
     @Test func headersTravelBothWays() async throws {
         try await withNATSServer { server in
             let service = try await connect(server, Self.coalesced)
