@@ -130,7 +130,14 @@ final class NATSEventLoop: @unchecked Sendable {
     func install(on options: OpaquePointer) throws(NATSError) {
         try check(natsOptions_SetSendAsap(options, true))
         try check(
-            natsOptions_SetEventLoop(options, self.cPointer, eventLoopAttach, eventLoopRead, eventLoopWrite, eventLoopDetach)
+            natsOptions_SetEventLoop(
+                options,
+                self.cPointer,
+                eventLoopAttach,
+                eventLoopRead,
+                eventLoopWrite,
+                eventLoopDetach
+            )
         )
     }
 
@@ -373,7 +380,8 @@ final class NATSEventLoop: @unchecked Sendable {
                 var timeout: Int32 = -1
                 if state.holds > 0 {
                     let age = min(now &- state.holdSince, NATSEventLoop.maxHoldNanoseconds)
-                    timeout = state.wantsWrite ? Int32((NATSEventLoop.maxHoldNanoseconds - age + 999_999) / 1_000_000) : 1
+                    timeout =
+                        state.wantsWrite ? Int32((NATSEventLoop.maxHoldNanoseconds - age + 999_999) / 1_000_000) : 1
                 }
                 state.sleepingForever = timeout < 0
                 return .poll(socket: state.socket, write: state.wantsWrite && state.waitWritable, timeout: timeout)

@@ -127,7 +127,10 @@ struct EventLoopTests {
             try client.publish(to: "ev.held", payload: Array("slow".utf8), replyTo: inbox)
             let first = try await collect(replies, count: 1, timeout: .seconds(10))
             #expect(first.map(\.payload) == [Array("fast".utf8)])
-            #expect(clock.now - start < .seconds(blockSeconds * 0.8), "the held reply did not wait for the blocked handler")
+            #expect(
+                clock.now - start < .seconds(blockSeconds * 0.8),
+                "the held reply did not wait for the blocked handler"
+            )
             withExtendedLifetime(responder) {}
             await client.close()
             await service.close()
@@ -287,7 +290,11 @@ struct EventLoopTests {
                 let replies = try await withThrowingTaskGroup(of: [UInt8].self) { group in
                     for index in 0..<200 {
                         group.addTask {
-                            try await client.request(to: "ev.tls", payload: Array("\(index)".utf8), timeout: .seconds(10)).payload
+                            try await client.request(
+                                to: "ev.tls",
+                                payload: Array("\(index)".utf8),
+                                timeout: .seconds(10)
+                            ).payload
                         }
                     }
                     var count = 0
