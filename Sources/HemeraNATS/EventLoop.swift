@@ -62,6 +62,8 @@ final class NATSEventLoop: @unchecked Sendable {
         var connection: OpaquePointer?
         /// The socket to poll, -1 between a `read(remove)` and the next `attach`.
         var socket: Int32 = -1
+        /// The socket of the last `attach` (for tests: it must be closed after the close).
+        var lastSocket: Int32 = -1
         /// cnats has data to write (between `write(add)` and `write(remove)`).
         var wantsWrite = false
         /// The thread inside `natsConnection_ProcessWriteEvent` (or about to be), nil when none.
@@ -177,6 +179,11 @@ final class NATSEventLoop: @unchecked Sendable {
     /// Whether the loop thread ended (for tests).
     var isFinished: Bool { self.state.withLock { $0.finished } }
 
+    /// The socketpair and the last attached socket (for tests: all closed once the loop ended).
+    var descriptorsForTesting: [Int32] {
+        [self.wakeReader, self.wakeWriter, self.state.withLock { $0.lastSocket }]
+    }
+
     // MARK: Delivery threads
 
     /// Called by the message handler before a message of connection `nc` is handed over, on cnats'
@@ -267,6 +274,7 @@ final class NATSEventLoop: @unchecked Sendable {
         if first, let connection { AttachedLoops.register(connection, self) }
         let wake = self.state.withLock { state -> Bool in
             state.socket = socket
+            state.lastSocket = socket
             state.waitWritable = false
             return Self.markWake(&state)
         }

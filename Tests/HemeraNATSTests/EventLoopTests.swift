@@ -197,19 +197,70 @@ struct EventLoopTests {
         #expect(try await eventually { loop.isFinished }, "the loop thread ended with the close")
     }
 
-    @Test func closeEndsTheLoopThread() async throws {
+    /// What descriptor `fd` of this process refers to (`socket:[inode]`), nil when it is closed.
+    static func target(of fd: Int32) -> String? {
+        try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")
+    }
+
+    @Test func closeEndsTheLoopThreadAndClosesItsDescriptors() async throws {
         try await withNATSServer { server in
             let connection = try await connect(server, Self.coalesced)
             let loop = try Self.loop(of: connection)
             let responder = try startEchoResponder(connection, subject: "ev.close")
             _ = try await connection.request(to: "ev.close", payload: [1], timeout: .seconds(5))
             #expect(!loop.isFinished)
+            let descriptors = loop.descriptorsForTesting
+            let targets = descriptors.map(Self.target(of:))
+            #expect(targets.allSatisfy { $0?.hasPrefix("socket:") == true }, "socketpair and connection socket open")
             await connection.close()
             #expect(connection.isClosed)
             #expect(try await eventually { loop.isFinished }, "the loop thread ended with the close")
+            // Closed: each number is free or (tests run in parallel) reused for another object.
+            for (fd, before) in zip(descriptors, targets) {
+                #expect(Self.target(of: fd) != before, "descriptor \(fd) (\(before ?? "?")) was closed")
+            }
             #expect(throws: NATSError.self) { try connection.publish(to: "ev.close", payload: [1]) }
             await connection.close()  // a second close returns (the loop is gone: it runs here)
             withExtendedLifetime(responder) {}
+        }
+    }
+
+    @Test func closeUnderLoadEndsTheLoopThread() async throws {
+        try await withNATSServer { server in
+            let client = try await connect(server, Self.coalesced)
+            for round in 0..<5 {
+                let service = try await connect(server, Self.coalesced)
+                let loop = try Self.loop(of: service)
+                let responder = try startEchoResponder(service, subject: "ev.load")
+                try await service.flush(timeout: .seconds(2))
+                // 256 requests in flight against the service while it closes (delivery threads are
+                // writing held replies as cnats closes the connection on the loop thread).
+                let flood = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<2_000 {
+                            if index >= 256 { try await group.next() }
+                            group.addTask {
+                                _ = try? await client.request(to: "ev.load", payload: [1], timeout: .milliseconds(500))
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(20 + round * 10))
+                try await within(.seconds(10), "closing under load") { await service.close() }
+                #expect(try await eventually { loop.isFinished }, "round \(round): the loop thread ended")
+                try await flood.value
+                withExtendedLifetime(responder) {}
+            }
+            // The client's own connection is unharmed.
+            let probe = try await connect(server)
+            let responder = try startEchoResponder(probe, subject: "ev.after")
+            try await probe.flush(timeout: .seconds(2))
+            let reply = try await client.request(to: "ev.after", payload: [2], timeout: .seconds(5))
+            #expect(reply.payload == Array("re:".utf8) + [2])
+            withExtendedLifetime(responder) {}
+            await probe.close()
+            await client.close()
         }
     }
 
