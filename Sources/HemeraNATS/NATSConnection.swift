@@ -37,6 +37,9 @@ public final class NATSConnection: Sendable {
     let inboxPrefix: String
     /// The logger of this connection's events.
     public let logger: Logger
+    /// The thread driving the socket with ``NATSOptions/WriteMode/coalesced(bufferSize:)``, else nil.
+    /// Kept alive until `natsConnection_Destroy` returned (cnats holds an unretained pointer to it).
+    let eventLoop: NATSEventLoop?
 
     private init(
         pointer: OpaquePointer,
@@ -44,6 +47,7 @@ public final class NATSConnection: Sendable {
         hub: ConnectionEventHub,
         table: RequestTable,
         options: NATSOptions,
+        eventLoop: NATSEventLoop?,
         logger: Logger
     ) {
         self.pointer = SendablePointer(pointer)
@@ -51,6 +55,7 @@ public final class NATSConnection: Sendable {
         self.hub = hub
         self.table = table
         self.inboxPrefix = options.inboxPrefix
+        self.eventLoop = eventLoop
         self.logger = logger
     }
 
@@ -58,11 +63,19 @@ public final class NATSConnection: Sendable {
         self.table.failAll(with: NATSError(code: .connectionClosed, message: "connection deallocated"), close: true)
         let connection = self.pointer
         let inbox = self.inbox
+        let eventLoop = self.eventLoop
         // Destroying blocks (it closes the socket and joins cnats' threads), and this deinit may run
         // on a cnats thread or on Swift's pool: destroy on a thread of its own.
         spawnDetachedThread {
+            if let eventLoop {
+                // Close on the loop thread, so the socket is never closed under a read in progress;
+                // the destroy below then only frees. The closure keeps the loop alive until after it.
+                eventLoop.runOnLoop { natsConnection_Close(connection.raw) }
+                eventLoop.stop()
+            }
             natsSubscription_Destroy(inbox.raw)
             natsConnection_Destroy(connection.raw)
+            withExtendedLifetime(eventLoop) {}
         }
     }
 
@@ -87,9 +100,20 @@ public final class NATSConnection: Sendable {
             failRequestsOnDisconnect: options.failRequestsOnDisconnect
         )
         let key = EventHubRegistry.register(hub)
+        let eventLoop: NATSEventLoop?
+        if case .coalesced = options.writeMode {
+            do throws(NATSError) {
+                eventLoop = try NATSEventLoop()
+            } catch {
+                EventHubRegistry.remove(key)
+                throw error
+            }
+        } else {
+            eventLoop = nil
+        }
         let result: Result<SendablePointer, NATSError> = await onDedicatedThread {
             do throws(NATSError) {
-                let cOptions = try COptions(options)
+                let cOptions = try COptions(options, eventLoop: eventLoop)
                 try EventHubRegistry.install(
                     key: key,
                     on: cOptions.pointer,
@@ -111,8 +135,9 @@ public final class NATSConnection: Sendable {
         case .success(let pointer):
             nc = pointer
         case .failure(let error):
-            // No connection exists, so no closed callback will come.
+            // No connection exists, so no closed callback will come, nor any event-loop callback.
             EventHubRegistry.remove(key)
+            eventLoop?.stop()
             throw error
         }
         // The reply inbox: one wildcard subscription whose context is the request table.
@@ -120,10 +145,25 @@ public final class NATSConnection: Sendable {
         do {
             inbox = try subscribeInbox(nc.raw, table: table)
         } catch {
-            await onDedicatedThread { natsConnection_Destroy(nc.raw) }
+            await onDedicatedThread {
+                if let eventLoop {
+                    eventLoop.runOnLoop { natsConnection_Close(nc.raw) }
+                    eventLoop.stop()
+                }
+                natsConnection_Destroy(nc.raw)
+                withExtendedLifetime(eventLoop) {}
+            }
             throw error
         }
-        return NATSConnection(pointer: nc.raw, inbox: inbox, hub: hub, table: table, options: options, logger: logger)
+        return NATSConnection(
+            pointer: nc.raw,
+            inbox: inbox,
+            hub: hub,
+            table: table,
+            options: options,
+            eventLoop: eventLoop,
+            logger: logger
+        )
     }
 
     // MARK: Publishing
@@ -407,7 +447,16 @@ public final class NATSConnection: Sendable {
     /// The corresponding C function is `natsConnection_Close`.
     public func close() async {
         let nc = self.pointer
-        await onDedicatedThread { natsConnection_Close(nc.raw) }
+        let eventLoop = self.eventLoop
+        await onDedicatedThread {
+            if let eventLoop {
+                // On the loop thread: cnats closes the socket there, never under a read in progress.
+                eventLoop.runOnLoop { natsConnection_Close(nc.raw) }
+                eventLoop.stop()
+            } else {
+                natsConnection_Close(nc.raw)
+            }
+        }
         await self.hub.waitUntilClosed()
     }
 

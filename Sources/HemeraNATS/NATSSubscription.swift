@@ -40,12 +40,15 @@ final class SubscriptionContext: @unchecked Sendable {
 /// `closure` is the `Unmanaged<SubscriptionContext>` retained at subscribe time; it stays valid
 /// until `subscriptionCompleted` releases it, which cnats calls after the last handler returned.
 /// The handler owns `msg` and destroys it after copying what it needs.
-let subscriptionHandler: natsMsgHandler = { _, _, msg, closure in
+let subscriptionHandler: natsMsgHandler = { nc, sub, msg, closure in
     guard let msg, let closure else { return }
     let context = Unmanaged<SubscriptionContext>.fromOpaque(closure).takeUnretainedValue()
     let message = NATSMessage(copying: msg)
     releaseMessage(msg)
+    // Coalesced connections: replies published by the handler are held while more messages wait.
+    let mark = NATSEventLoop.beginDelivery(nc, sub)
     context.deliver(message)
+    if let mark { NATSEventLoop.endDelivery(mark) }
 }
 
 /// cnats' on-complete callback: releases the context retained at subscribe time, exactly once.

@@ -15,6 +15,11 @@
 // global delivery pool on the library's connections); PROBE_SPIN (cnats lock spin count given to
 // `NATSLibrary.open` before anything connects; default 0 as the library).
 //
+// Coalesced write mode (NATSOptions.WriteMode.coalesced, the event loop): PsvcC / svcC (the service
+// on a coalesced connection; compare Psvc / svc, send-asap), PsvcB / svcB (the service buffered,
+// 4 KiB), PnatsC / natsC (the client coalesced; compare Pnats / nats), PsvcCC (both coalesced),
+// PtypedC / typedC (typed act to the coalesced service), PtypedCC / typedCC (both coalesced).
+//
 // Workloads: raw (natsConnection_Request to a raw send-asap responder), nats (HemeraNATS request to
 // it), natsX (the same under the reply executor), svc (HemeraNATS request with a prebuilt Hemera
 // envelope to a Hemera service: the service side alone), typed / typedX / typednh (typed act; with
@@ -28,6 +33,15 @@ import HemeraTesting
 
 struct Echo: HemeraPattern {
     static let topic = "bench"
+    static let cmd: String? = "echo"
+    typealias Reply = Echoed
+    var data: String
+}
+
+/// The same pattern on its own topic, answered by the coalesced service (a second service on
+/// "bench" would share its queue group).
+struct EchoC: HemeraPattern {
+    static let topic = "benchc"
     static let cmd: String? = "echo"
     typealias Reply = Echoed
     var data: String
@@ -160,6 +174,26 @@ noHeader.propagatesDeadline = false
 let clientNoHeader = Hemera(transport: NATSTransport(connection: nats), options: noHeader)
 let natsBuffered = try await NATSConnection.connect(options(.buffered(bufferSize: 4096)))
 let clientBuffered = Hemera(transport: NATSTransport(connection: natsBuffered), options: HemeraOptions(app: "probe"))
+// The same service on connections in the coalesced write mode (event loop) and buffered (4 KiB).
+let serviceCoalesced = Hemera(
+    transport: NATSTransport(connection: try await NATSConnection.connect(options(.coalesced()))),
+    options: HemeraOptions(app: "probe-service-c"),
+    closeTransport: true
+)
+try serviceCoalesced.add(EchoC.self) { request, _ in Echoed(data: request.data, size: request.data.utf8.count) }
+try await serviceCoalesced.ready(timeout: .seconds(5))
+let serviceBuffered = Hemera(
+    transport: NATSTransport(connection: try await NATSConnection.connect(options(.buffered(bufferSize: 4096)))),
+    options: HemeraOptions(app: "probe-service-b"),
+    closeTransport: true
+)
+try serviceBuffered.add(["topic": "benchb", "cmd": "echo"]) { pattern, _ in
+    .object(["data": pattern["data"] ?? .null, "size": .integer(1)])
+}
+try await serviceBuffered.ready(timeout: .seconds(5))
+let natsCoalesced = try await NATSConnection.connect(options(.coalesced()))
+let clientCoalesced = Hemera(transport: NATSTransport(connection: natsCoalesced), options: HemeraOptions(app: "probe"))
+let typedC = EchoC(data: data)
 let typed = Echo(data: data)
 let untyped: Pattern = ["topic": "bench-u", "cmd": "echo", "data": .string(data)]
 let envelope = Array(
@@ -167,6 +201,18 @@ let envelope = Array(
         + #""},"meta":{},"delegate":{},"trace":{"traceId":"T1","spanId":"S1","timestamp":1,"service":"bench","method":"cmd:echo,topic:bench"},"request":{"id":"R1","type":"request","service":"bench","method":"cmd:echo,topic:bench"}}"#)
         .utf8
 )
+
+func envelope(topic: String) -> [UInt8] {
+    Array(
+        (#"{"pattern":{"topic":""# + topic + #"","cmd":"echo","data":""# + data
+            + #""},"meta":{},"delegate":{},"trace":{"traceId":"T1","spanId":"S1","timestamp":1,"service":""# + topic
+            + #"","method":"cmd:echo,topic:"# + topic + #""},"request":{"id":"R1","type":"request","service":""# + topic
+            + #"","method":"cmd:echo,topic:"# + topic + #""}}"#)
+            .utf8
+    )
+}
+let envelopeC = envelope(topic: "benchc")
+let envelopeB = envelope(topic: "benchb")
 
 let count = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 20000
 let selected = Set(CommandLine.arguments.dropFirst(2))
@@ -215,6 +261,37 @@ try await Task.detached {
                 }
             }
         }
+        // Coalesced write mode (event loop). Psvc's service uses send-asap; PsvcB's a 4 KiB buffer.
+        if want("PsvcC") {
+            try await throughput("HemeraNATS->service coalesced", server: serverPID, total: total, window: window) {
+                _ = try await natsBuffered.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
+            }
+        }
+        if want("PsvcB") {
+            try await throughput("HemeraNATS->service buffered", server: serverPID, total: total, window: window) {
+                _ = try await natsBuffered.request(to: "benchb", payload: envelopeB, timeout: .seconds(5))
+            }
+        }
+        if want("PnatsC") {
+            try await throughput("HemeraNATS coalesced->raw", server: serverPID, total: total, window: window) {
+                _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+            }
+        }
+        if want("PsvcCC") {
+            try await throughput("HemeraNATS coalesced->svc coal.", server: serverPID, total: total, window: window) {
+                _ = try await natsCoalesced.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
+            }
+        }
+        if want("PtypedC") {
+            try await throughput("act typed, svc coalesced", server: serverPID, total: total, window: window) {
+                _ = try await clientBuffered.act(typedC)
+            }
+        }
+        if want("PtypedCC") {
+            try await throughput("act typed, both coalesced", server: serverPID, total: total, window: window) {
+                _ = try await clientCoalesced.act(typedC)
+            }
+        }
     }
     for _ in 0..<2 {
         if want("raw") {
@@ -254,6 +331,32 @@ try await Task.detached {
         }
         if want("untyped") {
             try await measure("act untyped", server: serverPID, count: count) { _ = try await client.act(untyped) }
+        }
+        // Coalesced write mode (event loop), one in flight: a lone reply must still leave at once.
+        if want("svcC") {
+            try await measure("HemeraNATS->service coalesced", server: serverPID, count: count) {
+                _ = try await nats.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
+            }
+        }
+        if want("svcB") {
+            try await measure("HemeraNATS->service buffered", server: serverPID, count: count) {
+                _ = try await nats.request(to: "benchb", payload: envelopeB, timeout: .seconds(5))
+            }
+        }
+        if want("natsC") {
+            try await measure("HemeraNATS coalesced->raw", server: serverPID, count: count) {
+                _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
+            }
+        }
+        if want("typedC") {
+            try await measure("act typed, svc coalesced", server: serverPID, count: count) {
+                _ = try await client.act(typedC)
+            }
+        }
+        if want("typedCC") {
+            try await measure("act typed, both coalesced", server: serverPID, count: count) {
+                _ = try await clientCoalesced.act(typedC)
+            }
         }
     }
 }.value
