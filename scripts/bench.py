@@ -25,14 +25,18 @@ LATENCY_RATIOS = [
     ("HemeraNATS request, 1 in flight, reply executor", "raw cnats request, 1 in flight", "NATS layer with reply executor / raw, p50"),
     ("act typed 100 B, 1 in flight, reply executor", "raw cnats request 100 B, 1 in flight", "typed act with reply executor / raw, p50"),
     ("act untyped 100 B, 1 in flight", "raw cnats request 100 B, 1 in flight", "untyped act / raw, p50"),
+    ("act typed 100 B, 1 in flight, coalesced service", "raw cnats request 100 B, 1 in flight", "typed act, coalesced service / raw, p50"),
     ("act typed 1 KiB, 1 in flight", "raw cnats request 1 KiB, 1 in flight", "typed act 1 KiB / raw, p50"),
     ("act typed 16 KiB, 1 in flight", "raw cnats request 16 KiB, 1 in flight", "typed act 16 KiB / raw, p50"),
 ]
 THROUGHPUT_RATIOS = [
     ("HemeraNATS pipelined, 256 in flight", "raw cnats pipelined, 256 in flight", "NATS layer / raw at 256 (target >= 0.8)"),
+    ("HemeraNATS pipelined, 256 in flight, coalesced", "raw cnats pipelined, 256 in flight", "NATS layer coalesced / raw at 256"),
     ("HemeraNATS pipelined, 1024 in flight", "raw cnats pipelined, 1024 in flight", "NATS layer / raw at 1024"),
+    ("HemeraNATS pipelined, 1024 in flight, coalesced", "raw cnats pipelined, 1024 in flight", "NATS layer coalesced / raw at 1024"),
     ("act typed pipelined 100 B, 256 in flight", "raw cnats pipelined 100 B, 256 in flight", "typed act / raw at 256 (target >= 0.8)"),
     ("act untyped pipelined 100 B, 256 in flight", "raw cnats pipelined 100 B, 256 in flight", "untyped act / raw at 256"),
+    ("act typed pipelined 100 B, 256 in flight, coalesced", "raw cnats pipelined 100 B, 256 in flight", "typed act, both coalesced / raw at 256"),
 ]
 # nats.swift as measured on this machine (issue 5): p50 95-173 us on one CPU, 28-40k req/s at 256.
 NATS_SWIFT = {"p50_us_best": 95.0, "rps_256_best": 40000.0}

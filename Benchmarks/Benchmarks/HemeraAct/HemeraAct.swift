@@ -23,6 +23,15 @@ struct Echo: HemeraPattern {
     var data: String
 }
 
+/// The same pattern on its own topic, answered by the service on a coalesced connection (a second
+/// service on `bench` would share its queue group and take half of its requests).
+struct EchoCoalesced: HemeraPattern {
+    static let topic = "benchc"
+    static let cmd: String? = "echo"
+    typealias Reply = Echoed
+    var data: String
+}
+
 struct Echoed: Codable, Sendable {
     var data: String
     var size: Int
@@ -46,6 +55,11 @@ final class Fixture: @unchecked Sendable {
     let clientBufferedNoHeader: Hemera
     let natsAsap: NATSConnection
     let natsBuffered: NATSConnection
+    /// A second service and client on connections in the coalesced write mode (cnats' event loop,
+    /// `NATSOptions.WriteMode.coalesced`), for the pipelined comparison.
+    let serviceCoalesced: Hemera
+    let natsCoalesced: NATSConnection
+    let clientCoalesced: Hemera
 
     init() async throws {
         self.server = NATSTestServer()
@@ -69,6 +83,22 @@ final class Fixture: @unchecked Sendable {
             .object(["data": pattern["data"] ?? .null, "size": .integer(1)])
         }
         try await self.service.ready(timeout: .seconds(5))
+        var coalesced = NATSOptions(url: url)
+        coalesced.writeMode = .coalesced()
+        self.serviceCoalesced = Hemera(
+            transport: NATSTransport(connection: try await NATSConnection.connect(coalesced)),
+            options: HemeraOptions(app: "bench-service-coalesced"),
+            closeTransport: true
+        )
+        try self.serviceCoalesced.add(EchoCoalesced.self) { request, _ in
+            Echoed(data: request.data, size: request.data.utf8.count)
+        }
+        try await self.serviceCoalesced.ready(timeout: .seconds(5))
+        self.natsCoalesced = try await NATSConnection.connect(coalesced)
+        self.clientCoalesced = Hemera(
+            transport: NATSTransport(connection: self.natsCoalesced),
+            options: HemeraOptions(app: "bench")
+        )
 
         var asap = NATSOptions(url: url)
         asap.writeMode = .sendAsap
@@ -126,6 +156,22 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark in
                 try await withTaskExecutorPreference(fixture.natsAsap.replyExecutor) {
                     try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typed)) }
+                }
+            }
+            // The service on a coalesced connection (the client stays send-asap).
+            Benchmark("act typed 100 B, 1 in flight, coalesced service", configuration: latencyConfiguration()) {
+                benchmark in
+                let typedCoalesced = EchoCoalesced(data: data)
+                try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typedCoalesced)) }
+            }
+            // Client and service on coalesced connections.
+            Benchmark("act typed pipelined 100 B, 256 in flight, coalesced", configuration: throughputConfiguration()) {
+                benchmark in
+                let typedCoalesced = EchoCoalesced(data: data)
+                try await measureThroughput(benchmark, requests: 10_000) {
+                    try await pipelined(total: 10_000, window: 256) {
+                        blackHole(try await fixture.clientCoalesced.act(typedCoalesced))
+                    }
                 }
             }
             Benchmark("act typed 100 B, 1 in flight, no deadline header", configuration: latencyConfiguration()) {

@@ -31,6 +31,8 @@ final class Fixture: @unchecked Sendable {
     let hemeraAsap: NATSConnection
     let hemeraBuffered: NATSConnection
     let hemeraBufferedDefault: NATSConnection
+    /// The coalesced write mode (cnats' event loop driven by a thread of the connection).
+    let hemeraCoalesced: NATSConnection
 
     init() async throws {
         self.server = NATSTestServer()
@@ -50,6 +52,9 @@ final class Fixture: @unchecked Sendable {
         var bufferedDefault = NATSOptions(url: url)
         bufferedDefault.writeMode = .buffered()
         self.hemeraBufferedDefault = try await NATSConnection.connect(bufferedDefault)
+        var coalesced = NATSOptions(url: url)
+        coalesced.writeMode = .coalesced()
+        self.hemeraCoalesced = try await NATSConnection.connect(coalesced)
     }
 }
 
@@ -116,6 +121,22 @@ let benchmarks: @Sendable () -> Void = {
                     try await fixture.hemeraBufferedDefault.request(
                         to: "bench.echo", payload: payload, timeout: .seconds(5))
                 )
+            }
+        }
+    }
+
+    // The coalesced write mode at 256 and 1024 in flight: every publish leaves as soon as the
+    // connection's loop thread runs, batched with whatever else was published meanwhile.
+    for window in [256, 1024] {
+        Benchmark("HemeraNATS pipelined, \(window) in flight, coalesced", configuration: throughputConfiguration()) {
+            benchmark in
+            let requests = requestsPerSample(window: window)
+            try await measureThroughput(benchmark, requests: requests) {
+                try await pipelined(total: requests, window: window) {
+                    blackHole(
+                        try await fixture.hemeraCoalesced.request(to: "bench.echo", payload: payload, timeout: .seconds(5))
+                    )
+                }
             }
         }
     }
