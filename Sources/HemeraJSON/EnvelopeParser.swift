@@ -354,6 +354,18 @@ package struct EnvelopeParser {
             throw fail("unterminated string")
         }
 
+        /// The string of `range`, which holds ASCII only (valid UTF-8 as it is).
+        @inline(__always) func asciiString(_ range: Range<Int>) -> String {
+            guard !range.isEmpty else { return "" }
+            // Safe: `range` lies within `bytes` (the caller has just scanned it), and the string's
+            // buffer has room for exactly `range.count` bytes, so the copy stays inside both.
+            let source = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[range])
+            return String(unsafeUninitializedCapacity: range.count) { buffer in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+                return range.count
+            }
+        }
+
         func validateUTF8(_ range: Range<Int>) throws(Failure) {
             // ASCII (ids, method strings, most payloads) is valid as it is.
             var index = range.lowerBound
@@ -436,19 +448,22 @@ package struct EnvelopeParser {
         mutating func string() throws(Failure) -> String {
             index += 1  // opening quote
             let start = index
-            // Fast path: no escapes, ASCII or valid UTF-8 checked by String's validating init.
+            // Fast path: no escapes. ASCII (keys, ids, most values) is copied as it is; anything
+            // else is checked by `validateUTF8` first. Not `String(validating:as:)`: it is generic
+            // and unspecialized here, a metadata look-up per string (measured, docs/performance.md).
+            var high: UInt8 = 0
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    let end = index
                     index += 1
-                    guard let text = String(validating: slice, as: UTF8.self) else {
-                        throw fail("invalid UTF-8 in a string")
-                    }
-                    return text
+                    if high < 0x80 { return asciiString(start..<end) }
+                    try validateUTF8(start..<end)
+                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw fail("control character in a string") }
+                high |= byte
                 index += 1
             }
             guard index < bytes.count else { throw fail("unterminated string") }
