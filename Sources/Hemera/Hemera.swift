@@ -665,6 +665,21 @@ extension Hemera {
         // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
         // handler that never suspends answers without any thread hop; one that does continues on
         // the global executor, freeing the delivery thread.
+        //
+        // With nothing configured around the handler (no server interceptors, middleware or
+        // concurrency limit) and a request that matched and validated, the task runs
+        // `runPlain`: the same steps as `run` with nothing in between, in smaller async frames
+        // (fewer task-allocator slabs per request) and with a synchronous reply.
+        if case .success(let handler) = prepared, let action, action.middleware.isEmpty, action.limiter == nil,
+            options.serverInterceptors.isEmpty
+        {
+            if options.startsHandlersOnDeliveryThread {
+                Task.immediate { await self.runPlain(handler, context: context) }
+            } else {
+                Task { await self.runPlain(handler, context: context) }
+            }
+            return
+        }
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
                 defer { self.finishRequest() }
@@ -684,6 +699,32 @@ extension Hemera {
             let milliseconds = Int64(text), milliseconds >= 0
         else { return nil }
         return .now + .milliseconds(min(milliseconds, 86_400_000))
+    }
+
+    /// ``run(_:action:context:)`` for a request whose handler is all there is to run: no server
+    /// interceptors, no middleware, no concurrency limit (the caller checked). The same order of
+    /// steps, the same errors and replies.
+    private func runPlain(_ handler: @escaping PreparedHandler, context: HemeraContext) async {
+        defer { finishRequest() }
+        let reply: ServerReply
+        do {
+            if let deadline = context.deadline, deadline <= .now {
+                throw HemeraError(
+                    name: .deadlineExceeded,
+                    message: "The caller's deadline passed before the handler started"
+                )
+            }
+            let body = try await HemeraContext.$current.withValue(context) { try await handler(context) }
+            guard let body else { return }  // a streaming handler sent its replies itself
+            reply = ServerReply(body: body, error: nil)
+        } catch {
+            reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+        }
+        do {
+            try publishReply(reply, context: context)
+        } catch {
+            replyFailed(error, context: context)
+        }
     }
 
     private func run(
@@ -727,7 +768,15 @@ extension Hemera {
         }
         do {
             try await sendReply(reply, context: context)
-        } catch let error as TransportError where error.code == .payloadTooLarge {
+        } catch {
+            replyFailed(error, context: context)
+        }
+    }
+
+    /// A reply that could not be published: one too large for the server is answered with a
+    /// `PayloadTooLarge` error; any other failure is logged.
+    private func replyFailed(_ error: any Error, context: HemeraContext) {
+        if let error = error as? TransportError, error.code == .payloadTooLarge {
             // Tell the caller instead of letting it wait for its timeout.
             // A bare error envelope: the request's meta may be what made the reply too large.
             let tooLarge = HemeraError(
@@ -738,7 +787,7 @@ extension Hemera {
                 TransportMessage(subject: context.subject, replyTo: context.replyTo, payload: []),
                 tooLarge
             )
-        } catch {
+        } else {
             logger.error("reply to \(context.request.method) failed: \(error)")
         }
     }
@@ -762,19 +811,12 @@ extension Hemera {
 
     /// Publishes one reply envelope to the request's inbox (nothing for a pubsub request).
     func sendReply(_ reply: ServerReply, context: HemeraContext) async throws {
-        var reply = reply
-        if var error = reply.error {
-            error.hops.append(
-                .init(
-                    service: context.trace.service.isEmpty ? context.subject : context.trace.service,
-                    method: context.request.method,
-                    app: options.app,
-                    ts: epochMilliseconds()
-                )
-            )
-            reply.error = error
-        }
         let interceptors = options.serverInterceptors
+        if interceptors.isEmpty {
+            try publishReply(reply, context: context)
+            return
+        }
+        var reply = withHop(reply, context: context)
         for interceptor in interceptors {
             do {
                 try await interceptor.onSend(&reply, context: context)
@@ -785,6 +827,29 @@ extension Hemera {
         guard let replyTo = context.replyTo else { return }
         try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
         for interceptor in interceptors { await interceptor.onResponse(reply, context: context) }
+    }
+
+    /// ``sendReply(_:context:)`` without server interceptors: nothing to await.
+    func publishReply(_ reply: ServerReply, context: HemeraContext) throws {
+        guard let replyTo = context.replyTo else { return }
+        let reply = withHop(reply, context: context)
+        try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
+    }
+
+    /// An error reply with this service's hop appended; any other reply as it is.
+    func withHop(_ reply: ServerReply, context: HemeraContext) -> ServerReply {
+        guard var error = reply.error else { return reply }
+        error.hops.append(
+            .init(
+                service: context.trace.service.isEmpty ? context.subject : context.trace.service,
+                method: context.request.method,
+                app: options.app,
+                ts: epochMilliseconds()
+            )
+        )
+        var reply = reply
+        reply.error = error
+        return reply
     }
 
     func encodeReply(_ reply: ServerReply, context: HemeraContext) -> [UInt8] {

@@ -78,6 +78,9 @@ package struct EnvelopeParser {
 
     package static func parseRequestEnvelope(_ bytes: [UInt8]) throws(Failure) -> RequestEnvelope? {
         var envelope = RequestEnvelope(members: [:], trace: nil, request: nil, pattern: nil)
+        // One allocation for the usual members (a request's `pattern`, `meta` and `delegate`; a
+        // reply's `meta`, `result` and `error`) instead of two while the dictionary grows.
+        envelope.members.reserveCapacity(4)
         let isObject = try walkTopLevelObject(bytes) { (parser) throws(Failure) in
             try parser.string()
         } value: { (parser, key) throws(Failure) in
