@@ -32,8 +32,9 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> P.Reply {
-        if options.clientInterceptors.isEmpty, !EncodedTypedPattern.fixedPart(of: P.self).isIdempotent,
-            let encoded = EncodedTypedPattern(pattern)
+        // The fixed part is looked up once (a lock and a dictionary look-up) and used for both.
+        if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
+            !fixed.isIdempotent, let encoded = EncodedTypedPattern(pattern, fixed: fixed)
         {
             return try await fastTypedAct(
                 encoded,
@@ -99,9 +100,9 @@ extension Hemera {
         // The common shapes from the small tree of `result`, others straight from its bytes; a
         // failure is decoded again through the tree path, for its error.
         let result = try Self.parseResult(payload, range)
-        if let decoded = FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range) {
-            return decoded
-        }
+        do throws(FlatValueDecoder.Refused) {
+            return try FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range)
+        } catch {}
         return try decodeReply(R.self, from: result)
     }
 

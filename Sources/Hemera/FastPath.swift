@@ -119,7 +119,12 @@ struct EncodedTypedPattern {
     var topic: String
 
     init?<P: HemeraPattern>(_ pattern: P) {
-        if let flat = Self.flat(pattern) {
+        self.init(pattern, fixed: Self.fixedPart(of: P.self))
+    }
+
+    /// ``init(_:)`` with the fixed part of `P` already at hand.
+    init?<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) {
+        if let flat = Self.flat(pattern, fixed: fixed) {
             self = flat
             return
         }
