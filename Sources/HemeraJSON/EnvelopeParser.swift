@@ -323,10 +323,15 @@ package struct EnvelopeParser {
         mutating func skipString() throws(Failure) {
             index += 1
             var start = index
+            var high: UInt64 = 0
             while index < bytes.count {
+                skipPlainWords(&high)
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    try validateUTF8(start..<index)
+                    // An all-ASCII segment is valid UTF-8: nothing to check.
+                    if high & Self.highBits != 0 { try validateUTF8(start..<index) }
+                    high = 0
                     if byte == UInt8(ascii: "\"") {
                         index += 1
                         return
@@ -359,9 +364,38 @@ package struct EnvelopeParser {
                     continue
                 }
                 if byte < 0x20 { throw fail("control character in a string") }
+                high |= UInt64(byte)
                 index += 1
             }
             throw fail("unterminated string")
+        }
+
+        static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+        /// Moves `index` over string bytes that need no attention (no quote, backslash or control
+        /// character), eight at a time, and ORs them into `high` (a non-ASCII byte shows as a top
+        /// bit). Stops before the first word holding one of those bytes, or with fewer than eight
+        /// left: the caller's byte loop goes on from there and sees every byte that matters at the
+        /// offset it always did. Strings here are ids, method strings and payloads of up to
+        /// kilobytes, so this is most of the parse.
+        @inline(__always) mutating func skipPlainWords(_ high: inout UInt64) {
+            guard let base = bytes.baseAddress else { return }
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            while index + 8 <= bytes.count {
+                // Safe: `index + 8 <= bytes.count`, so the eight bytes read lie inside `bytes`; an
+                // unaligned load reads them as they are, whatever the address.
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                let quotes = word ^ (ones &* 0x22)
+                let backslashes = word ^ (ones &* 0x5C)
+                // Exact tests for "some byte is zero" (a quote or backslash in `word`) and "some
+                // byte is below 0x20" (a control character), whatever the byte order.
+                let special =
+                    ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
+                    | ((word &- ones &* 0x20) & ~word)
+                if special & Self.highBits != 0 { return }
+                high |= word
+                index += 8
+            }
         }
 
         /// The string of `range`, which holds ASCII only (valid UTF-8 as it is).
@@ -461,19 +495,21 @@ package struct EnvelopeParser {
             // Fast path: no escapes. ASCII (keys, ids, most values) is copied as it is; anything
             // else is checked by `validateUTF8` first. Not `String(validating:as:)`: it is generic
             // and unspecialized here, a metadata look-up per string (measured, docs/performance.md).
-            var high: UInt8 = 0
+            var high: UInt64 = 0
             while index < bytes.count {
+                skipPlainWords(&high)
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let end = index
                     index += 1
-                    if high < 0x80 { return asciiString(start..<end) }
+                    if high & Self.highBits == 0 { return asciiString(start..<end) }
                     try validateUTF8(start..<end)
                     return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw fail("control character in a string") }
-                high |= byte
+                high |= UInt64(byte)
                 index += 1
             }
             guard index < bytes.count else { throw fail("unterminated string") }
