@@ -111,7 +111,10 @@ struct ReceivedPattern: Sendable {
     let range: Range<Int>?
 }
 
-struct RegisteredAction: Sendable {
+/// One registration. A class: every request copies its action out of the routing table (under
+/// the lock, then into the handler's task), and a reference is one retain where this struct of ten
+/// members (closures, arrays, JSON values) was a dozen.
+final class RegisteredAction: Sendable {
     struct Matcher: Sendable {
         enum Kind: Sendable {
             case equals(JSONValue)
@@ -131,6 +134,30 @@ struct RegisteredAction: Sendable {
     let prepare: @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     let middleware: [HemeraMiddleware]
     let limiter: ConcurrencyLimiter?
+
+    init(
+        id: Int,
+        matchers: [Matcher],
+        cmd: String?,
+        info: JSONValue,
+        schema: JSONValue,
+        subKey: SubscriptionKey,
+        maxMessages: Int?,
+        prepare: @escaping @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler,
+        middleware: [HemeraMiddleware],
+        limiter: ConcurrencyLimiter?
+    ) {
+        self.id = id
+        self.matchers = matchers
+        self.cmd = cmd
+        self.info = info
+        self.schema = schema
+        self.subKey = subKey
+        self.maxMessages = maxMessages
+        self.prepare = prepare
+        self.middleware = middleware
+        self.limiter = limiter
+    }
 
     @inline(__always) func matches(_ members: [String: JSONValue]) -> Bool {
         for matcher in matchers {
