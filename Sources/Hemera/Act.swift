@@ -34,15 +34,27 @@ extension Hemera {
     ) async throws -> P.Reply {
         // The fixed part is looked up once (a lock and a dictionary look-up) and used for both.
         if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
-            !fixed.isIdempotent, let encoded = EncodedTypedPattern(pattern, fixed: fixed)
+            !fixed.isIdempotent
         {
-            return try await fastTypedAct(
-                encoded,
-                P.Reply.self,
-                meta: meta,
-                delegate: delegate,
-                timeout: timeout ?? options.timeout
-            )
+            // Flat patterns are written straight into the envelope; others through the encoder.
+            if let started = EncodedTypedPattern.startEnvelope(pattern, fixed: fixed) {
+                return try await fastTypedAct(
+                    started,
+                    P.Reply.self,
+                    meta: meta,
+                    delegate: delegate,
+                    timeout: timeout ?? options.timeout
+                )
+            }
+            if let encoded = EncodedTypedPattern(encoding: pattern) {
+                return try await fastTypedAct(
+                    encoded,
+                    P.Reply.self,
+                    meta: meta,
+                    delegate: delegate,
+                    timeout: timeout ?? options.timeout
+                )
+            }
         }
         var untyped = try typedPattern(pattern)
         if P.self is any HemeraIdempotentPattern.Type { untyped.options["idempotent"] = true }
@@ -72,6 +84,32 @@ extension Hemera {
             current: current
         ) { writer in writer.raw(encoded.bytes) }
         let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout, current: current)
+        return try decodeTypedReply(R.self, from: reply.payload)
+    }
+
+    /// ``fastTypedAct(_:_:meta:delegate:timeout:)`` for an envelope whose pattern the flat path
+    /// has written already: the rest goes into the same writer.
+    func fastTypedAct<R: Decodable>(
+        _ started: EncodedTypedPattern.StartedEnvelope,
+        _ type: R.Type,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration
+    ) async throws -> R {
+        let current = HemeraContext.current
+        var fullMeta = current?.meta ?? [:]
+        for (key, value) in meta { fullMeta[key] = value }
+        writeEnvelopeRest(
+            into: &started.encoder.writer,
+            topic: started.topic,
+            method: started.method,
+            meta: fullMeta,
+            delegate: delegate,
+            type: .request,
+            current: current
+        )
+        let payload = started.encoder.writer.bytes
+        let reply = try await request(topic: started.topic, payload: payload, timeout: timeout, current: current)
         return try decodeTypedReply(R.self, from: reply.payload)
     }
 
@@ -315,11 +353,35 @@ extension Hemera {
         current: HemeraContext? = HemeraContext.current,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = current?.trace
         // Sized for the whole envelope, so large payloads are not copied while it grows.
         var writer = JSONWriter(capacity: 320 + patternSize + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw("{\"pattern\":")
         writePattern(&writer)
+        writeEnvelopeRest(
+            into: &writer,
+            topic: topic,
+            method: method,
+            meta: meta,
+            delegate: delegate,
+            type: type,
+            current: current
+        )
+        return writer.bytes
+    }
+
+    /// Everything of a request envelope after its pattern: `meta`, `delegate`, `trace` and
+    /// `request`, and the closing brace.
+    func writeEnvelopeRest(
+        into writer: inout JSONWriter,
+        topic: String,
+        method: String,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        type: HemeraRequestInfo.Kind,
+        current: HemeraContext?
+    ) {
+        let parent = current?.trace
+        writer.reserve(320 + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw(",\"meta\":")
         writer.object(meta)
         writer.raw(",\"delegate\":")
@@ -356,7 +418,6 @@ extension Hemera {
         writer.raw(",\"method\":")
         writer.string(method)
         writer.raw("}}")
-        return writer.bytes
     }
 
     func send(_ request: ActRequest) async throws -> ActResponse {
