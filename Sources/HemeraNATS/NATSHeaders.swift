@@ -87,6 +87,7 @@ public struct NATSHeaders: Sendable, Hashable, ExpressibleByDictionaryLiteral, S
         return lhs.elementsEqual(rhs) { $0.name == $1.name && $0.value == $1.value }
     }
 
+    /// Hashes the names in sorted order with their values in order, consistent with `==`.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(self.fields.count)
         for field in self {

@@ -73,16 +73,17 @@ struct Flat: HemeraPattern {
             current: nil
         )
         let inPlace = try JSONValue(parsing: started.encoder.writer.bytes)
-        let copied = try JSONValue(parsing:
-            hemera.encodeEnvelope(
-                topic: flat.topic,
-                method: flat.method,
-                meta: meta,
-                delegate: ["d": true],
-                type: .request,
-                patternSize: flat.bytes.count,
-                current: nil
-            ) { writer in writer.raw(flat.bytes) }
+        let copied = try JSONValue(
+            parsing:
+                hemera.encodeEnvelope(
+                    topic: flat.topic,
+                    method: flat.method,
+                    meta: meta,
+                    delegate: ["d": true],
+                    type: .request,
+                    patternSize: flat.bytes.count,
+                    current: nil
+                ) { writer in writer.raw(flat.bytes) }
         )
         // Equal but for the fresh ids and the timestamp.
         for key in ["pattern", "meta", "delegate"] { #expect(inPlace[key] == copied[key], "\(key)") }
