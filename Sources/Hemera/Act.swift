@@ -32,16 +32,29 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> P.Reply {
-        if options.clientInterceptors.isEmpty, !EncodedTypedPattern.fixedPart(of: P.self).isIdempotent,
-            let encoded = EncodedTypedPattern(pattern)
+        // The fixed part is looked up once (a lock and a dictionary look-up) and used for both.
+        if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
+            !fixed.isIdempotent
         {
-            return try await fastTypedAct(
-                encoded,
-                P.Reply.self,
-                meta: meta,
-                delegate: delegate,
-                timeout: timeout ?? options.timeout
-            )
+            // Flat patterns are written straight into the envelope; others through the encoder.
+            if let started = EncodedTypedPattern.startEnvelope(pattern, fixed: fixed) {
+                return try await fastTypedAct(
+                    started,
+                    P.Reply.self,
+                    meta: meta,
+                    delegate: delegate,
+                    timeout: timeout ?? options.timeout
+                )
+            }
+            if let encoded = EncodedTypedPattern(encoding: pattern) {
+                return try await fastTypedAct(
+                    encoded,
+                    P.Reply.self,
+                    meta: meta,
+                    delegate: delegate,
+                    timeout: timeout ?? options.timeout
+                )
+            }
         }
         var untyped = try typedPattern(pattern)
         if P.self is any HemeraIdempotentPattern.Type { untyped.options["idempotent"] = true }
@@ -74,6 +87,32 @@ extension Hemera {
         return try decodeTypedReply(R.self, from: reply.payload)
     }
 
+    /// ``fastTypedAct(_:_:meta:delegate:timeout:)`` for an envelope whose pattern the flat path
+    /// has written already: the rest goes into the same writer.
+    func fastTypedAct<R: Decodable>(
+        _ started: EncodedTypedPattern.StartedEnvelope,
+        _ type: R.Type,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration
+    ) async throws -> R {
+        let current = HemeraContext.current
+        var fullMeta = current?.meta ?? [:]
+        for (key, value) in meta { fullMeta[key] = value }
+        writeEnvelopeRest(
+            into: &started.encoder.writer,
+            topic: started.topic,
+            method: started.method,
+            meta: fullMeta,
+            delegate: delegate,
+            type: .request,
+            current: current
+        )
+        let payload = started.encoder.writer.bytes
+        let reply = try await request(topic: started.topic, payload: payload, timeout: timeout, current: current)
+        return try decodeTypedReply(R.self, from: reply.payload)
+    }
+
     /// Decodes a typed reply straight from the reply's bytes: the envelope is skimmed for where
     /// `result` is, and `R` is decoded from that slice, with no `JSONValue` tree in between.
     /// Anything that does not decode that way (and every error) goes through the tree path of
@@ -99,9 +138,9 @@ extension Hemera {
         // The common shapes from the small tree of `result`, others straight from its bytes; a
         // failure is decoded again through the tree path, for its error.
         let result = try Self.parseResult(payload, range)
-        if let decoded = FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range) {
-            return decoded
-        }
+        do throws(FlatValueDecoder.Refused) {
+            return try FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range)
+        } catch {}
         return try decodeReply(R.self, from: result)
     }
 
@@ -314,11 +353,35 @@ extension Hemera {
         current: HemeraContext? = HemeraContext.current,
         pattern writePattern: (inout JSONWriter) -> Void
     ) -> [UInt8] {
-        let parent = current?.trace
         // Sized for the whole envelope, so large payloads are not copied while it grows.
         var writer = JSONWriter(capacity: 320 + patternSize + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw("{\"pattern\":")
         writePattern(&writer)
+        writeEnvelopeRest(
+            into: &writer,
+            topic: topic,
+            method: method,
+            meta: meta,
+            delegate: delegate,
+            type: type,
+            current: current
+        )
+        return writer.bytes
+    }
+
+    /// Everything of a request envelope after its pattern: `meta`, `delegate`, `trace` and
+    /// `request`, and the closing brace.
+    func writeEnvelopeRest(
+        into writer: inout JSONWriter,
+        topic: String,
+        method: String,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        type: HemeraRequestInfo.Kind,
+        current: HemeraContext?
+    ) {
+        let parent = current?.trace
+        writer.reserve(320 + (method.utf8.count + topic.utf8.count) * 2)
         writer.raw(",\"meta\":")
         writer.object(meta)
         writer.raw(",\"delegate\":")
@@ -355,7 +418,6 @@ extension Hemera {
         writer.raw(",\"method\":")
         writer.string(method)
         writer.raw("}}")
-        return writer.bytes
     }
 
     func send(_ request: ActRequest) async throws -> ActResponse {

@@ -119,10 +119,21 @@ struct EncodedTypedPattern {
     var topic: String
 
     init?<P: HemeraPattern>(_ pattern: P) {
-        if let flat = Self.flat(pattern) {
+        self.init(pattern, fixed: Self.fixedPart(of: P.self))
+    }
+
+    /// ``init(_:)`` with the fixed part of `P` already at hand.
+    init?<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) {
+        if let flat = Self.flat(pattern, fixed: fixed) {
             self = flat
             return
         }
+        self.init(encoding: pattern)
+    }
+
+    /// The general path alone: `pattern` through ``HemeraJSONEncoder``, its top-level members
+    /// scanned for the `method` string.
+    init?<P: HemeraPattern>(encoding pattern: P) {
         guard let payload = try? HemeraJSONEncoder().encode(pattern),
             var members = scanTopLevelPrimitives(payload)
         else { return nil }
@@ -222,6 +233,17 @@ struct EncodedTypedPattern {
     /// The flat-struct path: no JSON layer at all.
     static func flat<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) -> EncodedTypedPattern? {
         let encoder = FlatPatternEncoder()
+        guard let method = writeFlat(pattern, fixed: fixed, into: encoder) else { return nil }
+        return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
+    }
+
+    /// Writes `pattern` as a JSON object after whatever `encoder` holds already, and returns its
+    /// `method` string; `nil` when the flat path cannot encode it (the encoder is then unusable).
+    private static func writeFlat<P: HemeraPattern>(
+        _ pattern: P,
+        fixed: FixedPart,
+        into encoder: FlatPatternEncoder
+    ) -> String? {
         encoder.writer.raw("{")
         if !fixed.members.isEmpty {
             encoder.writer.raw(fixed.members)
@@ -247,7 +269,28 @@ struct EncodedTypedPattern {
             method += ":"
             method += part.value
         }
-        return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
+        return method
+    }
+
+    /// A request envelope under way: `{"pattern":` and the pattern, written by the flat path
+    /// straight into `encoder`'s writer, which the caller completes
+    /// (``Hemera/writeEnvelopeRest(into:topic:method:meta:delegate:type:current:)``). The pattern
+    /// is not written into bytes of its own and then copied into the envelope.
+    struct StartedEnvelope {
+        let encoder: FlatPatternEncoder
+        let method: String
+        let topic: String
+    }
+
+    /// Starts a request envelope with `pattern` through the flat path; `nil` when it cannot encode
+    /// it (the general path, ``init(encoding:)``, then decides).
+    static func startEnvelope<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) -> StartedEnvelope? {
+        // Room for the whole envelope of a small pattern (about 3x the pattern plus 300 bytes):
+        // larger ones grow the writer by doubling, as the pattern's own writer did.
+        let encoder = FlatPatternEncoder(capacity: 1024)
+        encoder.writer.raw("{\"pattern\":")
+        guard let method = writeFlat(pattern, fixed: fixed, into: encoder) else { return nil }
+        return StartedEnvelope(encoder: encoder, method: method, topic: P.topic)
     }
 
     static func flat<P: HemeraPattern>(_ pattern: P) -> EncodedTypedPattern? {

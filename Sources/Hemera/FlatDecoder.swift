@@ -12,23 +12,36 @@ import HemeraJSON
 struct FlatValueDecoder: Decoder {
     struct Unsupported: Error {}
 
+    /// Both fast attempts refused the value (``decodeFast(_:tree:bytes:range:convertsStrings:)``).
+    struct Refused: Error {}
+
     /// The fast attempts for a typed request or reply: the tree by this decoder, then, when the
-    /// value's bytes are known, those bytes by ``HemeraJSONDecoder`` (no tree conversion). `nil`
-    /// when both refuse: the caller then decodes the tree through its reference path, which
-    /// decides what decodes and how the error reads (so failures here are not errors yet).
+    /// value's bytes are known, those bytes by ``HemeraJSONDecoder`` (no tree conversion). Throws
+    /// ``Refused`` when both refuse: the caller then decodes the tree through its reference path,
+    /// which decides what decodes and how the error reads (so failures here are not errors yet).
+    ///
+    /// A typed throw rather than an optional result: this code runs unspecialized (once per
+    /// type, from generic callers), where a `T?` asks the runtime for `Optional<T>`'s metadata on
+    /// every call, and a typed error is no allocation.
     static func decodeFast<T: Decodable>(
         _ type: T.Type,
         tree: JSONValue,
         bytes: [UInt8],
         range: Range<Int>?,
         convertsStrings: Bool = false
-    ) -> T? {
-        if let decoded = try? decode(T.self, from: tree) { return decoded }
-        guard let range else { return nil }
+    ) throws(Refused) -> T {
+        do {
+            return try decode(T.self, from: tree)
+        } catch {}
+        guard let range else { throw Refused() }
         var decoder = HemeraJSONDecoder()
         decoder.convertsStrings = convertsStrings
-        return bytes.withUnsafeBytes { buffer in
-            try? decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+        do {
+            return try bytes.withUnsafeBytes { buffer in
+                try decoder.decode(T.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+            }
+        } catch {
+            throw Refused()
         }
     }
 

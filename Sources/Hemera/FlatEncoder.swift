@@ -7,7 +7,7 @@ import HemeraJSON
 final class FlatPatternEncoder: Encoder {
     struct Unsupported: Error {}
 
-    var writer = JSONWriter(capacity: 128)
+    var writer: JSONWriter
     var parts: [(key: String, value: String)] = []
     /// Whether to collect the `method` parts (patterns); replies need only the bytes.
     var collectsParts = true
@@ -15,6 +15,10 @@ final class FlatPatternEncoder: Encoder {
     var failed = false
     var codingPath: [any CodingKey] { [] }
     var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(capacity: Int = 128) {
+        writer = JSONWriter(capacity: capacity)
+    }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         KeyedEncodingContainer(Container<Key>(encoder: self))

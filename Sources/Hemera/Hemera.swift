@@ -111,7 +111,10 @@ struct ReceivedPattern: Sendable {
     let range: Range<Int>?
 }
 
-struct RegisteredAction: Sendable {
+/// One registration. A class: every request copies its action out of the routing table (under
+/// the lock, then into the handler's task), and a reference is one retain where this struct of ten
+/// members (closures, arrays, JSON values) was a dozen.
+final class RegisteredAction: Sendable {
     struct Matcher: Sendable {
         enum Kind: Sendable {
             case equals(JSONValue)
@@ -131,6 +134,30 @@ struct RegisteredAction: Sendable {
     let prepare: @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     let middleware: [HemeraMiddleware]
     let limiter: ConcurrencyLimiter?
+
+    init(
+        id: Int,
+        matchers: [Matcher],
+        cmd: String?,
+        info: JSONValue,
+        schema: JSONValue,
+        subKey: SubscriptionKey,
+        maxMessages: Int?,
+        prepare: @escaping @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler,
+        middleware: [HemeraMiddleware],
+        limiter: ConcurrencyLimiter?
+    ) {
+        self.id = id
+        self.matchers = matchers
+        self.cmd = cmd
+        self.info = info
+        self.schema = schema
+        self.subKey = subKey
+        self.maxMessages = maxMessages
+        self.prepare = prepare
+        self.middleware = middleware
+        self.limiter = limiter
+    }
 
     @inline(__always) func matches(_ members: [String: JSONValue]) -> Bool {
         for matcher in matchers {
@@ -665,6 +692,21 @@ extension Hemera {
         // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
         // handler that never suspends answers without any thread hop; one that does continues on
         // the global executor, freeing the delivery thread.
+        //
+        // With nothing configured around the handler (no server interceptors, middleware or
+        // concurrency limit) and a request that matched and validated, the task runs
+        // `runPlain`: the same steps as `run` with nothing in between, in smaller async frames
+        // (fewer task-allocator slabs per request) and with a synchronous reply.
+        if case .success(let handler) = prepared, let action, action.middleware.isEmpty, action.limiter == nil,
+            options.serverInterceptors.isEmpty
+        {
+            if options.startsHandlersOnDeliveryThread {
+                Task.immediate { await self.runPlain(handler, context: context) }
+            } else {
+                Task { await self.runPlain(handler, context: context) }
+            }
+            return
+        }
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
                 defer { self.finishRequest() }
@@ -684,6 +726,51 @@ extension Hemera {
             let milliseconds = Int64(text), milliseconds >= 0
         else { return nil }
         return .now + .milliseconds(min(milliseconds, 86_400_000))
+    }
+
+    /// ``run(_:action:context:)`` for a request whose handler is all there is to run: no server
+    /// interceptors, no middleware, no concurrency limit (the caller checked). The same order of
+    /// steps, the same errors and replies.
+    ///
+    /// Only what lives across the `await` is in this async frame; the steps before and after are
+    /// synchronous functions of their own. A service task is new for every request, so each 984-byte
+    /// slab its frames need is a `malloc`: `run`'s frame alone is 3,296 bytes.
+    private func runPlain(_ handler: @escaping PreparedHandler, context: HemeraContext) async {
+        let outcome: Result<ServerReply.Body?, any Error>
+        if let expired = Self.deadlineExpired(context) {
+            outcome = .failure(expired)
+        } else {
+            do {
+                outcome = .success(try await HemeraContext.$current.withValue(context) { try await handler(context) })
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        finishPlain(outcome, context: context)
+    }
+
+    /// The error of a request whose caller's deadline already passed, if it did.
+    @inline(never)
+    static func deadlineExpired(_ context: HemeraContext) -> HemeraError? {
+        guard let deadline = context.deadline, deadline <= .now else { return nil }
+        return HemeraError(name: .deadlineExceeded, message: "The caller's deadline passed before the handler started")
+    }
+
+    /// Replies to a request run by ``runPlain(_:context:)`` and ends it.
+    @inline(never)
+    private func finishPlain(_ outcome: Result<ServerReply.Body?, any Error>, context: HemeraContext) {
+        defer { finishRequest() }
+        let reply: ServerReply
+        switch outcome {
+        case .success(let body?): reply = ServerReply(body: body, error: nil)
+        case .success(nil): return  // a streaming handler sent its replies itself
+        case .failure(let error): reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+        }
+        do {
+            try publishReply(reply, context: context)
+        } catch {
+            replyFailed(error, context: context)
+        }
     }
 
     private func run(
@@ -727,7 +814,15 @@ extension Hemera {
         }
         do {
             try await sendReply(reply, context: context)
-        } catch let error as TransportError where error.code == .payloadTooLarge {
+        } catch {
+            replyFailed(error, context: context)
+        }
+    }
+
+    /// A reply that could not be published: one too large for the server is answered with a
+    /// `PayloadTooLarge` error; any other failure is logged.
+    private func replyFailed(_ error: any Error, context: HemeraContext) {
+        if let error = error as? TransportError, error.code == .payloadTooLarge {
             // Tell the caller instead of letting it wait for its timeout.
             // A bare error envelope: the request's meta may be what made the reply too large.
             let tooLarge = HemeraError(
@@ -738,7 +833,7 @@ extension Hemera {
                 TransportMessage(subject: context.subject, replyTo: context.replyTo, payload: []),
                 tooLarge
             )
-        } catch {
+        } else {
             logger.error("reply to \(context.request.method) failed: \(error)")
         }
     }
@@ -762,19 +857,12 @@ extension Hemera {
 
     /// Publishes one reply envelope to the request's inbox (nothing for a pubsub request).
     func sendReply(_ reply: ServerReply, context: HemeraContext) async throws {
-        var reply = reply
-        if var error = reply.error {
-            error.hops.append(
-                .init(
-                    service: context.trace.service.isEmpty ? context.subject : context.trace.service,
-                    method: context.request.method,
-                    app: options.app,
-                    ts: epochMilliseconds()
-                )
-            )
-            reply.error = error
-        }
         let interceptors = options.serverInterceptors
+        if interceptors.isEmpty {
+            try publishReply(reply, context: context)
+            return
+        }
+        var reply = withHop(reply, context: context)
         for interceptor in interceptors {
             do {
                 try await interceptor.onSend(&reply, context: context)
@@ -785,6 +873,29 @@ extension Hemera {
         guard let replyTo = context.replyTo else { return }
         try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
         for interceptor in interceptors { await interceptor.onResponse(reply, context: context) }
+    }
+
+    /// ``sendReply(_:context:)`` without server interceptors: nothing to await.
+    func publishReply(_ reply: ServerReply, context: HemeraContext) throws {
+        guard let replyTo = context.replyTo else { return }
+        let reply = withHop(reply, context: context)
+        try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
+    }
+
+    /// An error reply with this service's hop appended; any other reply as it is.
+    func withHop(_ reply: ServerReply, context: HemeraContext) -> ServerReply {
+        guard var error = reply.error else { return reply }
+        error.hops.append(
+            .init(
+                service: context.trace.service.isEmpty ? context.subject : context.trace.service,
+                method: context.request.method,
+                app: options.app,
+                ts: epochMilliseconds()
+            )
+        )
+        var reply = reply
+        reply.error = error
+        return reply
     }
 
     func encodeReply(_ reply: ServerReply, context: HemeraContext) -> [UInt8] {

@@ -209,15 +209,15 @@ func decodeValidated<T: Decodable>(_ type: T.Type, from received: ReceivedPatter
 {
     // The tree is there already (matching needed it); a failure is decoded again from the tree
     // below, for its issues.
-    if let decoded = FlatValueDecoder.decodeFast(
-        T.self,
-        tree: received.value,
-        bytes: received.payload,
-        range: received.range,
-        convertsStrings: mode == .coerce
-    ) {
-        return decoded
-    }
+    do throws(FlatValueDecoder.Refused) {
+        return try FlatValueDecoder.decodeFast(
+            T.self,
+            tree: received.value,
+            bytes: received.payload,
+            range: received.range,
+            convertsStrings: mode == .coerce
+        )
+    } catch {}
     return try decodeValidated(T.self, from: received.value, mode: mode)
 }
 

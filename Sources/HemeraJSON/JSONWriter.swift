@@ -16,6 +16,9 @@ package struct JSONWriter: ~Copyable {
 
     package var count: Int { buffer.count }
 
+    /// Makes room for `extra` more bytes (at most one regrowth for what follows).
+    package mutating func reserve(_ extra: Int) { buffer.reserve(extra) }
+
     @inline(__always) package mutating func raw(_ byte: UInt8) { buffer.append(byte) }
 
     @inline(__always) package mutating func raw(_ string: StaticString) { buffer.appendASCII(string) }

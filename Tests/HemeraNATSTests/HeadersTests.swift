@@ -20,6 +20,27 @@ struct HeadersTests {
         #expect(headers == NATSHeaders())
     }
 
+    @Test func equalityIgnoresNameOrderNotValueOrder() {
+        var first = NATSHeaders()
+        first.append("1", for: "A")
+        first.append("x", for: "B")
+        first.append("2", for: "A")
+        var second = NATSHeaders()
+        second.append("x", for: "B")
+        second.append("1", for: "A")
+        second.append("2", for: "A")
+        #expect(first == second)
+        #expect(first.hashValue == second.hashValue)
+        #expect(Set([first, second]).count == 1)
+        var swapped = NATSHeaders()
+        swapped.append("2", for: "A")
+        swapped.append("1", for: "A")
+        swapped.append("x", for: "B")
+        #expect(first != swapped)
+        #expect(first != ["A": "1", "B": "x"])
+        #expect(first.description == "A: 1, A: 2, B: x")
+    }
+
     @Test func errorCodesMatch() {
         let error = NATSError(code: .timeout, message: "x")
         switch error.code {

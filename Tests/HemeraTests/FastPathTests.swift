@@ -54,6 +54,54 @@ struct Flat: HemeraPattern {
         )
     }
 
+    @Test func envelopeStartedByTheFlatPathMatchesTheOneWrittenAfterIt() throws {
+        let value = Flat(text: "é ü", small: 7, ratio: 0.5, flag: true, big: -3, maybe: nil, maybeNot: 4)
+        let hemera = Hemera(transport: InMemoryTransport())
+        let fixed = EncodedTypedPattern.fixedPart(of: Flat.self)
+        let flat = try #require(EncodedTypedPattern.flat(value, fixed: fixed))
+        let started = try #require(EncodedTypedPattern.startEnvelope(value, fixed: fixed))
+        #expect(started.method == flat.method)
+        #expect(started.topic == "flat")
+        let meta: [String: JSONValue] = ["user": "ann", "n": [1, 2]]
+        hemera.writeEnvelopeRest(
+            into: &started.encoder.writer,
+            topic: started.topic,
+            method: started.method,
+            meta: meta,
+            delegate: ["d": true],
+            type: .request,
+            current: nil
+        )
+        let inPlace = try JSONValue(parsing: started.encoder.writer.bytes)
+        let copied = try JSONValue(
+            parsing:
+                hemera.encodeEnvelope(
+                    topic: flat.topic,
+                    method: flat.method,
+                    meta: meta,
+                    delegate: ["d": true],
+                    type: .request,
+                    patternSize: flat.bytes.count,
+                    current: nil
+                ) { writer in writer.raw(flat.bytes) }
+        )
+        // Equal but for the fresh ids and the timestamp.
+        for key in ["pattern", "meta", "delegate"] { #expect(inPlace[key] == copied[key], "\(key)") }
+        for key in ["service", "method"] {
+            #expect(inPlace["trace"]?[key] == copied["trace"]?[key], "trace.\(key)")
+            #expect(inPlace["request"]?[key] == copied["request"]?[key], "request.\(key)")
+        }
+        #expect(inPlace["request"]?["type"] == "request")
+        #expect(inPlace.objectValue?.keys.sorted() == copied.objectValue?.keys.sorted())
+        #expect(inPlace["trace"]?.objectValue?.keys.sorted() == copied["trace"]?.objectValue?.keys.sorted())
+        #expect(
+            EncodedTypedPattern.startEnvelope(
+                Rich(name: "a", ratio: 1, whole: 1, flag: true, nested: [:], list: [], missing: nil),
+                fixed: EncodedTypedPattern.fixedPart(of: Rich.self)
+            ) == nil
+        )
+    }
+
     @Test func typedPatternBytesMatchTheGeneralPath() throws {
         let value = Rich(name: "bob", ratio: 0.1, whole: 3, flag: true, nested: ["x": 1], list: [1, 2], missing: nil)
         let fast = try #require(EncodedTypedPattern(value))
