@@ -1,5 +1,5 @@
 internal import CNats
-import HemeraLocks
+internal import HemeraLocks
 
 #if canImport(Glibc)
     import Glibc
