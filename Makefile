@@ -116,5 +116,6 @@ fuzz:
 # Five minutes (SOAK_SECONDS) of steady acts in one process: prints RSS, open fds and threads at
 # start, after warm-up, every 30 s and at the end; fails if they grow after warm-up.
 SOAK_SECONDS ?= 300
+SOAK_WRITE_MODE ?= sendAsap
 soak: deps
-	HEMERA_SOAK_SECONDS=$(SOAK_SECONDS) $(SWIFT) test --filter SoakTests
+	HEMERA_SOAK_SECONDS=$(SOAK_SECONDS) HEMERA_SOAK_WRITE_MODE=$(SOAK_WRITE_MODE) $(SWIFT) test --filter SoakTests

@@ -26,20 +26,26 @@ struct ProcessFigures: CustomStringConvertible {
 }
 
 /// `make soak`: five minutes (HEMERA_SOAK_SECONDS) of steady acts; memory flat after warm-up, no
-/// growth in file descriptors or threads. Skipped in `make test`.
+/// growth in file descriptors or threads. Skipped in `make test`. `HEMERA_SOAK_WRITE_MODE=coalesced`
+/// (`make soak SOAK_WRITE_MODE=coalesced`) runs service and client on coalesced connections (the
+/// event-loop write mode); the default is send-asap.
 extension Reliability {
     @Suite("Soak", .enabled(if: ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] != nil))
     struct SoakTests {
         @Test func steadyActs() async throws {
             let seconds = Int(ProcessInfo.processInfo.environment["HEMERA_SOAK_SECONDS"] ?? "") ?? 300
             let warmUp = Duration.seconds(max(10, seconds / 10))
+            let coalesced = ProcessInfo.processInfo.environment["HEMERA_SOAK_WRITE_MODE"] == "coalesced"
             try await withNATSServer { server in
+                var natsOptions = NATSOptions(url: server.url)
+                if coalesced { natsOptions.writeMode = .coalesced() }
+                print("soak write mode: \(natsOptions.writeMode)")
                 let start = ProcessFigures.now()
-                let service = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("svc"))
+                let service = try await connectHemera(natsOptions, options: hemeraOptions("svc"))
                 try service.add(AddInts.self) { request, _ in request.a + request.b }
                 try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["payload"] ?? .null }
                 try await service.ready()
-                let client = try await connectHemera(NATSOptions(url: server.url), options: hemeraOptions("cli"))
+                let client = try await connectHemera(natsOptions, options: hemeraOptions("cli"))
                 let clock = ContinuousClock()
                 let began = clock.now
                 let total = Duration.seconds(seconds)
