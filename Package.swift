@@ -104,7 +104,7 @@ let package = Package(
             ]
         ),
         // The README's code examples, compiled by `swift build` and `make test`.
-        .target(name: "ReadmeExamples", dependencies: ["Hemera"], path: "Examples/ReadmeExamples"),
+        .target(name: "ReadmeExamples", dependencies: ["Hemera", "HemeraNATS"], path: "Examples/ReadmeExamples"),
 
         .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting", "CNats"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),

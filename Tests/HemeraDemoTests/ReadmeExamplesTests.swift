@@ -130,6 +130,22 @@ struct ReadmeExamplesTests {
         }
     }
 
+    @Test("the busy-service example answers on a coalesced connection and closes")
+    func busyService() async throws {
+        try await withNATSServer { server in
+            let service = try await startBusyService(url: server.url)
+            let client = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "client"))
+            // Sixty-four calls at once: their replies leave the coalesced connection together.
+            let sums = try await withThrowingTaskGroup(of: Int.self) { group in
+                for n in 0..<64 { group.addTask { try await client.act(Add(a: n, b: 1)) } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(sums.sorted() == Array(1...64))
+            await client.close()
+            await service.close()
+        }
+    }
+
     @Test("the in-memory example")
     func inMemory() async throws {
         #expect(try await unitTestAdd() == 3)
