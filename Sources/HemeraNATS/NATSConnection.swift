@@ -120,7 +120,19 @@ public final class NATSConnection: Sendable {
                     retryOnFailedConnect: options.retryOnFailedConnect
                 )
                 var nc: OpaquePointer?
-                let status = natsConnection_Connect(&nc, cOptions.pointer)
+                var status = natsConnection_Connect(&nc, cOptions.pointer)
+                // cnats 3.4.1 drops the nonce signature when its first byte is zero (1 connect in
+                // 256 with NKey or creds authentication; see `Authentication.signsNonce`): the
+                // server's next nonce gives another signature. A refused connect created no
+                // connection and attached no event loop (cnats attaches after the CONNECT is
+                // accepted), so trying again with the same options is clean. Three more tries
+                // leave a wrong key failing after four refusals, a few milliseconds.
+                var tries = 1
+                while status == NATS_CONNECTION_AUTH_FAILED && options.authentication.signsNonce && tries < 4 {
+                    tries += 1
+                    nc = nil
+                    status = natsConnection_Connect(&nc, cOptions.pointer)
+                }
                 if status == NATS_NOT_YET_CONNECTED && options.retryOnFailedConnect, let nc {
                     return .success(SendablePointer(nc))
                 }

@@ -74,6 +74,19 @@ public struct NATSOptions: Sendable {
         /// A creds file with the user JWT and NKey seed (`natsOptions_SetUserCredentialsFromFiles`);
         /// `seedFile` is only needed when the seed is in a separate file.
         case credentials(file: String, seedFile: String? = nil)
+
+        /// Whether the client signs the server's nonce (NKey and creds authentication).
+        ///
+        /// cnats 3.4.1 sends no signature when the signature's first byte is zero (its base64
+        /// encoder stops at a leading zero byte; fixed upstream in nats.c #705, after 3.4.1), so one
+        /// connect in 256 fails with "Authorization Violation". ``NATSConnection/connect(_:logger:)``
+        /// retries such a connect with a new nonce.
+        var signsNonce: Bool {
+            switch self {
+            case .nkey, .credentials: true
+            case .none, .userPassword, .token: false
+            }
+        }
     }
 
     /// TLS settings. Setting ``NATSOptions/tls`` (even to an empty value) requires a secure connection.

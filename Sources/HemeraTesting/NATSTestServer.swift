@@ -130,9 +130,12 @@ public final class NATSTestServer: @unchecked Sendable {
     /// The log of the current or last run.
     public var logFile: String { self.lock.withLock { "\(self.directory)/nats-\(self.starts).log" } }
 
+    /// Whether a first start chose the ports that later starts re-bind.
+    private var hasPorts: Bool { self.lock.withLock { self._port != nil } }
+
     /// Starts the server (again on the same port after a stop) and waits until it accepts clients.
     public func start(timeout: Duration = .seconds(10)) async throws {
-        let (process, logFile) = try self.launch()
+        var (process, logFile) = try self.launch()
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         let needsRoutes = !self.clusterArguments.isEmpty
@@ -143,6 +146,15 @@ public final class NATSTestServer: @unchecked Sendable {
                 break
             }
             if !process.isRunning {
+                // A restart re-binds the ports of the first start. Between the stop and the restart
+                // the kernel may have given one of them to an outgoing connection as its local port
+                // (random listening ports and outgoing ones share the ephemeral range); such
+                // connections are short-lived here, so try again until the deadline.
+                if log.contains("address already in use") && self.hasPorts && clock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                    (process, logFile) = try self.launch()
+                    continue
+                }
                 throw NATSTestServerError(
                     "nats-server exited with status \(process.terminationStatus):\n\(log.suffix(2000))"
                 )
@@ -169,7 +181,8 @@ public final class NATSTestServer: @unchecked Sendable {
             let logFile = "\(self.directory)/nats-\(self.starts).log"
             var arguments = [
                 "-a", "127.0.0.1", "-p", self._port.map(String.init) ?? "-1", "-n", self.serverName, "-l", logFile,
-                "-m", self._monitorPort.map(String.init) ?? "-1",
+                // A new random monitoring port on every start: nothing needs it to stay the same.
+                "-m", "-1",
             ]
             let configuration = self.configuration
             if let user = configuration.user { arguments += ["--user", user, "--pass", configuration.password ?? ""] }

@@ -231,7 +231,7 @@ struct EventLoopTests {
             for round in 0..<5 {
                 let service = try await connect(server, Self.coalesced)
                 let loop = try Self.loop(of: service)
-                let responder = try startEchoResponder(service, subject: "ev.load")
+                let responder = try startEchoResponder(service, subject: "ev.load", closesUnderLoad: true)
                 try await service.flush(timeout: .seconds(2))
                 // 256 requests in flight against the service while it closes (delivery threads are
                 // writing held replies as cnats closes the connection on the loop thread).

@@ -69,6 +69,34 @@ struct SecurityTests {
         }
     }
 
+    /// cnats 3.4.1 drops the nonce signature when its first byte is zero, so about one NKey connect
+    /// in 256 was refused; the connect now tries again. 600 connects hit that case at least once with
+    /// a probability of 1 - (255/256)^600 ≈ 0.9: without the retry this test fails most runs.
+    @Test func nkeyConnectsDoNotFailOneInTwoHundredFiftySix() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.nkeyUser = NATSTestKeys.userPublicKey
+        try await withNATSServer(configuration) { server in
+            let seedFile = try NATSTestKeys.writeSeedFile(in: server.directory)
+            var options = NATSOptions(url: server.url)
+            Self.failFast(&options)
+            options.authentication = .nkey(publicKey: NATSTestKeys.userPublicKey, seedFile: seedFile)
+            var refused = 0
+            for _ in 0..<600 {
+                do {
+                    let connection = try await NATSConnection.connect(options)
+                    await connection.close()
+                } catch {
+                    refused += 1
+                }
+            }
+            #expect(refused == 0)
+            // A seed that cannot sign still fails the connect.
+            var wrong = options
+            wrong.authentication = .nkey(publicKey: NATSTestKeys.userPublicKey, seedFile: server.directory + "/missing.nk")
+            await #expect(throws: NATSError.self) { try await NATSConnection.connect(wrong) }
+        }
+    }
+
     @Test func tls() async throws {
         try await withNATSTestCertificates { certificates in
             var configuration = NATSServerConfiguration()
