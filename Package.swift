@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Hemera",
                 "HemeraAppSupport",
+                "HemeraNATS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 public import Hemera
+public import HemeraNATS
 public import Logging
 
 /// Connecting the tools to NATS.
@@ -13,6 +14,21 @@ public enum HemeraConnect {
     /// (``Hemera/close()`` drains and closes it). The facade's own ``Hemera/connect(url:options:)``.
     public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {
         try await Hemera.connect(url: url, options: options)
+    }
+
+    /// Connects like ``connect(url:options:)`` (reconnecting without limit), with the given write
+    /// mode for the connection (`.coalesced()` for a busy service; see `NATSOptions.WriteMode`).
+    public static func connect(
+        url: String,
+        options: HemeraOptions,
+        writeMode: NATSOptions.WriteMode
+    ) async throws -> Hemera {
+        var nats = NATSOptions(url: url)
+        nats.name = options.app
+        nats.maxReconnectAttempts = nil
+        nats.writeMode = writeMode
+        let connection = try await NATSConnection.connect(nats, logger: options.logger)
+        return Hemera(transport: NATSTransport(connection: connection), options: options, closeTransport: true)
     }
 
     /// A logger that prints errors only (the tools' output stays readable).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hemera
 import HemeraAppSupport
+import HemeraNATS
 import Synchronization
 
 /// The pattern the bench's own responder answers: echoes `payload` back.
@@ -52,6 +53,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "With --no-responder: the pattern to call (JSON or short form); `payload` is added.")
     var pattern: String?
 
+    @Option(
+        name: .customLong("write-mode"),
+        help: "How the bench's connections write: send-asap (default), buffered (4 KiB), coalesced."
+    )
+    var writeMode: BenchWriteMode = .sendAsap
+
     @Flag(help: "Print the result as one JSON object instead of a table.")
     var json = false
 
@@ -79,7 +86,7 @@ struct BenchCommand: AsyncParsableCommand {
         let responder = noResponder ? nil : try await startResponder()
         let requester: Hemera
         do {
-            requester = try await options.connect(app: "hemera-bench")
+            requester = try await options.connect(app: "hemera-bench", writeMode: writeMode.natsMode)
         } catch {
             await responder?.close()
             throw error
@@ -105,7 +112,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func startResponder() async throws -> Hemera {
-        let hemera = try await options.connect(app: "hemera-bench-responder")
+        let hemera = try await options.connect(app: "hemera-bench-responder", writeMode: writeMode.natsMode)
         try hemera.add(BenchEcho.self) { request, _ in request.payload }
         try await hemera.ready()
         return hemera
@@ -147,6 +154,7 @@ struct BenchCommand: AsyncParsableCommand {
         let elapsed = clock.now - start
         return BenchResult(
             server: options.url,
+            writeMode: writeMode.rawValue,
             pattern: shown,
             requests: count,
             inFlight: inFlight,
@@ -207,6 +215,7 @@ struct WorkerOutcome: Sendable {
 /// One bench run's numbers.
 struct BenchResult {
     var server: String
+    var writeMode: String
     var pattern: JSONValue
     var requests: Int
     var inFlight: Int
@@ -242,7 +251,7 @@ struct BenchResult {
         var latency: [String: JSONValue] = [:]
         for (name, value) in latencyMilliseconds { latency[name] = .double(round3(value)) }
         return [
-            "server": .string(server), "pattern": pattern, "requests": .integer(Int64(requests)),
+            "server": .string(server), "writeMode": .string(writeMode), "pattern": pattern, "requests": .integer(Int64(requests)),
             "errors": .integer(Int64(errors)), "inFlight": .integer(Int64(inFlight)),
             "payloadBytes": .integer(Int64(payloadBytes)), "elapsedSeconds": .double(round3(elapsedSeconds)),
             "throughputPerSecond": .double(throughput.rounded()), "latencyMs": .object(latency),
@@ -288,5 +297,20 @@ extension Duration {
     var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// `--write-mode`: the write mode of the bench's connections (`NATSOptions.WriteMode`).
+enum BenchWriteMode: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case sendAsap = "send-asap"
+    case buffered
+    case coalesced
+
+    var natsMode: NATSOptions.WriteMode {
+        switch self {
+        case .sendAsap: .sendAsap
+        case .buffered: .buffered(bufferSize: 4096)
+        case .coalesced: .coalesced()
+        }
     }
 }

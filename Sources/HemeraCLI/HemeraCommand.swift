@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hemera
 import HemeraAppSupport
+import HemeraNATS
 
 /// `hemera`: call, publish to and benchmark Hemera services from the shell.
 @main
@@ -41,13 +42,15 @@ struct ServerOptions: ParsableArguments {
 
     var url: String { server ?? HemeraConnect.defaultURL }
 
-    /// Connects, or prints why not and exits with ``ExitStatus/connection``.
-    func connect(app: String) async throws -> Hemera {
+    /// Connects (with `writeMode`, else the default send-asap), or prints why not and exits with
+    /// ``ExitStatus/connection``.
+    func connect(app: String, writeMode: NATSOptions.WriteMode? = nil) async throws -> Hemera {
+        let options = HemeraOptions(app: app, logger: HemeraConnect.quietLogger(label: app))
         do {
-            return try await HemeraConnect.connect(
-                url: url,
-                options: HemeraOptions(app: app, logger: HemeraConnect.quietLogger(label: app))
-            )
+            if let writeMode {
+                return try await HemeraConnect.connect(url: url, options: options, writeMode: writeMode)
+            }
+            return try await HemeraConnect.connect(url: url, options: options)
         } catch {
             Console.err("hemera: cannot connect to \(url): \(error)")
             throw ExitStatus.connection

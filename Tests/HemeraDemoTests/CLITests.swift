@@ -146,6 +146,25 @@ struct CLITests {
         }
     }
 
+    @Test("bench --write-mode: each mode answers every call; an unknown mode is a usage error")
+    func benchWriteModes() async throws {
+        try await withNATSServer { server in
+            for mode in ["send-asap", "buffered", "coalesced"] {
+                let result = try await runTool(
+                    "hemera",
+                    ["bench", "--server", server.url, "--count", "300", "--in-flight", "32", "--write-mode", mode, "--json"]
+                )
+                #expect(result.status == 0, "\(mode): \(result.stderr)")
+                let object = try parseJSON(result.stdout)
+                #expect(object["writeMode"] == .string(mode))
+                #expect(object["requests"] == 300)
+                #expect(object["errors"] == 0)
+            }
+            let unknown = try await runTool("hemera", ["bench", "--server", server.url, "--write-mode", "fast"])
+            #expect(unknown.status == 64)
+        }
+    }
+
     @Test("bench --no-responder: calls a running service; none running exits 2")
     func benchNoResponder() async throws {
         try await withDemo([.math]) { server, _, _ async throws in
