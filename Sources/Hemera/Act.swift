@@ -36,23 +36,45 @@ extension Hemera {
         if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
             !fixed.isIdempotent
         {
+            // The typed hot path: the envelope written in one pass, the reply decoded in one pass.
+            // The task-local context is read once (a look-up and a copy of the struct each time).
+            let current = HemeraContext.current
+            let callTimeout = timeout ?? options.timeout
             // Flat patterns are written straight into the envelope; others through the encoder.
             if let started = EncodedTypedPattern.startEnvelope(pattern, fixed: fixed) {
-                return try await fastTypedAct(
-                    started,
-                    P.Reply.self,
-                    meta: meta,
+                writeEnvelopeRest(
+                    into: &started.encoder.writer,
+                    topic: started.topic,
+                    method: started.method,
+                    meta: mergedMeta(meta, current: current),
                     delegate: delegate,
-                    timeout: timeout ?? options.timeout
+                    type: .request,
+                    current: current
+                )
+                return try await typedRequest(
+                    P.Reply.self,
+                    topic: started.topic,
+                    payload: started.encoder.writer.bytes,
+                    timeout: callTimeout,
+                    current: current
                 )
             }
             if let encoded = EncodedTypedPattern(encoding: pattern) {
-                return try await fastTypedAct(
-                    encoded,
-                    P.Reply.self,
-                    meta: meta,
+                let payload = encodeEnvelope(
+                    topic: encoded.topic,
+                    method: encoded.method,
+                    meta: mergedMeta(meta, current: current),
                     delegate: delegate,
-                    timeout: timeout ?? options.timeout
+                    type: .request,
+                    patternSize: encoded.bytes.count,
+                    current: current
+                ) { writer in writer.raw(encoded.bytes) }
+                return try await typedRequest(
+                    P.Reply.self,
+                    topic: encoded.topic,
+                    payload: payload,
+                    timeout: callTimeout,
+                    current: current
                 )
             }
         }
@@ -62,55 +84,24 @@ extension Hemera {
         return try decodeReply(P.Reply.self, from: result)
     }
 
-    /// The typed hot path: envelope written in one pass, reply decoded in one pass.
-    func fastTypedAct<R: Decodable>(
-        _ encoded: EncodedTypedPattern,
+    /// Sends a typed act's finished envelope and decodes its reply. Its own async function, so the
+    /// frame that lives across the wait holds only what the wait needs, not `act`'s locals.
+    func typedRequest<R: Decodable>(
         _ type: R.Type,
-        meta: [String: JSONValue],
-        delegate: [String: JSONValue],
-        timeout: Duration
+        topic: String,
+        payload: [UInt8],
+        timeout: Duration,
+        current: HemeraContext?
     ) async throws -> R {
-        // The task-local context is read once (a look-up and a copy of the struct each time).
-        let current = HemeraContext.current
-        var fullMeta = current?.meta ?? [:]
-        for (key, value) in meta { fullMeta[key] = value }
-        let payload = encodeEnvelope(
-            topic: encoded.topic,
-            method: encoded.method,
-            meta: fullMeta,
-            delegate: delegate,
-            type: .request,
-            patternSize: encoded.bytes.count,
-            current: current
-        ) { writer in writer.raw(encoded.bytes) }
-        let reply = try await request(topic: encoded.topic, payload: payload, timeout: timeout, current: current)
+        let reply = try await request(topic: topic, payload: payload, timeout: timeout, current: current)
         return try decodeTypedReply(R.self, from: reply.payload)
     }
 
-    /// ``fastTypedAct(_:_:meta:delegate:timeout:)`` for an envelope whose pattern the flat path
-    /// has written already: the rest goes into the same writer.
-    func fastTypedAct<R: Decodable>(
-        _ started: EncodedTypedPattern.StartedEnvelope,
-        _ type: R.Type,
-        meta: [String: JSONValue],
-        delegate: [String: JSONValue],
-        timeout: Duration
-    ) async throws -> R {
-        let current = HemeraContext.current
-        var fullMeta = current?.meta ?? [:]
-        for (key, value) in meta { fullMeta[key] = value }
-        writeEnvelopeRest(
-            into: &started.encoder.writer,
-            topic: started.topic,
-            method: started.method,
-            meta: fullMeta,
-            delegate: delegate,
-            type: .request,
-            current: current
-        )
-        let payload = started.encoder.writer.bytes
-        let reply = try await request(topic: started.topic, payload: payload, timeout: timeout, current: current)
-        return try decodeTypedReply(R.self, from: reply.payload)
+    /// The caller's `meta` over the meta of the handler it runs in, if any (nested acts inherit it).
+    func mergedMeta(_ meta: [String: JSONValue], current: HemeraContext?) -> [String: JSONValue] {
+        var merged = current?.meta ?? [:]
+        for (key, value) in meta { merged[key] = value }
+        return merged
     }
 
     /// Decodes a typed reply straight from the reply's bytes: the envelope is skimmed for where
@@ -302,8 +293,7 @@ extension Hemera {
             throw HemeraError(name: .invalidPattern, message: "A pattern needs a string topic")
         }
         _ = topic
-        var fullMeta = HemeraContext.current?.meta ?? [:]
-        for (key, value) in meta { fullMeta[key] = value }
+        let fullMeta = mergedMeta(meta, current: HemeraContext.current)
         var resolvedTimeout = timeout ?? options.timeout
         if timeout == nil, let milliseconds = pattern.options["timeout"]?.doubleValue {
             resolvedTimeout = .milliseconds(Int64(milliseconds))
