@@ -796,12 +796,7 @@ extension Hemera {
                 holdsSlot = true
             }
             defer { if holdsSlot { action?.limiter?.release() } }
-            if let deadline = context.deadline, deadline <= .now {
-                throw HemeraError(
-                    name: .deadlineExceeded,
-                    message: "The caller's deadline passed before the handler started"
-                )
-            }
+            if let expired = Self.deadlineExpired(context) { throw expired }
             let body = try await HemeraContext.$current.withValue(context) {
                 try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
             }
