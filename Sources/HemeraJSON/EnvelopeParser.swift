@@ -280,6 +280,33 @@ package struct EnvelopeParser {
             }
         }
 
+        /// Moves over the optional fraction (`.digits`) and exponent (`e[+-]digits`) after a
+        /// number's integer part, the grammar ``number()`` and ``skipNumber()`` share; tells which
+        /// of the two were there.
+        @inline(__always)
+        mutating func fractionAndExponent() throws(Failure) -> (fraction: Bool, exponent: Bool) {
+            var fraction = false
+            var exponent = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                fraction = true
+                index += 1
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                exponent = true
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                    index += 1
+                }
+                let digits = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard index > digits else { throw fail("invalid number") }
+            }
+            return (fraction, exponent)
+        }
+
         /// Validates and skips a number (the grammar of ``number()``, nothing converted). A skipped
         /// number is never read, so its range does not matter; `number()` would reject only
         /// overflowing doubles, which `skip` callers validate as `number()` did (see below).
@@ -294,26 +321,10 @@ package struct EnvelopeParser {
             } else {
                 while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
             }
-            var plain = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                guard index > digits else { throw fail("invalid number") }
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                plain = false
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                    index += 1
-                }
-                let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                guard index > digits else { throw fail("invalid number") }
-            }
+            let (_, exponent) = try fractionAndExponent()
             // Without an exponent, a number of up to 300 digits is a finite double; anything else
             // goes through `number()` for the same out-of-range rejection as before.
-            if !plain || index - start > 300 {
+            if exponent || index - start > 300 {
                 index = start
                 _ = try number()
             }
@@ -410,11 +421,9 @@ package struct EnvelopeParser {
             }
         }
 
+        /// Checks that `range` is valid UTF-8. Callers skip it for all-ASCII runs (`skipPlainWords`
+        /// collects the high bits), so it only sees text with a non-ASCII byte.
         func validateUTF8(_ range: Range<Int>) throws(Failure) {
-            // ASCII (ids, method strings, most payloads) is valid as it is.
-            var index = range.lowerBound
-            while index < range.upperBound, bytes[index] < 0x80 { index += 1 }
-            if index == range.upperBound { return }
             var iterator = UnsafeBufferPointer(rebasing: bytes[range]).makeIterator()
             var parser = Unicode.UTF8.ForwardParser()
             while true {
@@ -608,24 +617,8 @@ package struct EnvelopeParser {
                     index += 1
                 }
             }
-            var isInteger = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                isInteger = false
-                index += 1
-                let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                guard index > digits else { throw fail("invalid number") }
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                isInteger = false
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                    index += 1
-                }
-                let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                guard index > digits else { throw fail("invalid number") }
-            }
+            let (fraction, exponent) = try fractionAndExponent()
+            let isInteger = !fraction && !exponent
             if isInteger && !overflow {
                 if negative {
                     if integer <= UInt64(Int64.max) + 1 {
