@@ -155,6 +155,15 @@ final class NATSEventLoop: @unchecked Sendable {
         if wake { self.wake() }
     }
 
+    /// Closes connection `nc` on the loop thread (cnats closes the socket there, never under a read
+    /// in progress), then ends the thread. Blocks: call it on a dedicated thread.
+    ///
+    /// The corresponding C function is `natsConnection_Close`.
+    func closeConnection(_ nc: SendablePointer) {
+        self.runOnLoop { natsConnection_Close(nc.raw) }
+        self.stop()
+    }
+
     /// Runs `job` on the loop thread and returns when it ran; runs it on the calling thread when the
     /// loop already ended. Blocks: call it on a dedicated thread.
     func runOnLoop(_ job: @escaping @Sendable () -> Void) {

@@ -67,12 +67,9 @@ public final class NATSConnection: Sendable {
         // Destroying blocks (it closes the socket and joins cnats' threads), and this deinit may run
         // on a cnats thread or on Swift's pool: destroy on a thread of its own.
         spawnDetachedThread {
-            if let eventLoop {
-                // Close on the loop thread, so the socket is never closed under a read in progress;
-                // the destroy below then only frees. The closure keeps the loop alive until after it.
-                eventLoop.runOnLoop { natsConnection_Close(connection.raw) }
-                eventLoop.stop()
-            }
+            // Closed on the loop thread first, so the destroy below only frees. The closure keeps
+            // the loop alive until after it.
+            eventLoop?.closeConnection(connection)
             natsSubscription_Destroy(inbox.raw)
             natsConnection_Destroy(connection.raw)
             withExtendedLifetime(eventLoop) {}
@@ -158,10 +155,7 @@ public final class NATSConnection: Sendable {
             inbox = try subscribeInbox(nc.raw, table: table)
         } catch {
             await onDedicatedThread {
-                if let eventLoop {
-                    eventLoop.runOnLoop { natsConnection_Close(nc.raw) }
-                    eventLoop.stop()
-                }
+                eventLoop?.closeConnection(nc)
                 natsConnection_Destroy(nc.raw)
                 withExtendedLifetime(eventLoop) {}
             }
@@ -462,9 +456,7 @@ public final class NATSConnection: Sendable {
         let eventLoop = self.eventLoop
         await onDedicatedThread {
             if let eventLoop {
-                // On the loop thread: cnats closes the socket there, never under a read in progress.
-                eventLoop.runOnLoop { natsConnection_Close(nc.raw) }
-                eventLoop.stop()
+                eventLoop.closeConnection(nc)
             } else {
                 natsConnection_Close(nc.raw)
             }
