@@ -157,44 +157,14 @@ struct EventLoopTests {
     }
 
     @Test func reconnectAfterServerRestart() async throws {
-        let server = NATSTestServer()
-        defer { server.stop() }
-        try await server.start()
-        let port = server.port
-        let connection = try await connect(server) {
-            Self.coalesced(&$0)
-            $0.reconnectWait = .milliseconds(100)
-            $0.reconnectJitter = (.zero, .zero)
-            $0.maxReconnectAttempts = nil
+        // The buffered publish is written by the loop thread after the reconnect.
+        try await checkReconnectAfterServerRestart(subjectPrefix: "ev.", configure: Self.coalesced) { connection in
+            let loop = try Self.loop(of: connection)
+            #expect(!loop.isFinished, "the same loop thread drives the new socket")
+        } afterClose: { connection in
+            let loop = try Self.loop(of: connection)
+            #expect(try await eventually { loop.isFinished }, "the loop thread ended with the close")
         }
-        let loop = try Self.loop(of: connection)
-        let events = connection.events
-        let subscription = try connection.subscribe(to: "ev.survives")
-        let responder = try startEchoResponder(connection, subject: "ev.restart")
-        try await connection.flush(timeout: .seconds(2))
-        let oldID = server.serverID
-
-        server.stop()
-        _ = try await waitForEvent(events) { $0 == .disconnected }
-        // Published while disconnected: kept in the reconnect buffer, written by the loop after it.
-        try connection.publish(to: "ev.survives", payload: Array("buffered".utf8))
-        try await server.start()
-        #expect(server.port == port, "restarted on the same port")
-        #expect(server.serverID != oldID)
-        _ = try await waitForEvent(events) {
-            if case .reconnected = $0 { return true } else { return false }
-        }
-        #expect(connection.connectedServerID == server.serverID)
-        #expect(!loop.isFinished, "the same loop thread drives the new socket")
-        try connection.publish(to: "ev.survives", payload: Array("after".utf8))
-        let messages = try await collect(subscription, count: 2)
-        #expect(messages.map { String(decoding: $0.payload, as: UTF8.self) } == ["buffered", "after"])
-        let reply = try await connection.request(to: "ev.restart", payload: [1], timeout: .seconds(5))
-        #expect(reply.payload == Array("re:".utf8) + [1])
-        #expect(connection.statistics.reconnects == 1)
-        withExtendedLifetime(responder) {}
-        await connection.close()
-        #expect(try await eventually { loop.isFinished }, "the loop thread ended with the close")
     }
 
     /// What descriptor `fd` of this process refers to (`socket:[inode]`), nil when it is closed.

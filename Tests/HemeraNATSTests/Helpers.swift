@@ -109,3 +109,53 @@ func waitForEvent(
         throw TestTimeout(description: "events ended")
     }
 }
+
+/// A server restart under a connection, as LifecycleTests and EventLoopTests check it: the
+/// connection reconnects to the same port and a new server, a publish made while disconnected is
+/// delivered from the reconnect buffer, subscriptions and the reply inbox work again.
+/// `afterReconnect` and `afterClose` add the checks of a particular write mode.
+func checkReconnectAfterServerRestart(
+    subjectPrefix prefix: String,
+    configure: (inout NATSOptions) -> Void = { _ in },
+    afterReconnect: (NATSConnection) throws -> Void = { _ in },
+    afterClose: (NATSConnection) async throws -> Void = { _ in }
+) async throws {
+    let server = NATSTestServer()
+    defer { server.stop() }
+    try await server.start()
+    let port = server.port
+    let connection = try await connect(server) {
+        configure(&$0)
+        $0.reconnectWait = .milliseconds(100)
+        $0.reconnectJitter = (.zero, .zero)
+        $0.maxReconnectAttempts = nil
+    }
+    let events = connection.events
+    let subscription = try connection.subscribe(to: "\(prefix)survives")
+    let responder = try startEchoResponder(connection, subject: "\(prefix)restart")
+    try await connection.flush(timeout: .seconds(2))
+    let oldID = server.serverID
+
+    server.stop()
+    _ = try await waitForEvent(events) { $0 == .disconnected }
+    // Published while disconnected: kept in the reconnect buffer.
+    try connection.publish(to: "\(prefix)survives", payload: Array("buffered".utf8))
+    try await server.start()
+    #expect(server.port == port, "restarted on the same port")
+    #expect(server.serverID != oldID)
+    let reconnected = try await waitForEvent(events) {
+        if case .reconnected = $0 { return true } else { return false }
+    }
+    #expect(reconnected == .reconnected(url: server.url))
+    #expect(connection.connectedServerID == server.serverID)
+    try afterReconnect(connection)
+    try connection.publish(to: "\(prefix)survives", payload: Array("after".utf8))
+    let messages = try await collect(subscription, count: 2)
+    #expect(messages.map { String(decoding: $0.payload, as: UTF8.self) } == ["buffered", "after"])
+    let reply = try await connection.request(to: "\(prefix)restart", payload: [1], timeout: .seconds(5))
+    #expect(reply.payload == Array("re:".utf8) + [1])
+    #expect(connection.statistics.reconnects == 1)
+    withExtendedLifetime(responder) {}
+    await connection.close()
+    try await afterClose(connection)
+}

@@ -74,41 +74,7 @@ struct LifecycleTests {
     }
 
     @Test func reconnectAfterServerRestart() async throws {
-        let server = NATSTestServer()
-        defer { server.stop() }
-        try await server.start()
-        let port = server.port
-        let connection = try await connect(server) {
-            $0.reconnectWait = .milliseconds(100)
-            $0.reconnectJitter = (.zero, .zero)
-            $0.maxReconnectAttempts = nil
-        }
-        let events = connection.events
-        let subscription = try connection.subscribe(to: "survives")
-        let responder = try startEchoResponder(connection, subject: "svc.restart")
-        try await connection.flush(timeout: .seconds(2))
-        let oldID = server.serverID
-
-        server.stop()
-        _ = try await waitForEvent(events) { $0 == .disconnected }
-        // Published while disconnected: kept in the reconnect buffer.
-        try connection.publish(to: "survives", payload: Array("buffered".utf8))
-        try await server.start()
-        #expect(server.port == port, "restarted on the same port")
-        #expect(server.serverID != oldID)
-        let reconnected = try await waitForEvent(events) {
-            if case .reconnected = $0 { return true } else { return false }
-        }
-        #expect(reconnected == .reconnected(url: server.url))
-        #expect(connection.connectedServerID == server.serverID)
-        try connection.publish(to: "survives", payload: Array("after".utf8))
-        let messages = try await collect(subscription, count: 2)
-        #expect(messages.map { String(decoding: $0.payload, as: UTF8.self) } == ["buffered", "after"])
-        let reply = try await connection.request(to: "svc.restart", payload: [1], timeout: .seconds(5))
-        #expect(reply.payload == Array("re:".utf8) + [1])
-        #expect(connection.statistics.reconnects == 1)
-        withExtendedLifetime(responder) {}
-        await connection.close()
+        try await checkReconnectAfterServerRestart(subjectPrefix: "")
     }
 
     @Test func retryOnFailedConnect() async throws {
@@ -202,7 +168,8 @@ struct EventTests {
         }
     }
 
-    @Test func permissionViolationIsAnEvent() async throws {
+    /// A connection of a user that may not publish to `forbidden.>`, on a server of its own.
+    private func withLimitedUser(_ body: (NATSConnection) async throws -> Void) async throws {
         var configuration = NATSServerConfiguration()
         configuration.extraConfiguration = """
             authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
@@ -211,6 +178,12 @@ struct EventTests {
             let connection = try await connect(server) {
                 $0.authentication = .userPassword(user: "limited", password: "pw")
             }
+            try await body(connection)
+        }
+    }
+
+    @Test func permissionViolationIsAnEvent() async throws {
+        try await withLimitedUser { connection in
             let events = connection.events
             try connection.publish(to: "forbidden.thing", payload: [1])
             let event = try await waitForEvent(events) {
@@ -224,14 +197,7 @@ struct EventTests {
     }
 
     @Test func aRefusedRequestFailsAtOnce() async throws {
-        var configuration = NATSServerConfiguration()
-        configuration.extraConfiguration = """
-            authorization { users = [ { user: "limited", password: "pw", permissions: { publish: { deny: ["forbidden.>"] } } } ] }
-            """
-        try await withNATSServer(configuration) { server in
-            let connection = try await connect(server) {
-                $0.authentication = .userPassword(user: "limited", password: "pw")
-            }
+        try await withLimitedUser { connection in
             let started = ContinuousClock.now
             await #expect {
                 _ = try await connection.request(to: "forbidden.call", payload: [1], timeout: .seconds(10))
