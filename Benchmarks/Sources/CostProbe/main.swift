@@ -219,6 +219,79 @@ let selected = Set(CommandLine.arguments.dropFirst(2))
 func want(_ workload: String) -> Bool { selected.isEmpty || selected.contains(workload) }
 let window = Int(environment["PROBE_W"] ?? "256") ?? 256
 
+/// A workload: its key on the command line, its printed name, the call it repeats, and the
+/// executor its callers prefer (the reply executor for the `X` workloads, else none).
+struct Workload: Sendable {
+    let key: String
+    let name: String
+    var executor: NATSReplyExecutor? = nil
+    let call: @Sendable () async throws -> Void
+}
+
+let timeout = Duration.seconds(5)
+/// Pipelined (`PROBE_W` in flight), in the order they run; `Praw` runs before them.
+let pipelinedWorkloads: [Workload] = [
+    Workload(key: "Pnats", name: "HemeraNATS->raw") {
+        _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "PnatsX", name: "HemeraNATS->raw, reply executor", executor: natsBuffered.replyExecutor) {
+        _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "Psvc", name: "HemeraNATS->service") {
+        _ = try await natsBuffered.request(to: "bench", payload: envelope, timeout: timeout)
+    },
+    Workload(key: "Ptyped", name: "act typed") { _ = try await clientBuffered.act(typed) },
+    Workload(key: "PtypedX", name: "act typed, reply executor", executor: natsBuffered.replyExecutor) {
+        _ = try await clientBuffered.act(typed)
+    },
+    // Coalesced write mode (event loop). Psvc's service uses send-asap; PsvcB's a 4 KiB buffer.
+    Workload(key: "PsvcC", name: "HemeraNATS->service coalesced") {
+        _ = try await natsBuffered.request(to: "benchc", payload: envelopeC, timeout: timeout)
+    },
+    Workload(key: "PsvcB", name: "HemeraNATS->service buffered") {
+        _ = try await natsBuffered.request(to: "benchb", payload: envelopeB, timeout: timeout)
+    },
+    Workload(key: "PnatsC", name: "HemeraNATS coalesced->raw") {
+        _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "PsvcCC", name: "HemeraNATS coalesced->svc coal.") {
+        _ = try await natsCoalesced.request(to: "benchc", payload: envelopeC, timeout: timeout)
+    },
+    Workload(key: "PtypedC", name: "act typed, svc coalesced") { _ = try await clientBuffered.act(typedC) },
+    Workload(key: "PtypedCC", name: "act typed, both coalesced") { _ = try await clientCoalesced.act(typedC) },
+]
+/// One in flight, in the order they run.
+let sequentialWorkloads: [Workload] = [
+    Workload(key: "raw", name: "raw cnats") { rawSequential.request("raw", rawRequest) },
+    Workload(key: "nats", name: "HemeraNATS->raw") {
+        _ = try await nats.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "natsX", name: "HemeraNATS->raw, reply executor", executor: nats.replyExecutor) {
+        _ = try await nats.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "svc", name: "HemeraNATS->service") {
+        _ = try await nats.request(to: "bench", payload: envelope, timeout: timeout)
+    },
+    Workload(key: "typed", name: "act typed") { _ = try await client.act(typed) },
+    Workload(key: "typedX", name: "act typed, reply executor", executor: nats.replyExecutor) {
+        _ = try await client.act(typed)
+    },
+    Workload(key: "typednh", name: "act typed, no deadline header") { _ = try await clientNoHeader.act(typed) },
+    Workload(key: "untyped", name: "act untyped") { _ = try await client.act(untyped) },
+    // Coalesced write mode (event loop), one in flight: a lone reply must still leave at once.
+    Workload(key: "svcC", name: "HemeraNATS->service coalesced") {
+        _ = try await nats.request(to: "benchc", payload: envelopeC, timeout: timeout)
+    },
+    Workload(key: "svcB", name: "HemeraNATS->service buffered") {
+        _ = try await nats.request(to: "benchb", payload: envelopeB, timeout: timeout)
+    },
+    Workload(key: "natsC", name: "HemeraNATS coalesced->raw") {
+        _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: timeout)
+    },
+    Workload(key: "typedC", name: "act typed, svc coalesced") { _ = try await client.act(typedC) },
+    Workload(key: "typedCC", name: "act typed, both coalesced") { _ = try await clientCoalesced.act(typedC) },
+]
+
 // Off the main actor: its hops would be counted as the library's.
 try await Task.detached {
     for _ in 0..<2 {
@@ -232,130 +305,16 @@ try await Task.detached {
             let counters = Counters(server: serverPID).perRequest(since: before, count: total)
             print(pad("raw cnats pipelined") + String(format: " W=%4d %8.0f req/s | ", window, Double(total) / seconds) + counters)
         }
-        if want("Pnats") {
-            try await throughput("HemeraNATS->raw", server: serverPID, total: total, window: window) {
-                _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-            }
-        }
-        if want("PnatsX") {
-            try await withTaskExecutorPreference(natsBuffered.replyExecutor) {
-                try await throughput("HemeraNATS->raw, reply executor", server: serverPID, total: total, window: window) {
-                    _ = try await natsBuffered.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-                }
-            }
-        }
-        if want("Psvc") {
-            try await throughput("HemeraNATS->service", server: serverPID, total: total, window: window) {
-                _ = try await natsBuffered.request(to: "bench", payload: envelope, timeout: .seconds(5))
-            }
-        }
-        if want("Ptyped") {
-            try await throughput("act typed", server: serverPID, total: total, window: window) {
-                _ = try await clientBuffered.act(typed)
-            }
-        }
-        if want("PtypedX") {
-            try await withTaskExecutorPreference(natsBuffered.replyExecutor) {
-                try await throughput("act typed, reply executor", server: serverPID, total: total, window: window) {
-                    _ = try await clientBuffered.act(typed)
-                }
-            }
-        }
-        // Coalesced write mode (event loop). Psvc's service uses send-asap; PsvcB's a 4 KiB buffer.
-        if want("PsvcC") {
-            try await throughput("HemeraNATS->service coalesced", server: serverPID, total: total, window: window) {
-                _ = try await natsBuffered.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
-            }
-        }
-        if want("PsvcB") {
-            try await throughput("HemeraNATS->service buffered", server: serverPID, total: total, window: window) {
-                _ = try await natsBuffered.request(to: "benchb", payload: envelopeB, timeout: .seconds(5))
-            }
-        }
-        if want("PnatsC") {
-            try await throughput("HemeraNATS coalesced->raw", server: serverPID, total: total, window: window) {
-                _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-            }
-        }
-        if want("PsvcCC") {
-            try await throughput("HemeraNATS coalesced->svc coal.", server: serverPID, total: total, window: window) {
-                _ = try await natsCoalesced.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
-            }
-        }
-        if want("PtypedC") {
-            try await throughput("act typed, svc coalesced", server: serverPID, total: total, window: window) {
-                _ = try await clientBuffered.act(typedC)
-            }
-        }
-        if want("PtypedCC") {
-            try await throughput("act typed, both coalesced", server: serverPID, total: total, window: window) {
-                _ = try await clientCoalesced.act(typedC)
+        for workload in pipelinedWorkloads where want(workload.key) {
+            try await withTaskExecutorPreference(workload.executor) {
+                try await throughput(workload.name, server: serverPID, total: total, window: window, workload.call)
             }
         }
     }
     for _ in 0..<2 {
-        if want("raw") {
-            try await measure("raw cnats", server: serverPID, count: count) { rawSequential.request("raw", rawRequest) }
-        }
-        if want("nats") {
-            try await measure("HemeraNATS->raw", server: serverPID, count: count) {
-                _ = try await nats.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-            }
-        }
-        if want("natsX") {
-            try await withTaskExecutorPreference(nats.replyExecutor) {
-                try await measure("HemeraNATS->raw, reply executor", server: serverPID, count: count) {
-                    _ = try await nats.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-                }
-            }
-        }
-        if want("svc") {
-            try await measure("HemeraNATS->service", server: serverPID, count: count) {
-                _ = try await nats.request(to: "bench", payload: envelope, timeout: .seconds(5))
-            }
-        }
-        if want("typed") {
-            try await measure("act typed", server: serverPID, count: count) { _ = try await client.act(typed) }
-        }
-        if want("typedX") {
-            try await withTaskExecutorPreference(nats.replyExecutor) {
-                try await measure("act typed, reply executor", server: serverPID, count: count) {
-                    _ = try await client.act(typed)
-                }
-            }
-        }
-        if want("typednh") {
-            try await measure("act typed, no deadline header", server: serverPID, count: count) {
-                _ = try await clientNoHeader.act(typed)
-            }
-        }
-        if want("untyped") {
-            try await measure("act untyped", server: serverPID, count: count) { _ = try await client.act(untyped) }
-        }
-        // Coalesced write mode (event loop), one in flight: a lone reply must still leave at once.
-        if want("svcC") {
-            try await measure("HemeraNATS->service coalesced", server: serverPID, count: count) {
-                _ = try await nats.request(to: "benchc", payload: envelopeC, timeout: .seconds(5))
-            }
-        }
-        if want("svcB") {
-            try await measure("HemeraNATS->service buffered", server: serverPID, count: count) {
-                _ = try await nats.request(to: "benchb", payload: envelopeB, timeout: .seconds(5))
-            }
-        }
-        if want("natsC") {
-            try await measure("HemeraNATS coalesced->raw", server: serverPID, count: count) {
-                _ = try await natsCoalesced.request(to: "raw", payload: rawRequest, timeout: .seconds(5))
-            }
-        }
-        if want("typedC") {
-            try await measure("act typed, svc coalesced", server: serverPID, count: count) {
-                _ = try await client.act(typedC)
-            }
-        }
-        if want("typedCC") {
-            try await measure("act typed, both coalesced", server: serverPID, count: count) {
-                _ = try await clientCoalesced.act(typedC)
+        for workload in sequentialWorkloads where want(workload.key) {
+            try await withTaskExecutorPreference(workload.executor) {
+                try await measure(workload.name, server: serverPID, count: count, workload.call)
             }
         }
     }
