@@ -27,8 +27,13 @@ interop-venv:
 build: deps
 	$(SWIFT) build
 
+# The suite runs twice: debug, then release (-c release, with -enable-testing for @testable
+# imports), since users build with optimization and some bugs show only there (issue 11).
+# HEMERA_TEST_BUILD tells the tests which pass they are in; none is skipped in either.
+RELEASE_TEST_FLAGS := -c release -Xswiftc -enable-testing
 test: deps interop-venv
-	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(TEST_FLAGS)
+	HEMERA_TEST_BUILD=debug HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(TEST_FLAGS)
+	HEMERA_TEST_BUILD=release HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test $(RELEASE_TEST_FLAGS) $(TEST_FLAGS)
 
 # Thread leaks of cnats' library threads are suppressed (Tests/tsan-suppressions.txt); no race is.
 # HEMERA_TEST_TIME_SCALE widens the tests' upper bounds on elapsed time for the sanitizers' slowdown.
@@ -39,9 +44,12 @@ test-tsan: deps interop-venv
 
 # LeakSanitizer runs too, with suppressions for Foundation's Process/Pipe, XCTest and the Swift
 # runtime only (Tests/lsan-suppressions.txt says why for each); subprocesses inherit them.
+# Debug, then once in release (optimized code under the sanitizer).
 test-asan: deps interop-venv
-	HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
+	HEMERA_TEST_BUILD=debug HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(TEST_FLAGS)
+	HEMERA_TEST_BUILD=release HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
+	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(RELEASE_TEST_FLAGS) $(TEST_FLAGS)
 
 demo: deps
 	$(SWIFT) build --product hemera-demo
@@ -69,15 +77,19 @@ bench-thresholds-update: deps
 	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
 	$(PYTHON) scripts/bench.py keep-allocations-only Benchmarks/Thresholds/$(SWIFT_VERSION_DIR)
 
-# libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module
-# with -sanitize=fuzzer,address (outside SwiftPM, so `swift build` is unaffected). New inputs
-# go to .build-fuzz/corpus-json; the committed seeds in Fuzz/corpus/json are only read.
+# libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module,
+# optimized as in a release build (-O), with -sanitize=fuzzer,address (outside SwiftPM, so
+# `swift build` is unaffected); jansson (Sources/CJansson) is linked only as the fuzzer's
+# independent oracle. New inputs go to .build-fuzz/corpus-json; the committed seeds in
+# Fuzz/corpus/json are only read.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := .build-fuzz
 FUZZ_FLAGS   ?=
 fuzz-json:
 	@mkdir -p $(FUZZ_DIR)/corpus-json fuzz-artifacts
 	$(SWIFT)c -O -g -parse-as-library -sanitize=fuzzer,address -module-name HemeraJSON -package-name swift_hemera \
+	  -swift-version 6 -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility \
+	  -enable-upcoming-feature InternalImportsByDefault \
 	  -Xcc -fmodule-map-file=Sources/CJansson/module.modulemap -I Sources/CJansson \
 	  Sources/HemeraJSON/*.swift Fuzz/JSONFuzz/main.swift -ljansson -o $(FUZZ_DIR)/json-fuzz
 	$(FUZZ_DIR)/json-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \

@@ -27,12 +27,6 @@ let package = Package(
             pkgConfig: "libnats",
             providers: [.apt(["libnats-dev"])]
         ),
-        .systemLibrary(
-            name: "CJansson",
-            path: "Sources/CJansson",
-            pkgConfig: "jansson",
-            providers: [.apt(["libjansson-dev"])]
-        ),
 
         // The pthread lock box shared by HemeraNATS and Hemera (package API; TSan-visible).
         .target(name: "HemeraLocks"),
@@ -45,8 +39,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The JSON layer: the only module that imports CJansson. Usable on its own.
-        .target(name: "HemeraJSON", dependencies: ["CJansson"]),
+        // The JSON layer, pure Swift: one reader (Scanner.swift) for the decoder's tape, JSONValue
+        // and the envelope parser; the encoder and writer. Usable on its own. (jansson is only the
+        // fuzz target's independent oracle: Sources/CJansson, outside the package graph.)
+        .target(name: "HemeraJSON"),
         // The Hemera facade: patterns, add/act, context, errors, interceptors.
         .target(
             name: "Hemera",

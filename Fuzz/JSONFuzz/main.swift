@@ -1,8 +1,12 @@
 // libFuzzer target for HemeraJSON: `make fuzz-json` (FUZZ_SECONDS=600 for a long run).
 //
-// Compiled together with Sources/HemeraJSON/*.swift into one module (see the Makefile), so the
-// plain `swift build` never sees it. Any input must give a value or an error, never a trap, a
-// leak or a memory error; what parses must survive a write and a read unchanged.
+// Compiled together with Sources/HemeraJSON/*.swift into one module, optimized (-O: the release
+// build users run), with address sanitizer (see the Makefile), so the plain `swift build` never
+// sees it. Any input must give a value or an error, never a trap, a leak or a memory error; what
+// parses must survive a write and a read unchanged; the layer's three readers (the decoder's
+// tape, `JSONValue(parsing:)`, the envelope parser) must agree; and jansson, an independent
+// parser, is the oracle: whatever it accepts, we accept with the same meaning.
+internal import CJansson
 
 struct FuzzMeta: Codable, Equatable {
     var id: String
@@ -64,6 +68,7 @@ func roundTrip<T: Codable & Equatable>(_ type: T.Type, _ input: UnsafeRawBufferP
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     fuzzEnvelopeParser(input)
+    fuzzAgainstJansson(input)
 
     if let value = try? JSONValue(parsing: input) {
         let bytes: [UInt8]
@@ -122,4 +127,59 @@ func fuzzEnvelopeParser(_ input: UnsafeRawBufferPointer) {
             check((try? EnvelopeParser.parse(bytes, range: range)) != nil, "a kept envelope range does not parse")
         }
     }
+}
+
+/// jansson's tree as a value (integers as `Int64`, reals as doubles).
+func janssonValue(_ node: UnsafeMutablePointer<json_t>) -> JSONValue {
+    switch CJansson_typeof(node) {
+    case JSON_OBJECT:
+        var members: [String: JSONValue] = [:]
+        var iterator = json_object_iter(node)
+        while let current = iterator {
+            let key = UnsafeRawBufferPointer(start: json_object_iter_key(current), count: json_object_iter_key_len(current))
+            members[String(decoding: key, as: UTF8.self)] = janssonValue(json_object_iter_value(current))
+            iterator = json_object_iter_next(node, current)
+        }
+        return .object(members)
+    case JSON_ARRAY:
+        return .array((0..<json_array_size(node)).map { janssonValue(json_array_get(node, $0)) })
+    case JSON_STRING:
+        return .string(String(decoding: UnsafeRawBufferPointer(start: json_string_value(node), count: json_string_length(node)), as: UTF8.self))
+    case JSON_INTEGER: return .integer(Int64(json_integer_value(node)))
+    case JSON_REAL: return .double(json_real_value(node))
+    case JSON_TRUE: return .bool(true)
+    case JSON_FALSE: return .bool(false)
+    default: return .null
+    }
+}
+
+/// jansson as the oracle: what it accepts (within our nesting limit), we accept with the same
+/// meaning; what we accept and it rejects must be one of the cases where jansson is known to be
+/// wrong or narrower (integer text beyond Int64, `\u0000` in keys, a NUL byte it stops at).
+func fuzzAgainstJansson(_ input: UnsafeRawBufferPointer) {
+    guard let base = input.baseAddress, input.count > 0 else { return }
+    var error = CJansson_error()
+    let flags = Int(JSON_DECODE_ANY) | Int(JSON_ALLOW_NUL) | Int(JSON_REJECT_DUPLICATES)
+    let root = CJansson_loadb(base.assumingMemoryBound(to: CChar.self), input.count, flags, &error)
+    defer { if let root { CJansson_decref(root) } }
+    let ours = Result { try HemeraJSONDecoder().decode(JSONValue.self, from: input) }
+    let hasNUL = CJansson_find_nul(base, input.count) >= 0
+    if let root, !hasNUL {
+        switch ours {
+        case .success(let value):
+            check(sameJSON(value, janssonValue(root)), "jansson and the decoder disagree")
+        case .failure(let failure):
+            let limit = (failure as? DecodingError).map { error -> Bool in
+                if case .dataCorrupted(let context) = error { return context.underlyingError is JSONLimitError }
+                return false
+            } ?? false
+            check(limit, "the decoder rejects what jansson accepts: \(failure)")
+        }
+    } else if root == nil, case .success = ours {
+        let reason = withUnsafeBytes(of: &error.text) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        check(
+            reason.contains("too big") || reason.contains("NUL byte in object key"),
+            "the decoder accepts what jansson rejects: \(reason)")
+    }
+    if hasNUL, case .success = ours { check(false, "the decoder accepts a raw NUL byte") }
 }

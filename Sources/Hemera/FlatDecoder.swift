@@ -89,7 +89,9 @@ struct FlatValueDecoder: Decoder {
             guard let result = I(exactly: number) else { throw Unsupported() }
             return result
         case .double(let number):
-            guard let result = I(exactly: number) else { throw Unsupported() }
+            // Beyond 2^53 a double stands for many integers (`-9223372036854775809` parses as the
+            // double of `Int64.min`): the reference decoder reads such numbers from their text.
+            guard number.magnitude <= 0x1p53, let result = I(exactly: number) else { throw Unsupported() }
             return result
         default: throw Unsupported()
         }

@@ -1,11 +1,20 @@
-// The decoder: walks jansson's tree directly, with no intermediate JSONValue.
+// The decoder: reads the tape (Tape.swift) of the document directly, with no tree and no
+// intermediate JSONValue.
 public import FoundationEssentials
-internal import CJansson
+
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
 
 /// Decodes `Decodable` values from JSON, with the strategies of Foundation's `JSONDecoder`.
 ///
-/// jansson parses; the decoder then reads jansson's tree in place (keyed lookups go straight
-/// to jansson's hash table).
+/// The document is parsed onto a flat tape (one 16-byte entry per value, strings and numbers left
+/// in the input), which the decoder then reads in place: a type's keys are found by following the
+/// member order (types read their keys in the order they are written), without hashing.
 ///
 /// ```swift
 /// struct Add: Codable { var a: Int; var b: Int }
@@ -17,19 +26,23 @@ internal import CJansson
 /// required` for a missing key; ``JSONDecodingIssue`` gives them a structured form.
 ///
 /// Hostile input:
-/// - Invalid JSON, invalid UTF-8, truncated input: `DecodingError.dataCorrupted` with a
-///   ``JSONSyntaxError`` (line, column, jansson's reason).
-/// - `\u0000` in string values is accepted (Swift strings hold NUL, as Foundation and JavaScript
-///   do); in object keys jansson rejects it (`NUL byte in object key not supported`). A raw NUL
-///   byte anywhere in the input is a syntax error (JSON text never contains one; jansson alone
-///   would silently stop reading there), as is any other raw control character in a string.
+/// - Invalid JSON (RFC 8259, strictly), invalid UTF-8, truncated input:
+///   `DecodingError.dataCorrupted` with a ``JSONSyntaxError`` (line, column, reason).
+/// - `\u0000` is accepted in strings and in object keys (Swift strings hold NUL, as Foundation and
+///   JavaScript do). A raw NUL byte anywhere in the input is a syntax error (JSON text never
+///   contains one), as is any other raw control character in a string.
 /// - Duplicate keys in an object are rejected (``allowsDuplicateKeys``), since parsers disagree
 ///   on which one wins.
-/// - Nesting deeper than ``maxDepth`` (default 512) is an error. jansson's parser also stops at
-///   2048 levels on its own, with `maximum parsing depth reached`.
-/// - Integers outside `Int64` are a syntax error (`too big integer`): jansson stores integers as
-///   `long long`. So are numbers beyond `Double`'s range (`real number overflow`).
-/// - Inputs longer than ``maxInputLength`` are rejected before parsing.
+/// - Nesting deeper than ``maxDepth`` (default 512) is an error, found while parsing (the parser
+///   is iterative: no input can exhaust the stack).
+/// - Numbers: integer text beyond `Int64` (`123456789012345680000`, as JavaScript writes
+///   `1.2345678901234568e20`) decodes into `Double`, `Float` and ``JSONValue`` (as a double), and
+///   into an integer type only when its exact value fits (`UInt64` up to 18446744073709551615),
+///   else a typed error; integer targets never read a rounded double (`-9223372036854775809` is
+///   an error for `Int64`, not `Int64.min`). `-0` decodes as `-0.0`. Numbers beyond `Double`'s
+///   range (`1e400`) are a syntax error.
+/// - Inputs longer than ``maxInputLength`` are rejected before parsing, and so are inputs over
+///   256 MiB whatever the setting (the tape's offsets are 28 bits).
 public struct HemeraJSONDecoder: Sendable {
     /// How JSON keys are matched to the types' keys.
     public enum KeyDecodingStrategy: Sendable {
@@ -85,8 +98,7 @@ public struct HemeraJSONDecoder: Sendable {
     public var userInfo: [CodingUserInfoKey: any Sendable] = [:]
     /// The deepest nesting of arrays and objects accepted. Default: 512, as Foundation.
     ///
-    /// It bounds the decoder's recursion (and so its stack use); jansson's parser has its own
-    /// fixed limit of 2048.
+    /// It bounds the decoder's recursion (and so its stack use); the parser itself is iterative.
     public var maxDepth = 512
     /// The longest input accepted, in bytes. Default: 64 MiB, NATS's largest payload.
     public var maxInputLength = 64 << 20
@@ -124,36 +136,65 @@ public struct HemeraJSONDecoder: Sendable {
     /// the payload type reads its fields from the flat pattern and ignores the routing keys.
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         if let value = value as? T { return value }
-        let document = _JanssonDocument(adopting: try value.makeNode(depth: 0, maxDepth: maxDepth))
         return try withUnsafePointer(to: self) { options in
             let state = _DecoderState.acquire(options)
             defer { state.relinquish() }
-            return try state.unbox(type, document.root, depth: 0)
+            return try state.decode(type, from: value)
         }
     }
 
-    func parse(
-        _ buffer: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer? = nil
-    ) throws(DecodingError) -> _JanssonDocument {
+    /// Parses `buffer` onto `tape`, with this decoder's limits; errors as `DecodingError`s.
+    func parse(_ buffer: UnsafeRawBufferPointer, onto tape: _Tape) throws(DecodingError) {
         guard buffer.count <= maxInputLength else {
             throw _Errors.limit("the input has \(buffer.count) bytes, more than the limit of \(maxInputLength)", path: [])
         }
-        do {
-            return try _JanssonDocument(parsing: buffer, allowDuplicateKeys: allowsDuplicateKeys, scratch: scratch)
-        } catch {
+        guard buffer.count > 0 else {
+            let error = JSONSyntaxError(reason: "the input is empty", line: 1, column: 0, position: 0)
             throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+        }
+        do {
+            try tape.parse(buffer, maxDepth: maxDepth, rejectsDuplicates: !allowsDuplicateKeys)
+        } catch {
+            throw Self.decodingError(error, in: buffer)
+        }
+    }
+
+    static func decodingError(_ failure: _Tape.Failure, in buffer: UnsafeRawBufferPointer) -> DecodingError {
+        switch failure {
+        case .limit(let text):
+            return _Errors.limit(text, path: [])
+        case .syntax(let failure):
+            let error = JSONSyntaxError(failure, in: buffer)
+            return DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
         }
     }
 }
 
 // MARK: - State
 
+/// The pthread key of each thread's reusable `_DecoderState`: a Swift global, so created once
+/// (the global's lazy initializer runs once per process) and defined once in every build mode.
+/// The destructor releases a thread's state when the thread exits.
+private let _decoderStateKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key) { raw in
+        let pointer: UnsafeMutableRawPointer? = raw
+        if let pointer { _DecoderState.releaseThreadState(pointer) }
+    }
+    precondition(status == 0, "pthread_key_create failed: \(status)")
+    return key
+}()
+
 /// One decoding run: options and the coding path, kept as a stack shared by all containers.
 ///
-/// A state is reused: each thread keeps one (see `acquire`), with the memory of the last parse's
-/// arena and the keyed containers made before, so that a decode of a small document allocates
-/// almost nothing and never asks the runtime for generic metadata. A decode started while the
+/// A state is reused: each thread keeps one (see `acquire`), with its tape and the keyed
+/// containers made before, so that a decode of a small document allocates almost nothing but
+/// what it returns and never asks the runtime for generic metadata. A decode started while the
 /// thread's state is busy (a type's `init(from:)` decoding JSON itself) gets a fresh one.
+///
+/// The per-thread slot is a pthread key created once by a Swift global (`_decoderStateKey`): one
+/// definition in every build mode. (It used to be a `static __thread` inside a `static inline` C
+/// function, which a release build copies into every object file that inlines it: issue 11.)
 final class _DecoderState {
     /// The options of the running decode. They live in the caller's frame: valid only during
     /// one `decode` call (containers and decoders must not escape it, as with any `Decoder`).
@@ -166,6 +207,8 @@ final class _DecoderState {
     @exclusivity(unchecked) private(set) var maxDepth: Int
     @exclusivity(unchecked) private(set) var convertsStrings: Bool
     @exclusivity(unchecked) private(set) var usesDefaultKeys: Bool
+    /// Whether keys may repeat (then the last one wins, so look-ups cannot stop at the first).
+    @exclusivity(unchecked) private(set) var allowsDuplicateKeys: Bool
     /// `path[i]`: the key being read by the container at depth `i`. Entries past the current
     /// depth are stale (left from earlier decodes) and never read.
     @exclusivity(unchecked) var path: [any CodingKey] = []
@@ -173,8 +216,8 @@ final class _DecoderState {
     private let isShared: Bool
     /// Whether a decode is running with this state.
     @exclusivity(unchecked) private var busy = false
-    /// Memory for the next parse's arena (shared state only), kept between decodes.
-    @exclusivity(unchecked) private var scratch: UnsafeMutableRawBufferPointer?
+    /// The tape of the running decode, kept between decodes.
+    let tape = _Tape()
     /// Keyed containers by key type, reused once their previous user let them go (shared state only).
     private let containers: UnsafeMutablePointer<_CachedContainer>?
     /// The frames of keyed containers made during this decode and not cached (the slot was in
@@ -182,8 +225,6 @@ final class _DecoderState {
     /// `_KeyedDecoder`), the state does until the decode ends.
     @exclusivity(unchecked) private var transientFrames: [_KeyedFrame] = []
 
-    /// The largest arena memory kept between decodes.
-    static let maxScratch = 1 << 20
     static let containerSlots = 64
     /// Whether `KeyedDecodingContainer` is laid out as its box alone (its layout does not depend
     /// on the key type).
@@ -195,6 +236,7 @@ final class _DecoderState {
         maxDepth = options.pointee.maxDepth
         convertsStrings = options.pointee.convertsStrings
         if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+        allowsDuplicateKeys = options.pointee.allowsDuplicateKeys
         isShared = shared
         path.reserveCapacity(8)
         if shared {
@@ -211,12 +253,14 @@ final class _DecoderState {
             containers.deinitialize(count: Self.containerSlots)
             containers.deallocate()
         }
-        scratch?.deallocate()
     }
 
     /// The state for a decode with `options` on this thread: the thread's own if it is free.
     static func acquire(_ options: UnsafePointer<HemeraJSONDecoder>) -> _DecoderState {
-        if let raw = CJansson_decoder_slot().pointee {
+        let key = _decoderStateKey
+        if let raw = pthread_getspecific(key) {
+            // The slot holds a state retained by `passRetained` below, released by the key's
+            // destructor when the thread exits: alive for as long as this thread runs.
             let state = Unmanaged<_DecoderState>.fromOpaque(raw).takeUnretainedValue()
             if !state.busy {
                 state.begin(options)
@@ -225,13 +269,16 @@ final class _DecoderState {
             return _DecoderState(options: options, shared: false)
         }
         let state = _DecoderState(options: options, shared: true)
-        CJansson_decoder_slot_set(Unmanaged.passRetained(state).toOpaque()) { raw in
-            guard let raw else { return }
-            let state = Unmanaged<_DecoderState>.fromOpaque(raw).takeRetainedValue()
-            state.dropContainers()  // they refer back to the state
-        }
+        // One retain, owned by the thread's slot; released once, by the key's destructor.
+        pthread_setspecific(key, Unmanaged.passRetained(state).toOpaque())
         state.busy = true
         return state
+    }
+
+    /// Called by the pthread key's destructor when a thread that decoded exits.
+    fileprivate static func releaseThreadState(_ raw: UnsafeMutableRawPointer) {
+        let state = Unmanaged<_DecoderState>.fromOpaque(raw).takeRetainedValue()
+        state.dropContainers()  // they refer back to the state
     }
 
     private func begin(_ options: UnsafePointer<HemeraJSONDecoder>) {
@@ -240,12 +287,14 @@ final class _DecoderState {
         maxDepth = options.pointee.maxDepth
         convertsStrings = options.pointee.convertsStrings
         if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+        allowsDuplicateKeys = options.pointee.allowsDuplicateKeys
     }
 
     /// Ends the decode that `acquire` started.
     func relinquish() {
         busy = false
         if !transientFrames.isEmpty { transientFrames.removeAll() }
+        tape.trim()
     }
 
     private func transientContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
@@ -259,24 +308,20 @@ final class _DecoderState {
         for index in 0..<Self.containerSlots { containers[index] = _CachedContainer() }
     }
 
-    /// Parses `buffer` into an arena (in the memory kept from the last decode when it fits) and
-    /// decodes a `T` from it.
+    /// Parses `buffer` onto the tape and decodes a `T` from it.
     func decode<T: Decodable>(_ type: T.Type, from buffer: UnsafeRawBufferPointer) throws -> T {
-        var lent: UnsafeMutableRawBufferPointer? = nil
-        if isShared {
-            // The same estimate as `_JanssonDocument`'s, plus its header.
-            let needed = min(1024 + buffer.count * 24, 8 << 20) + 64
-            if let scratch, scratch.count >= needed {
-                lent = scratch
-            } else if needed <= Self.maxScratch {
-                scratch?.deallocate()
-                let size = max(needed, 16 << 10)
-                scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-                lent = scratch
-            }
+        try options.parse(buffer, onto: tape)
+        return try unbox(type, tape.root, depth: 0)
+    }
+
+    /// Puts `value` on the tape and decodes a `T` from it.
+    func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+        do {
+            try tape.build(from: value, maxDepth: maxDepth)
+        } catch {
+            throw HemeraJSONDecoder.decodingError(error, in: UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        let document = try options.parse(buffer, scratch: lent)
-        return try unbox(type, document.root, depth: 0)
+        return try unbox(type, tape.root, depth: 0)
     }
 
     var userInfo: [CodingUserInfoKey: Any] { options.userInfo }
@@ -355,10 +400,24 @@ final class _DecoderState {
             if let result = I(exactly: value) { return result }
             throw outOfRange(type, found: node.described, path)
         case .real:
-            let value = node.real
-            if let result = I(exactly: value) { return result }
-            if value == value.rounded(.towardZero) { throw outOfRange(type, found: node.described, path) }
-            throw _Errors.invalid(expected: "an integer", found: node.described, path: path())
+            // From the number's text, exactly: a rounded double would turn
+            // -9223372036854775809 into Int64.min.
+            switch node.exactInteger {
+            case .value(let negative, let magnitude):
+                if negative {
+                    if magnitude == 0 { return 0 }
+                    if I.isSigned, magnitude <= UInt64(I.max) + 1 {
+                        return I(truncatingIfNeeded: 0 &- magnitude)
+                    }
+                } else if magnitude <= UInt64(I.max) {
+                    return I(magnitude)
+                }
+                throw outOfRange(type, found: node.described, path)
+            case .tooLarge:
+                throw outOfRange(type, found: node.described, path)
+            case .fraction:
+                throw _Errors.invalid(expected: "an integer", found: node.described, path: path())
+            }
         case .null:
             throw _Errors.valueNotFound(type, expected: "a number", path: path())
         case .string where convertsStrings:
@@ -423,8 +482,7 @@ final class _DecoderState {
             return unsafeBitCast(try unboxBool(node, { codingPath(depth) }), to: T.self)
         }
         if T.self == JSONValue.self {
-            return try JSONValue(node: node, depth: depth, maxDepth: maxDepth, path: { codingPath(depth) })
-                as! T
+            return JSONValue(node: node) as! T
         }
         if T.self == Date.self, let date = try unboxDate(node, depth: depth) {
             return date as! T
@@ -474,11 +532,13 @@ final class _DecoderState {
         if depth >= maxDepth {
             throw _Errors.limit("nesting deeper than \(maxDepth) levels", path: codingPath(depth))
         }
-        let count = node.arrayCount
+        let count = node.count
         var result: [E] = []
         result.reserveCapacity(count)
+        var child = node.firstChild
         for index in 0..<count {
-            result.append(try element(node.element(index)!, { codingPath(depth) + [_JSONKey(index: index)] }))
+            result.append(try element(child, { codingPath(depth) + [_JSONKey(index: index)] }))
+            child = child.next
         }
         return result
     }
@@ -543,7 +603,7 @@ struct _Decoder: Decoder {
             throw _Errors.typeMismatch([Any].self, expected: "an array", found: node.described, path: codingPath)
         }
         try checkDepth()
-        return _UnkeyedDecoder(state: state, array: node, depth: depth, count: node.arrayCount)
+        return _UnkeyedDecoder(state: state, array: node, depth: depth, count: node.count)
     }
 
     func singleValueContainer() throws -> any SingleValueDecodingContainer {
@@ -578,9 +638,12 @@ final class _KeyedFrame {
     @exclusivity(unchecked) private(set) var depth: Int
     /// For key strategies other than `useDefaultKeys`: converted key → value.
     @exclusivity(unchecked) private(set) var converted: [String: _Node]?
-    /// The member after the one last read by `decode`: types read their keys in the order they
-    /// are written, so the next key asked for is most often this one, found without hashing.
-    @exclusivity(unchecked) var cursor: UnsafeMutableRawPointer?
+    /// The key of the member after the one last read by `decode` (`nil` past the last): types
+    /// read their keys in the order they are written, so the next key asked for is most often
+    /// this one, found with one comparison.
+    @exclusivity(unchecked) var cursor: _Node?
+    /// How many members are left from `cursor` on.
+    @exclusivity(unchecked) var remaining: Int = 0
 
     init(state: _DecoderState, object: _Node, depth: Int) {
         self.stateRef = Unmanaged.passUnretained(state)
@@ -600,17 +663,19 @@ final class _KeyedFrame {
 
     private func convertKeys() {
         if state.usesDefaultKeys {
-            cursor = json_object_iter(object)
+            remaining = object.count
+            cursor = remaining > 0 ? object.firstChild : nil
             return
         }
         cursor = nil
+        remaining = 0
         switch state.options.keyDecodingStrategy {
         case .useDefaultKeys:
             converted = nil
         case .convertFromSnakeCase:
             var map: [String: _Node] = [:]
             object.forEachMember { key, value in
-                let converted = _KeyConversion.fromSnakeCase(String(decoding: key, as: UTF8.self))
+                let converted = _KeyConversion.fromSnakeCase(key.string)
                 if map[converted] == nil { map[converted] = value }
             }
             converted = map
@@ -618,7 +683,7 @@ final class _KeyedFrame {
             var map: [String: _Node] = [:]
             let base = state.codingPath(depth)
             object.forEachMember { key, value in
-                let converted = convert(base + [_JSONKey(stringValue: String(decoding: key, as: UTF8.self))]).stringValue
+                let converted = convert(base + [_JSONKey(stringValue: key.string)]).stringValue
                 if map[converted] == nil { map[converted] = value }
             }
             converted = map
@@ -626,27 +691,51 @@ final class _KeyedFrame {
     }
 
     /// The member named `name`: the one at the cursor if it matches (then the cursor moves on),
-    /// else a hash look-up.
+    /// else a scan of the members (the last match when keys may repeat).
     @inline(__always)
     func member(_ name: String, advancing: Bool) -> _Node? {
         if let converted { return converted[name] }
-        let object = self.object
         if let found = name.utf8.withContiguousStorageIfAvailable({ utf8 -> _Node? in
-            let bytes = UnsafeRawPointer(utf8.baseAddress!).assumingMemoryBound(to: CChar.self)
-            if let cursor {
-                if json_object_iter_key_len(cursor) == utf8.count,
-                    memcmp(json_object_iter_key(cursor), bytes, utf8.count) == 0
-                {
-                    let value = json_object_iter_value(cursor)
-                    if advancing { self.cursor = json_object_iter_next(object, cursor) }
-                    return value
-                }
-            }
-            return json_object_getn(object, bytes, utf8.count)
+            find(UnsafeRawBufferPointer(utf8), advancing: advancing)
         }) {
             return found
         }
         return object.member(name)
+    }
+
+    @inline(__always)
+    private func find(_ name: UnsafeRawBufferPointer, advancing: Bool) -> _Node? {
+        if let cursor, cursor.keyEquals(name), !state.allowsDuplicateKeys {
+            let value = _Node(entry: cursor.entry + 1, base: cursor.base)
+            if advancing {
+                remaining -= 1
+                self.cursor = remaining > 0 ? value.next : nil
+            }
+            return value
+        }
+        return scan(name, advancing: advancing)
+    }
+
+    /// Looks `name` up among all the members (out of order, repeated or missing keys).
+    private func scan(_ name: UnsafeRawBufferPointer, advancing: Bool) -> _Node? {
+        var key = object.firstChild
+        var found: _Node? = nil
+        var left = 0
+        let count = object.count
+        for index in 0..<count {
+            let value = _Node(entry: key.entry + 1, base: key.base)
+            if key.keyEquals(name) {
+                found = value
+                left = count - index - 1
+                if !state.allowsDuplicateKeys { break }
+            }
+            key = value.next
+        }
+        if let found, advancing, !state.allowsDuplicateKeys {
+            remaining = left
+            cursor = left > 0 ? found.next : nil
+        }
+        return found
     }
 }
 
@@ -693,7 +782,7 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         if let converted = frame.converted { return converted.keys.compactMap { Key(stringValue: $0) } }
         var keys: [Key] = []
         object.forEachMember { key, _ in
-            if let key = Key(stringValue: String(decoding: key, as: UTF8.self)) { keys.append(key) }
+            if let key = Key(stringValue: key.string) { keys.append(key) }
         }
         return keys
     }
@@ -827,13 +916,18 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
     let array: _Node
     let depth: Int
     let count: Int?
-    private(set) var currentIndex = 0
+    private(set) var currentIndex = 0 {
+        didSet { next = next.next }
+    }
+    /// The element at `currentIndex` (past the end once `currentIndex == count`).
+    private var next: _Node
 
     init(state: _DecoderState, array: _Node, depth: Int, count: Int) {
         self.state = state
         self.array = array
         self.depth = depth
         self.count = count
+        self.next = array.firstChild
     }
 
     var codingPath: [any CodingKey] { state.codingPath(depth) }
@@ -842,12 +936,12 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
     /// The next element, with the path set to it. Past the end throws `<path>.<index>: is required`.
     @inline(__always)
     private func peek(_ type: Any.Type) throws -> _Node {
-        guard currentIndex < count!, let node = array.element(currentIndex) else {
+        guard currentIndex < count! else {
             let path = codingPath + [_JSONKey(index: currentIndex)]
             throw DecodingError.valueNotFound(
                 type, .init(codingPath: path, debugDescription: "\(_dottedPath(path)): is required"))
         }
-        return node
+        return next
     }
 
     /// The next element, with the path set to it, for decoding below it.
@@ -992,9 +1086,9 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
             return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxBool($0, $1) }, to: Self.self)
         }
         var result: [String: Value] = [:]
-        result.reserveCapacity(json_object_size(node))
+        result.reserveCapacity(node.count)
         try node.forEachMember { key, value in
-            let name = _string(key)
+            let name = key.string
             state.setPath(depth, _JSONKey(stringValue: name))
             result[name] = try state.unbox(Value.self, value, depth: depth + 1)
         }
@@ -1007,9 +1101,9 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
         _ node: _Node, _ state: _DecoderState, _ depth: Int, _ element: (_Node, () -> [any CodingKey]) throws -> V
     ) throws -> [String: V] {
         var result: [String: V] = [:]
-        result.reserveCapacity(json_object_size(node))
+        result.reserveCapacity(node.count)
         try node.forEachMember { key, value in
-            let name = _string(key)
+            let name = key.string
             result[name] = try element(value, { state.codingPath(depth) + [_JSONKey(stringValue: name)] })
         }
         return result

@@ -73,11 +73,11 @@ extension String {
     }
 }
 
-/// The input was not valid JSON (jansson's parser rejected it).
+/// The input was not valid JSON (RFC 8259).
 ///
 /// Carried as the `underlyingError` of a `DecodingError.dataCorrupted`.
 public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
-    /// jansson's description of the problem, such as `'[' or '{' expected near 'x'`.
+    /// What is wrong, such as `expected ',' or '}'` or `invalid UTF-8 in a string`.
     public var reason: String
     /// The line of the problem, counted from 1.
     public var line: Int
@@ -88,6 +88,25 @@ public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "invalid JSON at line \(line), column \(column): \(reason)"
+    }
+
+    init(reason: String, line: Int, column: Int, position: Int) {
+        self.reason = reason
+        self.line = line
+        self.column = column
+        self.position = position
+    }
+
+    /// The error for a reader's failure in `input`, with its line and column.
+    init(_ failure: EnvelopeParser.Failure, in input: UnsafeRawBufferPointer) {
+        let offset = min(max(failure.offset, 0), input.count)
+        var line = 1
+        var lineStart = 0
+        for index in 0..<offset where input[index] == 0x0A {
+            line += 1
+            lineStart = index + 1
+        }
+        self.init(reason: failure.reason, line: line, column: offset - lineStart + 1, position: offset)
     }
 }
 

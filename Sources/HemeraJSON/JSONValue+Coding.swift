@@ -18,11 +18,30 @@ extension JSONValue {
         self = try bytes.withUnsafeBytes { try JSONValue(parsing: $0, maxDepth: maxDepth) }
     }
 
+    /// Parses with the layer's reader straight into a value (no tape): duplicate keys and
+    /// nesting deeper than `maxDepth` are errors, as in ``HemeraJSONDecoder``.
     init(parsing buffer: UnsafeRawBufferPointer, maxDepth: Int) throws {
-        var decoder = HemeraJSONDecoder()
-        decoder.maxDepth = maxDepth
-        let document = try decoder.parse(buffer)
-        self = try JSONValue(node: document.root, depth: 0, maxDepth: maxDepth, path: { [] })
+        let limit = HemeraJSONDecoder().maxInputLength
+        guard buffer.count <= limit else {
+            throw _Errors.limit("the input has \(buffer.count) bytes, more than the limit of \(limit)", path: [])
+        }
+        guard buffer.count > 0 else {
+            throw HemeraJSONDecoder.decodingError(.syntax(.init(reason: "the input is empty", offset: 0)), in: buffer)
+        }
+        let bytes = buffer.assumingMemoryBound(to: UInt8.self)
+        var scanner = _JSONScanner(bytes: bytes)
+        do throws(EnvelopeParser.Failure) {
+            scanner.skipSpace()
+            let value = try scanner.value(depth: 0, maxDepth: maxDepth, rejectsDuplicates: true)
+            scanner.skipSpace()
+            guard scanner.index == bytes.count else { throw scanner.trailingData() }
+            self = value
+        } catch {
+            if error.reason == _JSONScanner.nestingTooDeep {
+                throw HemeraJSONDecoder.decodingError(.limit("nesting deeper than \(maxDepth) levels"), in: buffer)
+            }
+            throw HemeraJSONDecoder.decodingError(.syntax(error), in: buffer)
+        }
     }
 
     /// Serializes this value as compact UTF-8 JSON bytes.

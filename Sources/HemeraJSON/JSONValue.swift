@@ -13,7 +13,8 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     /// A number without fraction or exponent that fits in 64 bits.
     case integer(Int64)
-    /// Any other number.
+    /// Any other number: with a fraction or an exponent, `-0` (as `-0.0`), or integer text beyond
+    /// `Int64` (`123456789012345680000`, as JavaScript writes `1.2345678901234568e20`).
     case double(Double)
     /// A string.
     case string(String)
@@ -49,11 +50,13 @@ extension JSONValue {
         return nil
     }
 
-    /// The integer, when this is an integer (or a double with an exact integer value).
+    /// The integer, when this is an integer, or a double with an integral value of at most 2^53
+    /// in magnitude. Beyond 2^53 a double stands for many integers (integer text beyond `Int64`,
+    /// such as `-9223372036854775809`, parses as a double), so it gives `nil`, never a neighbour.
     public var integerValue: Int64? {
         switch self {
         case .integer(let value): return value
-        case .double(let value): return Int64(exactly: value)
+        case .double(let value): return value.magnitude <= 0x1p53 ? Int64(exactly: value) : nil
         default: return nil
         }
     }

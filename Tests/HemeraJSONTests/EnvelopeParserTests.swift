@@ -1,7 +1,7 @@
 import HemeraJSON
 import Testing
 
-/// The facade's envelope parser (package API of this layer) on hostile input: everything jansson
+/// The facade's envelope parser (package API of this layer) on hostile input: everything the decoder
 /// rejects as invalid JSON, it rejects too; it never traps; nesting is bounded.
 @Suite struct EnvelopeParserHostileInput {
     func rejects(_ input: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {

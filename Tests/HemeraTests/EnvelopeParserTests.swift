@@ -26,7 +26,7 @@ import Testing
     @Test func readsEscapesAndNumbersAsTheSpecSays() throws {
         #expect(try EnvelopeParser.parse(Array(#""\u00e9\ud83c\udf89\/""#.utf8)) == "é🎉/")
         #expect(
-            try EnvelopeParser.parse(Array(" { \"a\" : [ 1 , 2.0 , -0 , 1E2 ] } ".utf8)) == ["a": [1, 2.0, 0, 100.0]]
+            try EnvelopeParser.parse(Array(" { \"a\" : [ 1 , 2.0 , -0 , 1E2 ] } ".utf8)) == ["a": [1, 2.0, -0.0, 100.0]]
         )
         #expect(try EnvelopeParser.parse(Array("9223372036854775808".utf8)) == .double(9223372036854775808))
         #expect(try EnvelopeParser.parse(Array(#"{"a":1,"a":2}"#.utf8)) == ["a": 2])
