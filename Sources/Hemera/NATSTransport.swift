@@ -94,6 +94,16 @@ public final class NATSTransport: HemeraTransport {
         }
     }
 
+    /// ``publish(to:payload:replyTo:)`` of bytes the caller owns (an envelope still in its
+    /// writer), copied by cnats into the connection's write buffer before this returns.
+    func publish(to subject: String, bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try connection.publish(to: subject, payload: bytes)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     struct Subscription: HemeraTransportSubscription {
         let base: NATSSubscription
         func unsubscribe() throws { try base.unsubscribe() }

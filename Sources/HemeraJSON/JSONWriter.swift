@@ -16,6 +16,13 @@ package struct JSONWriter: ~Copyable {
 
     package var count: Int { buffer.count }
 
+    /// Calls `body` with the bytes written so far, without copying them into an array (as
+    /// ``bytes`` does): for handing an envelope to the connection's write buffer. The pointer is
+    /// valid only inside `body`.
+    package func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+    }
+
     /// Makes room for `extra` more bytes (at most one regrowth for what follows).
     package mutating func reserve(_ extra: Int) { buffer.reserve(extra) }
 
