@@ -47,6 +47,17 @@ package struct JSONWriter: ~Copyable {
 
     package mutating func string(_ value: String) { buffer.appendString(value) }
 
+    /// Writes `value` escaped as inside a JSON string, without the quotes (for a string written
+    /// in pieces between ``raw(_:)-(StaticString)`` quotes).
+    package mutating func stringContents(_ value: String) {
+        var value = value
+        value.withUTF8 { buffer.appendEscapedContents($0) }
+    }
+
+    /// Appends a copy of bytes already written to this writer (`range` of its own output): a
+    /// value written twice is escaped once.
+    package mutating func copyWritten(_ range: Range<Int>) { buffer.appendCopy(of: range) }
+
     package mutating func integer(_ value: Int64) { buffer.appendInteger(value) }
 
     /// A finite double as JavaScript prints it (`null` for NaN and infinities).

@@ -131,11 +131,15 @@ struct _ByteBuffer: ~Copyable {
     }
 
     mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        append(UInt8(ascii: "\""))
+        appendEscapedContents(utf8)
+        append(UInt8(ascii: "\""))
+    }
+
+    /// The text of `utf8` escaped as inside a JSON string, without the quotes.
+    mutating func appendEscapedContents(_ utf8: UnsafeBufferPointer<UInt8>) {
         let end = utf8.count
-        guard let source = utf8.baseAddress else {
-            appendASCII("\"\"")
-            return
-        }
+        guard let source = utf8.baseAddress else { return }
         // Most strings need no escaping: find out with a tight scan, then copy them whole. Eight
         // bytes at a time first (exact tests for "some byte is a quote, a backslash or below 0x20",
         // whatever the byte order), then byte by byte from the first word holding one.
@@ -157,12 +161,18 @@ struct _ByteBuffer: ~Copyable {
             if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
             clean += 1
         }
-        reserve(clean + 2)
-        base[count] = UInt8(ascii: "\"")
-        (base + count + 1).update(from: source, count: clean)
-        count += clean + 1
+        reserve(clean)
+        (base + count).update(from: source, count: clean)
+        count += clean
         if clean < end { appendEscapedTail(source + clean, end - clean) }
-        append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a copy of bytes this buffer already holds (`range` within its first `count`).
+    mutating func appendCopy(of range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the written bytes")
+        reserve(range.count)  // may move `base`: the source is taken after it
+        (base + count).update(from: base + range.lowerBound, count: range.count)
+        count += range.count
     }
 
     @inline(never)
