@@ -68,6 +68,15 @@ let package = Package(
         ),
         // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
         .executableTarget(
+            name: "ActProbe",
+            dependencies: [
+                .product(name: "Hemera", package: root),
+                .product(name: "HemeraNATS", package: root),
+                .product(name: "HemeraTesting", package: root),
+            ],
+            path: "Sources/ActProbe"
+        ),
+        .executableTarget(
             name: "JSONBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),

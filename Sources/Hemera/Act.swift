@@ -45,7 +45,7 @@ extension Hemera {
                 writeEnvelopeRest(
                     into: &started.encoder.writer,
                     topic: started.topic,
-                    method: started.method,
+                    method: .parts(started.methodParts),
                     meta: mergedMeta(meta, current: current),
                     delegate: delegate,
                     type: .request,
@@ -350,7 +350,7 @@ extension Hemera {
         writeEnvelopeRest(
             into: &writer,
             topic: topic,
-            method: method,
+            method: .text(method),
             meta: meta,
             delegate: delegate,
             type: type,
@@ -359,19 +359,61 @@ extension Hemera {
         return writer.bytes
     }
 
+    /// A request's `method` string (`cmd:add,topic:math`), as text or as its sorted parts.
+    enum EnvelopeMethod {
+        case text(String)
+        /// Sorted `(key, value)` parts, joined as `key:value,…` where it is written: no `String`
+        /// of their own.
+        case parts([(key: String, value: String)])
+
+        var utf8Count: Int {
+            switch self {
+            case .text(let text): return text.utf8.count
+            case .parts(let parts):
+                var count = 0
+                for part in parts { count += part.key.utf8.count + part.value.utf8.count + 2 }
+                return count
+            }
+        }
+
+        /// Writes the method as a JSON string and returns where (quotes included), so that its
+        /// second occurrence in the envelope is a copy of those bytes, escaped once.
+        func write(into writer: inout JSONWriter) -> Range<Int> {
+            let start = writer.count
+            switch self {
+            case .text(let text):
+                writer.string(text)
+            case .parts(let parts):
+                // Escaping is per character and `,` and `:` need none: the same bytes as escaping
+                // the joined string.
+                writer.raw("\"")
+                var first = true
+                for part in parts {
+                    if !first { writer.raw(",") }
+                    first = false
+                    writer.stringContents(part.key)
+                    writer.raw(":")
+                    writer.stringContents(part.value)
+                }
+                writer.raw("\"")
+            }
+            return start..<writer.count
+        }
+    }
+
     /// Everything of a request envelope after its pattern: `meta`, `delegate`, `trace` and
     /// `request`, and the closing brace.
     func writeEnvelopeRest(
         into writer: inout JSONWriter,
         topic: String,
-        method: String,
+        method: EnvelopeMethod,
         meta: [String: JSONValue],
         delegate: [String: JSONValue],
         type: HemeraRequestInfo.Kind,
         current: HemeraContext?
     ) {
         let parent = current?.trace
-        writer.reserve(320 + (method.utf8.count + topic.utf8.count) * 2)
+        writer.reserve(320 + (method.utf8Count + topic.utf8.count) * 2)
         writer.raw(",\"meta\":")
         writer.object(meta)
         writer.raw(",\"delegate\":")
@@ -395,7 +437,7 @@ extension Hemera {
         writer.raw(",\"service\":")
         writer.string(topic)
         writer.raw(",\"method\":")
-        writer.string(method)
+        let methodBytes = method.write(into: &writer)
         writer.raw("},\"request\":{\"id\":")
         IDGenerator.writeNext(to: &writer)
         if type == .request {
@@ -406,7 +448,7 @@ extension Hemera {
         writer.raw(",\"service\":")
         writer.string(topic)
         writer.raw(",\"method\":")
-        writer.string(method)
+        writer.copyWritten(methodBytes)
         writer.raw("}}")
     }
 

@@ -244,6 +244,18 @@ struct EncodedTypedPattern {
         fixed: FixedPart,
         into encoder: FlatPatternEncoder
     ) -> String? {
+        guard writePattern(pattern, fixed: fixed, into: encoder) else { return nil }
+        return methodString(encoder.parts)
+    }
+
+    /// Writes `pattern` as a JSON object after whatever `encoder` holds already, and leaves its
+    /// `method` parts sorted in `encoder.parts`; `false` when the flat path cannot encode it (the
+    /// encoder is then unusable).
+    private static func writePattern<P: HemeraPattern>(
+        _ pattern: P,
+        fixed: FixedPart,
+        into encoder: FlatPatternEncoder
+    ) -> Bool {
         encoder.writer.raw("{")
         if !fixed.members.isEmpty {
             encoder.writer.raw(fixed.members)
@@ -253,17 +265,30 @@ struct EncodedTypedPattern {
         do {
             try pattern.encode(to: encoder)
         } catch {
-            return nil
+            return false
         }
-        guard !encoder.failed else { return nil }
+        guard !encoder.failed else { return false }
         encoder.writer.raw("}")
-        encoder.parts.sort { $0.key < $1.key }
+        return sortMethodParts(&encoder.parts)
+    }
+
+    /// Sorts the `method` parts by key; `false` when two have the same key (a payload member named
+    /// like a routing key: the general path decides).
+    static func sortMethodParts(_ parts: inout [(key: String, value: String)]) -> Bool {
+        parts.sort { $0.key < $1.key }
+        var previous: String?
+        for part in parts {
+            if part.key == previous { return false }
+            previous = part.key
+        }
+        return true
+    }
+
+    /// The `method` string of sorted parts: `key:value` joined by commas.
+    static func methodString(_ parts: [(key: String, value: String)]) -> String {
         var method = ""
         method.reserveCapacity(64)
-        var previous: String?
-        for part in encoder.parts {
-            if part.key == previous { return nil }  // a payload member named like a routing key
-            previous = part.key
+        for part in parts {
             if !method.isEmpty { method += "," }
             method += part.key
             method += ":"
@@ -278,7 +303,10 @@ struct EncodedTypedPattern {
     /// is not written into bytes of its own and then copied into the envelope.
     struct StartedEnvelope {
         let encoder: FlatPatternEncoder
-        let method: String
+        /// The `method` parts, sorted (in `encoder.parts`): written into the envelope by
+        /// ``Hemera/writeEnvelopeRest(into:topic:method:meta:delegate:type:current:)`` with no
+        /// `String` of their own.
+        var methodParts: [(key: String, value: String)] { encoder.parts }
         let topic: String
     }
 
@@ -289,8 +317,8 @@ struct EncodedTypedPattern {
         // larger ones grow the writer by doubling, as the pattern's own writer did.
         let encoder = FlatPatternEncoder(capacity: 1024)
         encoder.writer.raw("{\"pattern\":")
-        guard let method = writeFlat(pattern, fixed: fixed, into: encoder) else { return nil }
-        return StartedEnvelope(encoder: encoder, method: method, topic: P.topic)
+        guard writePattern(pattern, fixed: fixed, into: encoder) else { return nil }
+        return StartedEnvelope(encoder: encoder, topic: P.topic)
     }
 
     static func flat<P: HemeraPattern>(_ pattern: P) -> EncodedTypedPattern? {

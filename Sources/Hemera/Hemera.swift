@@ -874,6 +874,12 @@ extension Hemera {
     func publishReply(_ reply: ServerReply, context: HemeraContext) throws {
         guard let replyTo = context.replyTo else { return }
         let reply = withHop(reply, context: context)
+        if let natsTransport {
+            // Straight from the writer into the connection's write buffer: no array of its own.
+            let writer = writeReply(reply, context: context)
+            try writer.withUnsafeBytes { bytes in try natsTransport.publish(to: replyTo, bytes: bytes) }
+            return
+        }
         try transport.publish(to: replyTo, payload: encodeReply(reply, context: context), replyTo: nil)
     }
 
@@ -894,6 +900,11 @@ extension Hemera {
     }
 
     func encodeReply(_ reply: ServerReply, context: HemeraContext) -> [UInt8] {
+        writeReply(reply, context: context).bytes
+    }
+
+    /// The reply envelope of ``encodeReply(_:context:)``, in its writer.
+    func writeReply(_ reply: ServerReply, context: HemeraContext) -> JSONWriter {
         // Sized for the whole reply (the echoed trace and request, the encoded result), so large
         // results are not copied while it grows.
         var resultSize = 0
@@ -931,7 +942,7 @@ extension Hemera {
             writer.raw(",\"error\":null")
         }
         writer.raw("}")
-        return writer.bytes
+        return writer
     }
 
     /// Answers a message that never reached matching (bad JSON, not a request).

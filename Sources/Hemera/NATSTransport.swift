@@ -61,8 +61,9 @@ public final class NATSTransport: HemeraTransport {
         return TransportError(.permissionDenied, "Permissions violation for publish to \"\(subject)\"")
     }
 
-    /// Connects to `url` (send-asap writes, for the lowest latency of lone calls); reconnects
-    /// without limit after losing the server.
+    /// Connects to `url` in the coalesced write mode (``NATSOptions/WriteMode/coalesced(bufferSize:)``:
+    /// a burst of replies or requests leaves in one write, a lone one at once from its own thread);
+    /// reconnects without limit after losing the server.
     public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats"))
         async throws -> NATSTransport
     {
@@ -71,6 +72,10 @@ public final class NATSTransport: HemeraTransport {
         // A service that stops reconnecting is dead until restarted: keep trying (every 2 s with
         // jitter), and restore the subscriptions when the server is back.
         options.maxReconnectAttempts = nil
+        // Coalesced writes: a service's replies to the requests of one read leave in one `send`,
+        // and a lone request or reply still leaves at once from the thread that makes it (no
+        // flusher wait, no hop).
+        options.writeMode = .coalesced()
         return NATSTransport(connection: try await NATSConnection.connect(options, logger: logger))
     }
 
@@ -89,6 +94,16 @@ public final class NATSTransport: HemeraTransport {
     public func publish(to subject: String, payload: [UInt8], replyTo: String?) throws {
         do {
             try connection.publish(to: subject, payload: payload, replyTo: replyTo)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// ``publish(to:payload:replyTo:)`` of bytes the caller owns (an envelope still in its
+    /// writer), copied by cnats into the connection's write buffer before this returns.
+    func publish(to subject: String, bytes: UnsafeRawBufferPointer) throws {
+        do {
+            try connection.publish(to: subject, payload: bytes)
         } catch {
             throw Self.map(error)
         }

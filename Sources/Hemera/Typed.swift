@@ -66,6 +66,21 @@ public struct HemeraReplyWriter<Reply: Encodable & Sendable>: Sendable {
 func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
     // Common primitive results skip the Codable machinery (type identity, no dynamic casts).
     // Each `unsafeBitCast` is guarded by `R.self ==` the type cast to: the value's own type.
+    guard isPrimitiveResult(R.self) else {
+        // A flat struct (strings, numbers, Booleans, optionals) straight into bytes; anything
+        // else through the encoder. (No primitive writer is made for it: one allocation less.)
+        let flat = FlatPatternEncoder()
+        flat.collectsParts = false
+        flat.writer.raw("{")
+        do {
+            try value.encode(to: flat)
+            if !flat.failed {
+                flat.writer.raw("}")
+                return flat.writer.bytes
+            }
+        } catch {}  // unsupported by the flat path: the encoder below decides (and reports errors)
+        return try HemeraJSONEncoder().encode(value)
+    }
     var writer = JSONWriter(capacity: 24)
     if R.self == Int.self {
         writer.integer(Int64(unsafeBitCast(value, to: Int.self)))
@@ -79,22 +94,15 @@ func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
         writer.integer(unsafeBitCast(value, to: Int64.self))
     } else if R.self == JSONValue.self {
         writer.value(value as! JSONValue)
-    } else {
-        // A flat struct (strings, numbers, Booleans, optionals) straight into bytes; anything
-        // else through the encoder.
-        let flat = FlatPatternEncoder()
-        flat.collectsParts = false
-        flat.writer.raw("{")
-        do {
-            try value.encode(to: flat)
-            if !flat.failed {
-                flat.writer.raw("}")
-                return flat.writer.bytes
-            }
-        } catch {}  // unsupported by the flat path: the encoder below decides (and reports errors)
-        return try HemeraJSONEncoder().encode(value)
     }
     return writer.bytes
+}
+
+/// The result types ``encodeResult(_:)`` writes itself.
+@inline(__always)
+private func isPrimitiveResult<R>(_: R.Type) -> Bool {
+    R.self == Int.self || R.self == String.self || R.self == Double.self || R.self == Bool.self
+        || R.self == Int64.self || R.self == JSONValue.self
 }
 
 extension HemeraValidatable {

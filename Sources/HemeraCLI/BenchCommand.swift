@@ -55,9 +55,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("write-mode"),
-        help: "How the bench's connections write: send-asap (default), buffered (4 KiB), coalesced."
+        help: "How the bench's connections write: coalesced (default, as Hemera.connect), send-asap, buffered (4 KiB)."
     )
-    var writeMode: BenchWriteMode = .sendAsap
+    var writeMode: BenchWriteMode = .coalesced
 
     @Flag(help: "Print the result as one JSON object instead of a table.")
     var json = false

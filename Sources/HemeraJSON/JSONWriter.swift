@@ -16,6 +16,13 @@ package struct JSONWriter: ~Copyable {
 
     package var count: Int { buffer.count }
 
+    /// Calls `body` with the bytes written so far, without copying them into an array (as
+    /// ``bytes`` does): for handing an envelope to the connection's write buffer. The pointer is
+    /// valid only inside `body`.
+    package func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count))
+    }
+
     /// Makes room for `extra` more bytes (at most one regrowth for what follows).
     package mutating func reserve(_ extra: Int) { buffer.reserve(extra) }
 
@@ -39,6 +46,17 @@ package struct JSONWriter: ~Copyable {
     }
 
     package mutating func string(_ value: String) { buffer.appendString(value) }
+
+    /// Writes `value` escaped as inside a JSON string, without the quotes (for a string written
+    /// in pieces between ``raw(_:)-(StaticString)`` quotes).
+    package mutating func stringContents(_ value: String) {
+        var value = value
+        value.withUTF8 { buffer.appendEscapedContents($0) }
+    }
+
+    /// Appends a copy of bytes already written to this writer (`range` of its own output): a
+    /// value written twice is escaped once.
+    package mutating func copyWritten(_ range: Range<Int>) { buffer.appendCopy(of: range) }
 
     package mutating func integer(_ value: Int64) { buffer.appendInteger(value) }
 

@@ -131,24 +131,48 @@ struct _ByteBuffer: ~Copyable {
     }
 
     mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        append(UInt8(ascii: "\""))
+        appendEscapedContents(utf8)
+        append(UInt8(ascii: "\""))
+    }
+
+    /// The text of `utf8` escaped as inside a JSON string, without the quotes.
+    mutating func appendEscapedContents(_ utf8: UnsafeBufferPointer<UInt8>) {
         let end = utf8.count
-        guard let source = utf8.baseAddress else {
-            appendASCII("\"\"")
-            return
-        }
-        // Most strings need no escaping: find out with a tight scan, then copy them whole.
+        guard let source = utf8.baseAddress else { return }
+        // Most strings need no escaping: find out with a tight scan, then copy them whole. Eight
+        // bytes at a time first (exact tests for "some byte is a quote, a backslash or below 0x20",
+        // whatever the byte order), then byte by byte from the first word holding one.
         var clean = 0
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        while clean + 8 <= end {
+            // Safe: `clean + 8 <= end`, so the eight bytes lie inside `utf8`; an unaligned load reads
+            // them as they are, whatever the address.
+            let word = UnsafeRawPointer(source + clean).loadUnaligned(as: UInt64.self)
+            let quotes = word ^ (ones &* 0x22)
+            let backslashes = word ^ (ones &* 0x5C)
+            let special =
+                ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes) | ((word &- ones &* 0x20) & ~word)
+            if special & 0x8080_8080_8080_8080 != 0 { break }
+            clean += 8
+        }
         while clean < end {
             let byte = source[clean]
             if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
             clean += 1
         }
-        reserve(clean + 2)
-        base[count] = UInt8(ascii: "\"")
-        (base + count + 1).update(from: source, count: clean)
-        count += clean + 1
+        reserve(clean)
+        (base + count).update(from: source, count: clean)
+        count += clean
         if clean < end { appendEscapedTail(source + clean, end - clean) }
-        append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a copy of bytes this buffer already holds (`range` within its first `count`).
+    mutating func appendCopy(of range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range outside the written bytes")
+        reserve(range.count)  // may move `base`: the source is taken after it
+        (base + count).update(from: base + range.lowerBound, count: range.count)
+        count += range.count
     }
 
     @inline(never)

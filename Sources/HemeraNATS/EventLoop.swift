@@ -23,8 +23,13 @@ internal import HemeraLocks
 ///   ``maxHeldMessages`` handler calls), and written by that thread when its handler returns: a lone
 ///   reply leaves from the handler's thread with one `send` and no thread hop, as with send-asap;
 ///   the replies to a burst of requests leave together.
-/// - Any other publish wakes the loop thread (one byte on a socketpair, only when it sleeps), which
-///   writes as soon as it runs: publishes made meanwhile are coalesced.
+/// - A publish through ``NATSConnection`` on any other thread (a client's request) is written by
+///   that thread right after it when the loop thread sleeps in `poll` (nothing more to read): a lone
+///   request costs no thread hop. When the loop thread is awake (processing a read) it is left to
+///   it, which writes after that read, together with whatever else was published meanwhile; when a
+///   delivery thread holds replies, to that thread.
+/// - Any other publish (cnats' own: subscriptions, pings) wakes the loop thread (one byte on a
+///   socketpair, only when it sleeps), which writes as soon as it runs.
 /// - A held write still waits after ``maxHoldNanoseconds`` (a handler that blocks) is written by the
 ///   loop thread.
 ///
@@ -94,6 +99,8 @@ final class NATSEventLoop: @unchecked Sendable {
         var thread: pthread_t?
         /// Work to run on the loop thread (closing the connection there).
         var jobs: [@Sendable () -> Void] = []
+        /// Wake bytes written so far (for tests: a lone publish must not need one).
+        var wakes = 0
 
         /// Whether the loop thread may write now.
         func loopMayWrite(now: UInt64) -> Bool {
@@ -184,6 +191,9 @@ final class NATSEventLoop: @unchecked Sendable {
         if wake { self.wake() }
         done.waitLoop { $0 ? .done(()) : .waitForever }
     }
+
+    /// How many times another thread woke the loop thread (for tests).
+    var wakesForTesting: Int { self.state.withLock { $0.wakes } }
 
     /// Whether the loop thread ended (for tests).
     var isFinished: Bool { self.state.withLock { $0.finished } }
@@ -322,11 +332,79 @@ final class NATSEventLoop: @unchecked Sendable {
             if other !== self { other?.releaseHold(write: false) }
             return
         }
+        // A publish through ``NATSConnection`` on a thread that is not delivering (a client's
+        // request, a reply sent after a handler suspended): that thread decides after the publish
+        // returns (``finishPublish(_:)``), outside the connection lock.
+        if let mark = DeliveryMark.existing(), mark.publishing === self {
+            mark.publishWanted = true
+            self.state.withLock { $0.wantsWrite = true }
+            return
+        }
         let wake = self.state.withLock { state -> Bool in
             state.wantsWrite = true
             return state.holds == 0 && Self.markWake(&state)
         }
         if wake { self.wake() }
+    }
+
+    // MARK: Publishing threads
+
+    /// Called by ``NATSConnection`` before it hands a publish to cnats on a thread that is not
+    /// delivering a message of this connection: marks the thread, so that ``setWrite(_:)`` leaves the
+    /// write to it. Returns the mark for ``finishPublish(_:)``, nil on a delivery thread of this
+    /// connection (its publishes are held, see the type's note).
+    @inline(__always)
+    func beginPublish() -> DeliveryMark? {
+        let mark = DeliveryMark.current()
+        if mark.delivering === self { return nil }
+        mark.publishing = self
+        return mark
+    }
+
+    /// Called after the publish returned: when it asked for a write, writes on this thread if the
+    /// loop thread sleeps, that is when it has nothing more to read (a lone request leaves at once,
+    /// with no thread hop); otherwise leaves it to whoever runs already: the loop thread writes after
+    /// the read it is processing (together with everything published meanwhile), a delivery thread
+    /// holding replies writes when its queue is empty, a thread writing now leaves the rest to the
+    /// loop. No timer is involved.
+    @inline(__always)
+    func finishPublish(_ mark: DeliveryMark) {
+        mark.publishing = nil
+        guard mark.publishWanted else { return }
+        mark.publishWanted = false
+        self.writeIfIdle()
+    }
+
+    /// See ``finishPublish(_:)``. Writes again while publishes made during its write are left and
+    /// the loop still sleeps (a few times; then the loop thread takes over).
+    private func writeIfIdle() {
+        enum Action { case none, wake, write(OpaquePointer) }
+        for round in 0..<4 {
+            let action = self.state.withLock { state -> Action in
+                guard state.wantsWrite, !state.detached, state.socket >= 0, let nc = state.connection else {
+                    return .none
+                }
+                // Awake: the loop writes after its current step. Holding: the holder writes. Another
+                // writer: it hands what is left to the loop.
+                guard state.sleeping, state.holds == 0, state.writer == nil else { return .none }
+                if state.waitWritable || round == 3 { return Self.markWake(&state) ? .wake : .none }
+                state.writer = pthread_self()
+                return .write(nc)
+            }
+            switch action {
+            case .none:
+                return
+            case .wake:
+                self.wake()
+                return
+            case .write(let nc):
+                // `nc` is alive: the publishing ``NATSConnection`` holds it, and a `detach` on another
+                // thread waits for `writer`.
+                natsConnection_ProcessWriteEvent(nc)
+                self.state.withLock { $0.writer = nil }
+                self.state.broadcast()
+            }
+        }
     }
 
     fileprivate func detach() {
@@ -354,6 +432,7 @@ final class NATSEventLoop: @unchecked Sendable {
     private static func markWake(_ state: inout State) -> Bool {
         guard state.sleeping, !state.wakePending else { return false }
         state.wakePending = true
+        state.wakes += 1
         return true
     }
 
@@ -480,6 +559,10 @@ final class DeliveryMark {
     /// The loop this thread holds a write on (retained until released), and for how many messages.
     var held: NATSEventLoop?
     var heldMessages = 0
+    /// The loop of a publish this thread is making outside a delivery (see
+    /// ``NATSEventLoop/beginPublish()``), and whether cnats asked for a write during it.
+    var publishing: NATSEventLoop?
+    var publishWanted = false
 
     /// This thread's mark, created on first use. The pthread key owns one retain of it, released by
     /// the key's destructor at thread exit (which also releases a hold left behind).

@@ -230,6 +230,9 @@ public final class NATSConnection: Sendable {
     ) throws(NATSError) {
         let nc = self.pointer.raw
         let length = Int32(clamping: payload.count)
+        // Coalesced: this thread writes after the publish if nobody else is about to.
+        let mark = self.eventLoop?.beginPublish()
+        defer { if let mark { self.eventLoop!.finishPublish(mark) } }
         if let headers, !headers.isEmpty {
             var msg: OpaquePointer?
             try check(

@@ -38,8 +38,10 @@ public struct NATSOptions: Sendable {
         ///   when its queue is empty (or after 64 messages): a lone reply leaves at once with one
         ///   `send`, the replies to a burst of requests together (a handler that blocks meanwhile does
         ///   not hold them for more than ~1 ms: the loop thread writes them);
-        /// - any other publish (a client's request) wakes the loop thread, which writes everything
-        ///   buffered when it runs.
+        /// - any other publish made through the connection (a client's request) is written by the
+        ///   publishing thread right away when the loop thread sleeps (it has nothing more to read),
+        ///   and otherwise left to the loop thread, which writes it after the read it is processing,
+        ///   together with everything else published meanwhile. No timer is involved.
         ///
         /// `bufferSize` sets cnats' IO buffer (`natsOptions_SetIOBufSize`: the largest read, and the
         /// buffered size at which a write is requested at once); `nil` keeps 32 KiB.
@@ -48,8 +50,8 @@ public struct NATSOptions: Sendable {
         /// Hemera service at 256 requests in flight answers 1.39× (one CPU) to 1.58× (two) what it
         /// answers with ``sendAsap``, as much as with a 4 KiB ``buffered(bufferSize:)``; a lone reply
         /// takes 1.5–3 µs more than with ``sendAsap`` (p50, one CPU), against ~920 µs more when
-        /// buffered. A client's lone request pays one thread hop (+9 µs p50 on one CPU); pipelined
-        /// clients gain 8% over ``buffered(bufferSize:)``.
+        /// buffered. A client's lone request costs what it costs with ``sendAsap`` (it is written by
+        /// its own thread; it used to pay a hop to the loop thread, +9 µs p50 on one CPU).
         ///
         /// Limits: cnats closes the socket (and frees its TLS state) on the thread that closes the
         /// connection. ``NATSConnection/close()`` and dropping the connection run that close on the

@@ -160,6 +160,13 @@ struct CLITests {
                 #expect(object["requests"] == 300)
                 #expect(object["errors"] == 0)
             }
+            // Without --write-mode: the default of Hemera.connect.
+            let byDefault = try await runTool(
+                "hemera",
+                ["bench", "--server", server.url, "--count", "300", "--in-flight", "32", "--json"]
+            )
+            #expect(byDefault.status == 0, "\(byDefault.stderr)")
+            #expect(try parseJSON(byDefault.stdout)["writeMode"] == .string("coalesced"))
             let unknown = try await runTool("hemera", ["bench", "--server", server.url, "--write-mode", "fast"])
             #expect(unknown.status == 64)
         }

@@ -55,18 +55,20 @@ struct Flat: HemeraPattern {
     }
 
     @Test func envelopeStartedByTheFlatPathMatchesTheOneWrittenAfterIt() throws {
-        let value = Flat(text: "é ü", small: 7, ratio: 0.5, flag: true, big: -3, maybe: nil, maybeNot: 4)
+        // A quote and a backslash in a `method` part: the method written from its parts, escaped
+        // piece by piece and copied for its second occurrence, must read as the joined string.
+        let value = Flat(text: "é \"ü\\", small: 7, ratio: 0.5, flag: true, big: -3, maybe: nil, maybeNot: 4)
         let hemera = Hemera(transport: InMemoryTransport())
         let fixed = EncodedTypedPattern.fixedPart(of: Flat.self)
         let flat = try #require(EncodedTypedPattern.flat(value, fixed: fixed))
         let started = try #require(EncodedTypedPattern.startEnvelope(value, fixed: fixed))
-        #expect(started.method == flat.method)
+        #expect(EncodedTypedPattern.methodString(started.methodParts) == flat.method)
         #expect(started.topic == "flat")
         let meta: [String: JSONValue] = ["user": "ann", "n": [1, 2]]
         hemera.writeEnvelopeRest(
             into: &started.encoder.writer,
             topic: started.topic,
-            method: started.method,
+            method: .parts(started.methodParts),
             meta: meta,
             delegate: ["d": true],
             type: .request,
@@ -91,6 +93,8 @@ struct Flat: HemeraPattern {
             #expect(inPlace["trace"]?[key] == copied["trace"]?[key], "trace.\(key)")
             #expect(inPlace["request"]?[key] == copied["request"]?[key], "request.\(key)")
         }
+        #expect(inPlace["trace"]?["method"]?.stringValue == flat.method)
+        #expect(flat.method.contains("text:é \"ü\\"))
         #expect(inPlace["request"]?["type"] == "request")
         #expect(inPlace.objectValue?.keys.sorted() == copied.objectValue?.keys.sorted())
         #expect(inPlace["trace"]?.objectValue?.keys.sorted() == copied["trace"]?.objectValue?.keys.sorted())

@@ -3,7 +3,9 @@
 //
 // Payloads of ~100 B, 1 KiB and 16 KiB: the request carries `data` of that size and the reply
 // echoes it. Raw cnats and HemeraNATS requests go to a raw send-asap responder answering a
-// fixed payload of the same size; acts go to a Hemera service on its own send-asap connection.
+// fixed payload of the same size; acts go from a client to a service each connected with
+// `Hemera.connect(url:)`, i.e. with the settings a user gets by default (coalesced writes since
+// issue 12), unless a benchmark's name says otherwise.
 //
 // Latency benchmarks make one request per iteration (wall-clock p50/p99 per request, mallocs
 // per act); pipelined ones report requests/s with W in flight from one task per lane.
@@ -48,11 +50,11 @@ final class Fixture: @unchecked Sendable {
     let rawSequential: RawRequester
     let rawPipeline: RawPipeline
     let service: Hemera
+    /// `Hemera.connect(url:)` with default options: what "act …" benchmarks measure.
+    let client: Hemera
+    let clientNoHeader: Hemera
     let clientAsap: Hemera
-    let clientBuffered: Hemera
     /// Without deadline propagation: no NATS header on requests (the cost of the header).
-    let clientAsapNoHeader: Hemera
-    let clientBufferedNoHeader: Hemera
     let natsAsap: NATSConnection
     let natsBuffered: NATSConnection
     /// A second service and client on connections in the coalesced write mode (cnats' event loop,
@@ -71,13 +73,7 @@ final class Fixture: @unchecked Sendable {
         self.rawSequential = try RawRequester(url: url)
         self.rawPipeline = try RawPipeline(url: url, bufferSize: bufferSize)
 
-        var serviceOptions = NATSOptions(url: url)
-        serviceOptions.writeMode = .sendAsap
-        self.service = Hemera(
-            transport: NATSTransport(connection: try await NATSConnection.connect(serviceOptions)),
-            options: HemeraOptions(app: "bench-service"),
-            closeTransport: true
-        )
+        self.service = try await Hemera.connect(url: url, options: HemeraOptions(app: "bench-service"))
         try self.service.add(Echo.self) { request, _ in Echoed(data: request.data, size: request.data.utf8.count) }
         try self.service.add(["topic": "bench-u", "cmd": "echo"]) { pattern, _ in
             .object(["data": pattern["data"] ?? .null, "size": .integer(1)])
@@ -107,14 +103,10 @@ final class Fixture: @unchecked Sendable {
         var buffered = NATSOptions(url: url)
         buffered.writeMode = .buffered(bufferSize: bufferSize)
         self.natsBuffered = try await NATSConnection.connect(buffered)
-        self.clientBuffered = Hemera(
-            transport: NATSTransport(connection: self.natsBuffered),
-            options: HemeraOptions(app: "bench")
-        )
         var noHeader = HemeraOptions(app: "bench")
         noHeader.propagatesDeadline = false
-        self.clientAsapNoHeader = Hemera(transport: NATSTransport(connection: self.natsAsap), options: noHeader)
-        self.clientBufferedNoHeader = Hemera(transport: NATSTransport(connection: self.natsBuffered), options: noHeader)
+        self.client = try await Hemera.connect(url: url, options: HemeraOptions(app: "bench"))
+        self.clientNoHeader = Hemera(transport: self.client.transport, options: noHeader)
     }
 }
 
@@ -148,14 +140,14 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         Benchmark("act typed \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
-            try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typed)) }
+            try await timedLoop(benchmark) { blackHole(try await fixture.client.act(typed)) }
         }
         if size.bytes == 100 {
             // Resumed on the reply thread (NATSReplyExecutor): no hop to Swift's pool per reply.
             Benchmark("act typed 100 B, 1 in flight, reply executor", configuration: latencyConfiguration()) {
                 benchmark in
-                try await withTaskExecutorPreference(fixture.natsAsap.replyExecutor) {
-                    try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(typed)) }
+                try await withTaskExecutorPreference(fixture.client.replyExecutor) {
+                    try await timedLoop(benchmark) { blackHole(try await fixture.client.act(typed)) }
                 }
             }
             // The service on a coalesced connection (the client stays send-asap).
@@ -176,13 +168,13 @@ let benchmarks: @Sendable () -> Void = {
             }
             Benchmark("act typed 100 B, 1 in flight, no deadline header", configuration: latencyConfiguration()) {
                 benchmark in
-                try await timedLoop(benchmark) { blackHole(try await fixture.clientAsapNoHeader.act(typed)) }
+                try await timedLoop(benchmark) { blackHole(try await fixture.clientNoHeader.act(typed)) }
             }
             Benchmark("act typed pipelined 100 B, 256 in flight, no deadline header", configuration: throughputConfiguration()) {
                 benchmark in
                 try await measureThroughput(benchmark, requests: 10_000) {
                     try await pipelined(total: 10_000, window: 256) {
-                        blackHole(try await fixture.clientBufferedNoHeader.act(typed))
+                        blackHole(try await fixture.clientNoHeader.act(typed))
                     }
                 }
             }
@@ -204,7 +196,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         Benchmark("act untyped \(size.name), 1 in flight", configuration: latencyConfiguration()) { benchmark in
-            try await timedLoop(benchmark) { blackHole(try await fixture.clientAsap.act(pattern)) }
+            try await timedLoop(benchmark) { blackHole(try await fixture.client.act(pattern)) }
         }
 
         let windows = size.bytes == 100 ? [16, 256] : [256]
@@ -228,7 +220,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark in
                 try await measureThroughput(benchmark, requests: requests) {
                     try await pipelined(total: requests, window: window) {
-                        blackHole(try await fixture.clientBuffered.act(typed))
+                        blackHole(try await fixture.client.act(typed))
                     }
                 }
             }
@@ -236,7 +228,7 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark in
                 try await measureThroughput(benchmark, requests: requests) {
                     try await pipelined(total: requests, window: window) {
-                        blackHole(try await fixture.clientBuffered.act(pattern))
+                        blackHole(try await fixture.client.act(pattern))
                     }
                 }
             }
