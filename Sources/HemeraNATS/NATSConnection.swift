@@ -428,6 +428,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_DrainTimeout`.
     public func drain(timeout: Duration) async throws {
+        self.hub.noteCloseRequested()
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while self.table.count > 0 && clock.now < deadline {
@@ -452,6 +453,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_Close`.
     public func close() async {
+        self.hub.noteCloseRequested()
         let nc = self.pointer
         let eventLoop = self.eventLoop
         await onDedicatedThread {
@@ -463,6 +465,24 @@ public final class NATSConnection: Sendable {
         }
         await self.hub.waitUntilClosed()
     }
+
+    /// Suspends until the connection is closed for good, by ``close()``, ``drain(timeout:)`` or by
+    /// cnats itself; returns early when the task is cancelled.
+    public func waitUntilClosed() async {
+        for await event in self.events {
+            if case .closed = event { return }
+        }
+    }
+
+    /// Why the connection closed for good on its own, not by ``close()`` or ``drain(timeout:)``: nil
+    /// while it is open and after a requested close.
+    ///
+    /// cnats stops reconnecting when the reconnect attempts run out
+    /// (``NATSOptions/maxReconnectAttempts``), and, whatever that limit, when a server refuses the
+    /// credentials twice in a row (``NATSError/Code/authenticationFailed``, e.g. a password changed
+    /// on the server). Such a connection never serves again: a service should end (non-zero) so
+    /// that its supervisor restarts it; `HemeraService` does.
+    public var unexpectedCloseReason: NATSError? { self.hub.unexpectedCloseReason }
 
     /// Whether the connection is closed.
     ///
@@ -510,10 +530,11 @@ public final class NATSConnection: Sendable {
         return result
     }
 
-    /// The URL of the server currently connected to, nil when not connected.
+    /// The URL of the server currently connected to, nil when not connected; credentials in it are
+    /// redacted (``NATSRedaction``).
     ///
     /// The corresponding C function is `natsConnection_GetConnectedUrl`.
-    public var connectedURL: String? { HemeraNATS.connectedURL(self.pointer.raw) }
+    public var connectedURL: String? { HemeraNATS.connectedURL(self.pointer.raw).map(NATSRedaction.redact) }
 
     /// The id of the server currently connected to (from its INFO), nil when not connected.
     ///

@@ -75,6 +75,10 @@ final class ConnectionEventHub: @unchecked Sendable {
         var nextSubscriber = 0
         var closed = false
         var closedWaiters: [UnsafeContinuation<Void, Never>] = []
+        /// Set by ``NATSConnection/close()`` and ``NATSConnection/drain(timeout:)``: a close asked for.
+        var closeRequested = false
+        /// Why cnats closed the connection, read in the closed callback.
+        var closeReason: NATSError?
     }
 
     let logger: Logger
@@ -128,6 +132,20 @@ final class ConnectionEventHub: @unchecked Sendable {
     }
 
     var isClosed: Bool { self.state.withLock { $0.closed } }
+
+    /// Records that the user closes (or drains) the connection: its close is then not a failure.
+    func noteCloseRequested() { self.state.withLock { $0.closeRequested = true } }
+
+    /// Records the connection's last error as the reason of the close (from the closed callback).
+    func noteCloseReason(_ reason: NATSError?) { self.state.withLock { $0.closeReason = reason } }
+
+    /// Why the connection closed without being asked to: nil while open, or after a requested close.
+    var unexpectedCloseReason: NATSError? {
+        self.state.withLock { state in
+            guard state.closed, !state.closeRequested else { return nil }
+            return state.closeReason ?? NATSError(code: .connectionClosed, message: "connection closed")
+        }
+    }
 
     func emit(_ event: NATSConnectionEvent) {
         switch event {
@@ -233,7 +251,7 @@ enum EventHubRegistry {
                 options,
                 { nc, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
-                    hub.emit(.reconnected(url: connectedURL(nc)))
+                    hub.emit(.reconnected(url: connectedURL(nc).map(NATSRedaction.redact)))
                 },
                 closure
             )
@@ -241,9 +259,25 @@ enum EventHubRegistry {
         try check(
             natsOptions_SetClosedCB(
                 options,
-                { _, closure in
+                { nc, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
                     EventHubRegistry.remove(Int(bitPattern: closure))
+                    // The connection is closed: cnats no longer writes its error text, so it is
+                    // read here (bounded) as the reason, e.g. an "Authorization Violation" that
+                    // made cnats give up reconnecting.
+                    if let nc {
+                        var text: UnsafePointer<CChar>?
+                        let status = natsConnection_GetLastError(nc, &text)
+                        if status != NATS_OK {
+                            let message = text.map { boundedCString($0) } ?? ""
+                            hub.noteCloseReason(
+                                NATSError(
+                                    code: .init(status),
+                                    message: message.isEmpty ? String(cString: natsStatus_GetText(status)) : message
+                                )
+                            )
+                        }
+                    }
                     hub.emit(.closed)
                 },
                 closure
@@ -271,7 +305,7 @@ enum EventHubRegistry {
                     var urls: [String] = []
                     for index in 0..<Int(count) {
                         if let url = servers[index] {
-                            urls.append(String(cString: url))
+                            urls.append(NATSRedaction.redact(String(cString: url)))
                             free(url)
                         }
                     }
@@ -310,6 +344,16 @@ enum EventHubRegistry {
                 )
             )
         }
+    }
+}
+
+/// The text at `pointer` up to its NUL or `limit` bytes, with any invalid UTF-8 repaired: for C
+/// buffers whose terminator is not guaranteed.
+func boundedCString(_ pointer: UnsafePointer<CChar>, limit: Int = 512) -> String {
+    var length = 0
+    while length < limit && pointer[length] != 0 { length += 1 }
+    return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
     }
 }
 
