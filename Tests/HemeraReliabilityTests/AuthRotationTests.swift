@@ -68,13 +68,14 @@ extension Reliability {
                 tasks.addTask {
                     try? await rotatePassword(of: server, back: "s3cret", after: .seconds(5))
                     // Ends a group that would otherwise run forever (the zombie this test is about).
-                    try? await Task.sleep(for: .seconds(15))
-                    await group.triggerGracefulShutdown()
+                    if (try? await Task.sleep(for: .seconds(15))) != nil { await group.triggerGracefulShutdown() }
                     return nil
                 }
-                var failure: (any Error)?
-                for await result in tasks where result != nil { failure = result }
-                return failure
+                for await result in tasks where result != nil {
+                    tasks.cancelAll()
+                    return result
+                }
+                return nil
             }
             // Before: `group.run()` never returned (the test hit its time limit) while the process
             // could not serve any more.
