@@ -56,6 +56,9 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         public static let permissionDenied: Name = "PermissionDeniedError"
         /// A request or reply is larger than the server's maximum payload.
         public static let payloadTooLarge: Name = "PayloadTooLargeError"
+        /// Not connected to NATS (reconnecting): the request was not sent, so no handler runs it
+        /// (made by the client, never sent). Safe to retry; idempotent calls are retried.
+        public static let unavailable: Name = "UnavailableError"
     }
 
     /// One service an error passed through.

@@ -82,7 +82,10 @@ public final class NATSTransport: HemeraTransport {
         case .connectionClosed: return TransportError(.closed, error.message)
         case .notPermitted: return TransportError(.permissionDenied, error.message)
         case .maxPayload: return TransportError(.payloadTooLarge, error.message)
-        default: return error
+        case .disconnected, .ioError, .noServer, .staleConnection, .notYetConnected:
+            return TransportError(.unavailable, "\(error.code): \(error.message)")
+        case .draining: return TransportError(.closed, error.message)
+        default: return TransportError(.other, error.description)
         }
     }
 
