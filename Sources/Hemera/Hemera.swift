@@ -33,6 +33,15 @@ public struct HemeraOptions: Sendable {
     /// Send the call's remaining time as the `Hemera-Timeout` header, so the service skips work
     /// whose caller has given up and nested acts stay within it.
     public var propagatesDeadline: Bool = true
+    /// How many requests this instance handles at once (running, or waiting for an action's
+    /// ``AddOptions/concurrencyLimit``), over all its actions; a request beyond it is answered at
+    /// once with `OverloadedError` (code `E_OVERLOADED`) and its handler does not run. `nil` removes
+    /// the bound.
+    ///
+    /// Each request in flight holds a task and its message (about 9 KiB with a small payload), so
+    /// the default of 5,000 keeps a flood of slow requests near 45 MiB instead of growing without
+    /// bound, and answers the excess at once instead of letting their callers time out.
+    public var maxConcurrentRequests: Int? = 5_000
 
     public init(
         app: String = "hemera-swift",
@@ -64,7 +73,8 @@ public struct AddOptions: Sendable {
     /// How many requests of this action run at once (unlimited when `nil`).
     public var concurrencyLimit: Int?
     /// With a ``concurrencyLimit``: how many requests may wait for a slot; beyond it a request is
-    /// answered at once with `OverloadedError` (code `E_OVERLOADED`). `nil` queues without bound.
+    /// answered at once with `OverloadedError` (code `E_OVERLOADED`). `nil` queues up to the
+    /// instance's bound (``HemeraOptions/maxConcurrentRequests``).
     public var maxQueued: Int?
     /// Strict types or Joi-like coercion of numeric strings.
     public var validation: ValidationMode
@@ -656,8 +666,15 @@ extension Hemera {
         )
 
         let mode = options.matching
+        let limit = options.maxConcurrentRequests ?? .max
+        var admitted = true
         let (action, unsubscribeNow) = state.withLock {
             state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+            // The instance's bound: refused before anything is counted or matched.
+            if state.inFlight >= limit {
+                admitted = false
+                return (nil, nil)
+            }
             // Counted in flight here, under the same lock (`finishRequest` ends it).
             state.inFlight += 1
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
@@ -675,6 +692,17 @@ extension Hemera {
             }
             state.routers[key] = router
             return (action, nil)
+        }
+        if !admitted {
+            replyEarly(
+                message,
+                HemeraError(
+                    name: .overloaded,
+                    message: "Overloaded: \(limit) requests are in flight in this instance",
+                    code: "E_OVERLOADED"
+                )
+            )
+            return
         }
         unsubscribe(unsubscribeNow)
 
