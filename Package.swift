@@ -115,6 +115,7 @@ let package = Package(
             name: "HemeraReliabilityTests",
             dependencies: [
                 "Hemera", "HemeraLocks", "HemeraNATS", "HemeraTesting", "HemeraServiceLifecycle", "HemeraLifecycleExample",
+                "HemeraDemoServices",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -45,8 +45,8 @@ struct ServerOptions: ParsableArguments {
 enum DemoExit {
     /// The tour saw unexpected results.
     static let failure = ExitCode.failure
-    /// `tour --wait-for`: the services did not answer in time.
-    static let timeout = ExitCode(3)
+    /// `tour --wait-for`: the services did not answer in time (no responders, as `hemera`'s 2).
+    static let noAnswer = ExitCode(2)
     /// Cannot connect to NATS, or the connection closed for good.
     static let connection = ExitCode(4)
 }
@@ -65,7 +65,7 @@ struct Serve: AsyncParsableCommand {
             the process stops taking requests, finishes the ones in flight and sends their replies, \
             drains the connection and exits 0. When the NATS connection closes for good (cnats gave up \
             reconnecting, e.g. the server refused the credentials twice in a row) it exits 4, so a \
-            supervisor restarts it. Exit codes as `hemera`'s: 3 timeout, 4 connection failure.
+            supervisor restarts it. Exit codes as `hemera`'s: 4 for a connection failure.
             """
     )
 
@@ -137,7 +137,7 @@ struct TourCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tour",
         abstract: "Calls every service and prints each call and its result.",
-        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise."
+        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise, 2 when --wait-for services did not answer, 4 when NATS cannot be reached (as `hemera`)."
     )
 
     @OptionGroup var options: ServerOptions
@@ -181,7 +181,7 @@ struct TourCommand: AsyncParsableCommand {
             } catch {
                 complain("hemera-demo: \(error)")
                 await hemera.close()
-                throw DemoExit.timeout
+                throw DemoExit.noAnswer
             }
         }
         let summary = await Tour(hemera: hemera, print: { say($0) }).run()
