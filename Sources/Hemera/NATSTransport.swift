@@ -19,9 +19,28 @@ public final class NATSTransport: HemeraTransport {
 
     struct Faults {
         var slowConsumerEvents = 0
-        /// Subjects the server refused a publish to, with when (for ``request``).
+        /// Subjects the server refused a publish to, with when (for ``request``); at most
+        /// ``maxDeniedSubjects``, as every refused reply subject of a hostile peer lands here.
         var deniedPublishes: [String: ContinuousClock.Instant] = [:]
+
+        /// How many refused subjects are remembered.
+        static let maxDeniedSubjects = 1_024
+
+        mutating func recordDenied(_ subject: String, at now: ContinuousClock.Instant) {
+            if deniedPublishes[subject] == nil, deniedPublishes.count >= Self.maxDeniedSubjects {
+                // Refusals older than the 30 s they are used for go first; else the oldest half.
+                deniedPublishes = deniedPublishes.filter { now - $0.value < .seconds(30) }
+                if deniedPublishes.count >= Self.maxDeniedSubjects {
+                    let kept = deniedPublishes.sorted { $0.value > $1.value }.prefix(Self.maxDeniedSubjects / 2)
+                    deniedPublishes = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+                }
+            }
+            deniedPublishes[subject] = now
+        }
     }
+
+    /// How many refused publish subjects this transport remembers (at most 1,024), for diagnostics.
+    public var rememberedDeniedSubjects: Int { faults.withLock { $0.deniedPublishes.count } }
 
     /// Wraps an open connection; ``close()`` drains it. Watches the connection's events: slow
     /// consumers and permission violations are logged and counted (see ``slowConsumerEvents``),
@@ -41,7 +60,7 @@ public final class NATSTransport: HemeraTransport {
                     logger.warning("slow consumer on \(subject ?? "?"): messages were dropped")
                 case .notPermitted:
                     if let denied = error.deniedPublishSubject {
-                        faults.withLock { $0.deniedPublishes[denied] = .now }
+                        faults.withLock { $0.recordDenied(denied, at: .now) }
                     }
                 default:
                     break

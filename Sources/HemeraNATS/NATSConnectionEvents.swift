@@ -79,7 +79,16 @@ final class ConnectionEventHub: @unchecked Sendable {
         var closeRequested = false
         /// Why cnats closed the connection, read in the closed callback.
         var closeReason: NATSError?
+        /// Asynchronous errors logged in the current one-second window, and those not logged since
+        /// the last logged one.
+        var errorLogWindow = ContinuousClock.now
+        var errorLogCount = 0
+        var suppressedErrorLogs = 0
     }
+
+    /// Asynchronous errors logged per second at most; the others are counted in the next line's
+    /// `suppressed` metadata.
+    static let errorLogBurst = 10
 
     let logger: Logger
     let table: RequestTable
@@ -157,10 +166,27 @@ final class ConnectionEventHub: @unchecked Sendable {
         case .discoveredServers(let servers):
             self.logger.debug("NATS discovered servers", metadata: ["servers": "\(servers)"])
         case .error(let error, let subject):
-            self.logger.error(
-                "NATS asynchronous error",
-                metadata: ["error": "\(error)", "subject": "\(subject ?? "")"]
-            )
+            // At most `errorLogBurst` lines per second: a flood of refused replies (a peer sending
+            // requests with reply subjects this connection may not publish to) must not flood the log.
+            let suppressed = self.state.withLock { state -> Int? in
+                let now = ContinuousClock.now
+                if now - state.errorLogWindow >= .seconds(1) {
+                    state.errorLogWindow = now
+                    state.errorLogCount = 0
+                }
+                state.errorLogCount += 1
+                guard state.errorLogCount <= Self.errorLogBurst else {
+                    state.suppressedErrorLogs += 1
+                    return nil
+                }
+                defer { state.suppressedErrorLogs = 0 }
+                return state.suppressedErrorLogs
+            }
+            if let suppressed {
+                var metadata: Logger.Metadata = ["error": "\(error)", "subject": "\(subject ?? "")"]
+                if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+                self.logger.error("NATS asynchronous error", metadata: metadata)
+            }
         }
         if case .disconnected = event, self.failRequestsOnDisconnect {
             self.table.failAll(with: NATSError(code: .disconnected, message: "connection lost"), close: false)
@@ -318,12 +344,16 @@ enum EventHubRegistry {
         try check(
             natsOptions_SetErrorHandler(
                 options,
-                { nc, sub, status, closure in
+                { _, sub, status, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
-                    var text: UnsafePointer<CChar>?
+                    // The text comes from this thread's last error, which cnats sets from its own
+                    // copy of the error (`errTxt`) just before calling this handler. The
+                    // connection's error buffer (`natsConnection_GetLastError`) is not read: cnats'
+                    // reader thread rewrites it while this runs, which tore texts (NUL bytes).
+                    var lastStatus = NATS_OK
                     var message = String(cString: natsStatus_GetText(status))
-                    if let nc, natsConnection_GetLastError(nc, &text) == status, let text {
-                        message = String(cString: text)
+                    if let text = nats_GetLastError(&lastStatus), lastStatus == status {
+                        message = NATSRedaction.redact(boundedCString(text))
                     }
                     var subject: String?
                     if let sub, let cSubject = natsSubscription_GetSubject(sub) { subject = String(cString: cSubject) }
