@@ -118,8 +118,17 @@ public final class NATSTransport: HemeraTransport {
 
     struct Subscription: HemeraTransportSubscription {
         let base: NATSSubscription
+        let connection: NATSConnection
         func unsubscribe() throws { try base.unsubscribe() }
-        func drain() async throws { try await base.drain(timeout: .seconds(10)) }
+        func drain() async throws {
+            // A drain waits for the server to confirm it, which a reconnecting connection cannot
+            // get: without a server no new message can arrive anyway, so stop at once.
+            if !connection.isConnected {
+                try base.unsubscribe()
+                return
+            }
+            try await base.drain(timeout: .seconds(10))
+        }
     }
 
     public func subscribe(
@@ -139,7 +148,7 @@ public final class NATSTransport: HemeraTransport {
                     )
                 )
             }
-            return Subscription(base: subscription)
+            return Subscription(base: subscription, connection: connection)
         } catch {
             throw Self.map(error)
         }
@@ -240,6 +249,10 @@ public final class NATSTransport: HemeraTransport {
     }
 
     public func flush(timeout: Duration) async throws {
+        // Without a server nothing can be flushed: fail at once instead of waiting out `timeout`.
+        if !connection.isConnected && !connection.isClosed {
+            throw TransportError(.unavailable, "not connected to a server: nothing can be flushed")
+        }
         do {
             try await connection.flush(timeout: timeout)
         } catch {
@@ -250,6 +263,12 @@ public final class NATSTransport: HemeraTransport {
     /// Drains the connection (its pending calls, then its subscriptions), closing it.
     public func close() async {
         if connection.isClosed { return }
+        // A drain needs the server; while reconnecting, close at once (SIGTERM during an outage
+        // must not wait out the drain and flush timeouts).
+        if !connection.isConnected {
+            await connection.close()
+            return
+        }
         do {
             try await connection.drain(timeout: .seconds(10))
         } catch {

@@ -509,6 +509,16 @@ public final class NATSConnection: Sendable {
     /// that its supervisor restarts it; `HemeraService` does.
     public var unexpectedCloseReason: NATSError? { self.hub.unexpectedCloseReason }
 
+    /// Whether the connection is connected to a server now (also while draining); false while it
+    /// reconnects and once it is closed.
+    ///
+    /// The corresponding C function is `natsConnection_Status`.
+    public var isConnected: Bool {
+        let status = natsConnection_Status(self.pointer.raw)
+        return status == NATS_CONN_STATUS_CONNECTED || status == NATS_CONN_STATUS_DRAINING_SUBS
+            || status == NATS_CONN_STATUS_DRAINING_PUBS
+    }
+
     /// Whether the connection is closed.
     ///
     /// The corresponding C function is `natsConnection_IsClosed`.
