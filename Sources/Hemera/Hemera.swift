@@ -312,6 +312,9 @@ public final class Hemera: Sendable {
         var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
         var closed = false
+        /// The reply subjects of the requests in flight (a count each: a peer may reuse one), so a
+        /// close whose grace period ran out can answer their callers.
+        var runningReplies: [String: Int] = [:]
     }
 
     /// The transport this instance talks through.
@@ -559,7 +562,25 @@ public final class Hemera: Sendable {
             group.cancelAll()
             return first
         }
-        if !finished { logger.warning("closing with \(inFlightCount) handlers still running after \(gracePeriod)") }
+        if !finished {
+            logger.warning("closing with \(inFlightCount) handlers still running after \(gracePeriod)")
+            // Their callers get a typed error now rather than waiting for their own timeouts (as a
+            // gRPC server's hard stop cancels its calls). A reply the handler sends later is dropped.
+            let abandoned = state.withLock { state -> [String] in
+                defer { state.runningReplies.removeAll() }
+                return Array(state.runningReplies.keys)
+            }
+            for replyTo in abandoned {
+                replyEarly(
+                    TransportMessage(subject: options.app, replyTo: replyTo, payload: []),
+                    HemeraError(
+                        name: .unavailable,
+                        message: "The service closed before the handler finished (grace period \(gracePeriod))",
+                        code: "E_SHUTDOWN"
+                    )
+                )
+            }
+        }
         state.withLock { $0.routers.removeAll() }
         do { try await transport.flush(timeout: .seconds(5)) } catch { logger.warning("flush failed: \(error)") }
         if ownsTransport { await transport.close() }
@@ -595,9 +616,12 @@ public final class Hemera: Sendable {
     /// The number of requests being handled right now.
     public var inFlightCount: Int { state.withLock { $0.inFlight } }
 
-    private func finishRequest() {
+    private func finishRequest(replyTo: String?) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.inFlight -= 1
+            if let replyTo, let count = state.runningReplies[replyTo] {
+                state.runningReplies[replyTo] = count > 1 ? count - 1 : nil
+            }
             guard state.inFlight == 0 else { return [] }
             defer { state.idleWaiters.removeAll() }
             return Array(state.idleWaiters.values)
@@ -677,6 +701,7 @@ extension Hemera {
             }
             // Counted in flight here, under the same lock (`finishRequest` ends it).
             state.inFlight += 1
+            if let replyTo = message.replyTo { state.runningReplies[replyTo, default: 0] += 1 }
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
                 return (nil, nil)
             }
@@ -737,12 +762,12 @@ extension Hemera {
         }
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
-                defer { self.finishRequest() }
+                defer { self.finishRequest(replyTo: context.replyTo) }
                 await self.run(prepared, action: action, context: context)
             }
         } else {
             Task {
-                defer { self.finishRequest() }
+                defer { self.finishRequest(replyTo: context.replyTo) }
                 await self.run(prepared, action: action, context: context)
             }
         }
@@ -787,7 +812,7 @@ extension Hemera {
     /// Replies to a request run by ``runPlain(_:context:)`` and ends it.
     @inline(never)
     private func finishPlain(_ outcome: Result<ServerReply.Body?, any Error>, context: HemeraContext) {
-        defer { finishRequest() }
+        defer { finishRequest(replyTo: context.replyTo) }
         let reply: ServerReply
         switch outcome {
         case .success(let body?): reply = ServerReply(body: body, error: nil)

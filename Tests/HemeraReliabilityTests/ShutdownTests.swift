@@ -25,6 +25,42 @@ extension Reliability {
             }
         }
 
+        @Test("A handler still running after the grace period: its caller gets a typed UnavailableError at once")
+        func handlerPastGracePeriod() async throws {
+            try await withNATSServer { server in
+                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let started = Counter()
+                try service.add(["topic": "stuck", "cmd": "work"]) { _, _ in
+                    started.add("n")
+                    try? await Task.sleep(for: .seconds(6))
+                    return true
+                }
+                try await service.ready()
+                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli", retry: nil))
+                let clock = ContinuousClock()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for n in 0..<3 {
+                        group.addTask {
+                            let start = clock.now
+                            let (result, _) = await outcome {
+                                try await client.act(["topic": "stuck", "cmd": "work", "n": .integer(Int64(n))], timeout: .seconds(10))
+                            }
+                            let took = clock.now - start
+                            // Before: no reply at all until the caller's own 10 s timeout.
+                            #expect(result == .failure(.unavailable), "\(result)")
+                            #expect(took < .seconds(3), "answered after \(took)")
+                        }
+                    }
+                    group.addTask {
+                        try await waitUntil { started["n"] == 3 }
+                        await service.close(gracePeriod: .milliseconds(300))
+                    }
+                    try await group.waitForAll()
+                }
+                await client.close()
+            }
+        }
+
         @Test("SIGTERM to a ServiceGroup-run service while the server is down: exits 0 promptly")
         func sigtermWhileServerDown() async throws {
             try await withNATSServer { server in
