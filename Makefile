@@ -5,7 +5,7 @@ VENV       := .venv-interop
 PYTHON     ?= python3
 TEST_FLAGS ?=
 
-.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak bench bench-thresholds-check bench-thresholds-update clean
+.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak chaos bench bench-thresholds-check bench-thresholds-update clean
 
 all: build
 
@@ -131,3 +131,11 @@ SOAK_SECONDS ?= 300
 SOAK_WRITE_MODE ?= sendAsap
 soak: deps
 	HEMERA_SOAK_SECONDS=$(SOAK_SECONDS) HEMERA_SOAK_WRITE_MODE=$(SOAK_WRITE_MODE) $(SWIFT) test --filter SoakTests
+
+# Fault scenarios against RELEASE builds (Tests/HemeraReliabilityTests/ChaosTests.swift): a server
+# restart, killing the service's node of a 3-node cluster, and 50,000 requests to a 2 s handler,
+# each with a service process (HemeraLifecycleExample). Prints per scenario (lines `CHAOS …`): the
+# success ratio, the time to recover, and the service's peak and final RSS.
+chaos: deps
+	HEMERA_CHAOS=1 $(SWIFT) test -c release -Xswiftc -enable-testing --filter ChaosTests 2>&1 | tee .build/chaos.log | grep -E "CHAOS|✘|✔ Suite Chaos|error:"; \
+	  ! grep -q "✘" .build/chaos.log

@@ -56,7 +56,9 @@ let package = Package(
         // Hemera as a swift-service-lifecycle Service (SIGTERM → graceful close).
         .target(
             name: "HemeraServiceLifecycle",
-            dependencies: ["Hemera", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: [
+                "Hemera", "HemeraNATS", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // A service run by a ServiceGroup, for the SIGTERM test (and as an example).
         .executableTarget(
@@ -109,6 +111,7 @@ let package = Package(
             name: "HemeraReliabilityTests",
             dependencies: [
                 "Hemera", "HemeraLocks", "HemeraNATS", "HemeraTesting", "HemeraServiceLifecycle", "HemeraLifecycleExample",
+                "HemeraDemoServices",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -534,8 +534,13 @@ extension Hemera {
         return ActResponse(result: members["result"] ?? .null, meta: members["meta"]?.objectValue ?? [:])
     }
 
+    /// The ``HemeraError`` for a failed call: `act` throws nothing else (but `CancellationError`
+    /// when its task is cancelled).
     static func mapTransportError(_ error: any Error, topic: String, timeout: Duration? = nil) -> any Error {
-        guard let transportError = error as? TransportError else { return error }
+        guard let transportError = error as? TransportError else {
+            if error is HemeraError || error is CancellationError { return error }
+            return HemeraError.from(error)
+        }
         switch transportError.code {
         case .timeout:
             return HemeraError(
@@ -557,6 +562,12 @@ extension Hemera {
             return HemeraError(
                 name: .payloadTooLarge,
                 message: "The request to \(topic) exceeds the server's maximum payload: \(transportError.message)",
+                cause: transportError
+            )
+        case .unavailable:
+            return HemeraError(
+                name: .unavailable,
+                message: "Not connected: the request to \(topic) was not sent (\(transportError.message))",
                 cause: transportError
             )
         case .other:

@@ -33,6 +33,15 @@ public struct HemeraOptions: Sendable {
     /// Send the call's remaining time as the `Hemera-Timeout` header, so the service skips work
     /// whose caller has given up and nested acts stay within it.
     public var propagatesDeadline: Bool = true
+    /// How many requests this instance handles at once (running, or waiting for an action's
+    /// ``AddOptions/concurrencyLimit``), over all its actions; a request beyond it is answered at
+    /// once with `OverloadedError` (code `E_OVERLOADED`) and its handler does not run. `nil` removes
+    /// the bound.
+    ///
+    /// Each request in flight holds a task and its message (about 9 KiB with a small payload), so
+    /// the default of 5,000 keeps a flood of slow requests near 45 MiB instead of growing without
+    /// bound, and answers the excess at once instead of letting their callers time out.
+    public var maxConcurrentRequests: Int? = 5_000
 
     public init(
         app: String = "hemera-swift",
@@ -64,7 +73,8 @@ public struct AddOptions: Sendable {
     /// How many requests of this action run at once (unlimited when `nil`).
     public var concurrencyLimit: Int?
     /// With a ``concurrencyLimit``: how many requests may wait for a slot; beyond it a request is
-    /// answered at once with `OverloadedError` (code `E_OVERLOADED`). `nil` queues without bound.
+    /// answered at once with `OverloadedError` (code `E_OVERLOADED`). `nil` queues up to the
+    /// instance's bound (``HemeraOptions/maxConcurrentRequests``).
     public var maxQueued: Int?
     /// Strict types or Joi-like coercion of numeric strings.
     public var validation: ValidationMode
@@ -302,6 +312,9 @@ public final class Hemera: Sendable {
         var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
         var closed = false
+        /// The reply subjects of the requests in flight (a count each: a peer may reuse one), so a
+        /// close whose grace period ran out can answer their callers.
+        var runningReplies: [String: Int] = [:]
     }
 
     /// The transport this instance talks through.
@@ -549,7 +562,25 @@ public final class Hemera: Sendable {
             group.cancelAll()
             return first
         }
-        if !finished { logger.warning("closing with \(inFlightCount) handlers still running after \(gracePeriod)") }
+        if !finished {
+            logger.warning("closing with \(inFlightCount) handlers still running after \(gracePeriod)")
+            // Their callers get a typed error now rather than waiting for their own timeouts (as a
+            // gRPC server's hard stop cancels its calls). A reply the handler sends later is dropped.
+            let abandoned = state.withLock { state -> [String] in
+                defer { state.runningReplies.removeAll() }
+                return Array(state.runningReplies.keys)
+            }
+            for replyTo in abandoned {
+                replyEarly(
+                    TransportMessage(subject: options.app, replyTo: replyTo, payload: []),
+                    HemeraError(
+                        name: .unavailable,
+                        message: "The service closed before the handler finished (grace period \(gracePeriod))",
+                        code: "E_SHUTDOWN"
+                    )
+                )
+            }
+        }
         state.withLock { $0.routers.removeAll() }
         do { try await transport.flush(timeout: .seconds(5)) } catch { logger.warning("flush failed: \(error)") }
         if ownsTransport { await transport.close() }
@@ -585,9 +616,12 @@ public final class Hemera: Sendable {
     /// The number of requests being handled right now.
     public var inFlightCount: Int { state.withLock { $0.inFlight } }
 
-    private func finishRequest() {
+    private func finishRequest(replyTo: String?) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.inFlight -= 1
+            if let replyTo, let count = state.runningReplies[replyTo] {
+                state.runningReplies[replyTo] = count > 1 ? count - 1 : nil
+            }
             guard state.inFlight == 0 else { return [] }
             defer { state.idleWaiters.removeAll() }
             return Array(state.idleWaiters.values)
@@ -656,10 +690,18 @@ extension Hemera {
         )
 
         let mode = options.matching
+        let limit = options.maxConcurrentRequests ?? .max
+        var admitted = true
         let (action, unsubscribeNow) = state.withLock {
             state -> (RegisteredAction?, (any HemeraTransportSubscription)?) in
+            // The instance's bound: refused before anything is counted or matched.
+            if state.inFlight >= limit {
+                admitted = false
+                return (nil, nil)
+            }
             // Counted in flight here, under the same lock (`finishRequest` ends it).
             state.inFlight += 1
+            if let replyTo = message.replyTo { state.runningReplies[replyTo, default: 0] += 1 }
             guard var router = state.routers[key], let action = router.match(patternMembers, mode: mode) else {
                 return (nil, nil)
             }
@@ -675,6 +717,17 @@ extension Hemera {
             }
             state.routers[key] = router
             return (action, nil)
+        }
+        if !admitted {
+            replyEarly(
+                message,
+                HemeraError(
+                    name: .overloaded,
+                    message: "Overloaded: \(limit) requests are in flight in this instance",
+                    code: "E_OVERLOADED"
+                )
+            )
+            return
         }
         unsubscribe(unsubscribeNow)
 
@@ -709,12 +762,12 @@ extension Hemera {
         }
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
-                defer { self.finishRequest() }
+                defer { self.finishRequest(replyTo: context.replyTo) }
                 await self.run(prepared, action: action, context: context)
             }
         } else {
             Task {
-                defer { self.finishRequest() }
+                defer { self.finishRequest(replyTo: context.replyTo) }
                 await self.run(prepared, action: action, context: context)
             }
         }
@@ -759,7 +812,7 @@ extension Hemera {
     /// Replies to a request run by ``runPlain(_:context:)`` and ends it.
     @inline(never)
     private func finishPlain(_ outcome: Result<ServerReply.Body?, any Error>, context: HemeraContext) {
-        defer { finishRequest() }
+        defer { finishRequest(replyTo: context.replyTo) }
         let reply: ServerReply
         switch outcome {
         case .success(let body?): reply = ServerReply(body: body, error: nil)

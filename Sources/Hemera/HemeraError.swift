@@ -56,6 +56,11 @@ public struct HemeraError: Error, Sendable, CustomStringConvertible {
         public static let permissionDenied: Name = "PermissionDeniedError"
         /// A request or reply is larger than the server's maximum payload.
         public static let payloadTooLarge: Name = "PayloadTooLargeError"
+        /// Not connected to NATS (reconnecting): the request was not sent, so no handler runs it
+        /// (made by the client). Safe to retry; idempotent calls are retried. Also sent by a
+        /// service whose close ran out of grace period before the handler finished (code
+        /// `E_SHUTDOWN`; the handler may have done part of its work).
+        public static let unavailable: Name = "UnavailableError"
     }
 
     /// One service an error passed through.

@@ -19,9 +19,28 @@ public final class NATSTransport: HemeraTransport {
 
     struct Faults {
         var slowConsumerEvents = 0
-        /// Subjects the server refused a publish to, with when (for ``request``).
+        /// Subjects the server refused a publish to, with when (for ``request``); at most
+        /// ``maxDeniedSubjects``, as every refused reply subject of a hostile peer lands here.
         var deniedPublishes: [String: ContinuousClock.Instant] = [:]
+
+        /// How many refused subjects are remembered.
+        static let maxDeniedSubjects = 1_024
+
+        mutating func recordDenied(_ subject: String, at now: ContinuousClock.Instant) {
+            if deniedPublishes[subject] == nil, deniedPublishes.count >= Self.maxDeniedSubjects {
+                // Refusals older than the 30 s they are used for go first; else the oldest half.
+                deniedPublishes = deniedPublishes.filter { now - $0.value < .seconds(30) }
+                if deniedPublishes.count >= Self.maxDeniedSubjects {
+                    let kept = deniedPublishes.sorted { $0.value > $1.value }.prefix(Self.maxDeniedSubjects / 2)
+                    deniedPublishes = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+                }
+            }
+            deniedPublishes[subject] = now
+        }
     }
+
+    /// How many refused publish subjects this transport remembers (at most 1,024), for diagnostics.
+    public var rememberedDeniedSubjects: Int { faults.withLock { $0.deniedPublishes.count } }
 
     /// Wraps an open connection; ``close()`` drains it. Watches the connection's events: slow
     /// consumers and permission violations are logged and counted (see ``slowConsumerEvents``),
@@ -41,7 +60,7 @@ public final class NATSTransport: HemeraTransport {
                     logger.warning("slow consumer on \(subject ?? "?"): messages were dropped")
                 case .notPermitted:
                     if let denied = error.deniedPublishSubject {
-                        faults.withLock { $0.deniedPublishes[denied] = .now }
+                        faults.withLock { $0.recordDenied(denied, at: .now) }
                     }
                 default:
                     break
@@ -87,7 +106,10 @@ public final class NATSTransport: HemeraTransport {
         case .connectionClosed: return TransportError(.closed, error.message)
         case .notPermitted: return TransportError(.permissionDenied, error.message)
         case .maxPayload: return TransportError(.payloadTooLarge, error.message)
-        default: return error
+        case .disconnected, .ioError, .noServer, .staleConnection, .notYetConnected:
+            return TransportError(.unavailable, "\(error.code): \(error.message)")
+        case .draining: return TransportError(.closed, error.message)
+        default: return TransportError(.other, error.description)
         }
     }
 
@@ -111,8 +133,17 @@ public final class NATSTransport: HemeraTransport {
 
     struct Subscription: HemeraTransportSubscription {
         let base: NATSSubscription
+        let connection: NATSConnection
         func unsubscribe() throws { try base.unsubscribe() }
-        func drain() async throws { try await base.drain(timeout: .seconds(10)) }
+        func drain() async throws {
+            // A drain waits for the server to confirm it, which a reconnecting connection cannot
+            // get: without a server no new message can arrive anyway, so stop at once.
+            if !connection.isConnected {
+                try base.unsubscribe()
+                return
+            }
+            try await base.drain(timeout: .seconds(10))
+        }
     }
 
     public func subscribe(
@@ -132,7 +163,7 @@ public final class NATSTransport: HemeraTransport {
                     )
                 )
             }
-            return Subscription(base: subscription)
+            return Subscription(base: subscription, connection: connection)
         } catch {
             throw Self.map(error)
         }
@@ -233,6 +264,10 @@ public final class NATSTransport: HemeraTransport {
     }
 
     public func flush(timeout: Duration) async throws {
+        // Without a server nothing can be flushed: fail at once instead of waiting out `timeout`.
+        if !connection.isConnected && !connection.isClosed {
+            throw TransportError(.unavailable, "not connected to a server: nothing can be flushed")
+        }
         do {
             try await connection.flush(timeout: timeout)
         } catch {
@@ -243,6 +278,12 @@ public final class NATSTransport: HemeraTransport {
     /// Drains the connection (its pending calls, then its subscriptions), closing it.
     public func close() async {
         if connection.isClosed { return }
+        // A drain needs the server; while reconnecting, close at once (SIGTERM during an outage
+        // must not wait out the drain and flush timeouts).
+        if !connection.isConnected {
+            await connection.close()
+            return
+        }
         do {
             try await connection.drain(timeout: .seconds(10))
         } catch {

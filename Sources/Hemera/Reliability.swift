@@ -88,7 +88,9 @@ extension Hemera {
             attemptTimeout = max(min(attemptTimeout, remaining), .milliseconds(1))
             do {
                 return try await attempt(attemptTimeout)
-            } catch let error as HemeraError where error.name == .noResponders || error.name == .timeout {
+            } catch let error as HemeraError
+                where error.name == .noResponders || error.name == .timeout || error.name == .unavailable
+            {
                 let pause = policy.backoff(after: number)
                 let left = deadline - clock.now
                 if number >= policy.maxAttempts || left <= pause {

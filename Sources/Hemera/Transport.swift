@@ -70,6 +70,8 @@ public struct TransportError: Error, Sendable, Equatable, CustomStringConvertibl
         case permissionDenied
         /// The message is larger than the server's maximum payload.
         case payloadTooLarge
+        /// The transport is not connected (reconnecting): the message was not sent.
+        case unavailable
     }
 
     /// What kind of failure.

@@ -126,19 +126,35 @@ public struct ValidationRule<Root>: Sendable {
     }
 
     /// The collection's length (characters for a string) must lie in `range`.
+    ///
+    /// A string is also limited to ``maxBytesPerCharacter`` bytes of UTF-8 per allowed character:
+    /// one character (grapheme cluster) may carry any number of combining marks, so a character
+    /// count alone does not bound its size (one character with 200,000 marks is 400 KB). Use
+    /// ``maxBytes(_:_:_:)`` for a tighter byte limit.
     public static func length<C: Collection & Sendable>(
         _ field: String,
         _ keyPath: any KeyPath<Root, C> & Sendable,
         _ range: ClosedRange<Int>
     ) -> Self {
         let isString = C.self == String.self
+        let (product, overflow) = range.upperBound.multipliedReportingOverflow(by: maxBytesPerCharacter)
+        let byteLimit = overflow ? Int.max : product
         return Self(
             field: field,
             schema: [
                 "rule": "length", "min": .integer(Int64(range.lowerBound)), "max": .integer(Int64(range.upperBound)),
             ]
         ) { root in
-            let count = root[keyPath: keyPath].count
+            let value = root[keyPath: keyPath]
+            // Checked before counting characters, which would walk all of an oversized string.
+            if isString, let text = value as? String, text.utf8.count > byteLimit {
+                return ValidationIssue(
+                    message: "\(field): must be at most \(byteLimit) bytes",
+                    path: [field],
+                    type: "string.max"
+                )
+            }
+            let count = value.count
             let kind = isString ? "string" : "array"
             if count < range.lowerBound {
                 return ValidationIssue(
@@ -155,6 +171,18 @@ public struct ValidationRule<Root>: Sendable {
                 )
             }
             return nil
+        }
+    }
+
+    /// Bytes of UTF-8 a string may use per character allowed by ``length(_:_:_:)``: generous for
+    /// any real text (the longest common emoji sequences are about 35 bytes; most characters 1 to 4).
+    public static var maxBytesPerCharacter: Int { 32 }
+
+    /// The string's UTF-8 encoding must be at most `limit` bytes.
+    public static func maxBytes(_ field: String, _ keyPath: any KeyPath<Root, String> & Sendable, _ limit: Int) -> Self {
+        Self(field: field, schema: ["rule": "maxBytes", "max": .integer(Int64(limit))]) { root in
+            if root[keyPath: keyPath].utf8.count <= limit { return nil }
+            return ValidationIssue(message: "\(field): must be at most \(limit) bytes", path: [field], type: "string.max")
         }
     }
 

@@ -31,6 +31,39 @@ public enum HemeraConnect {
         return Hemera(transport: NATSTransport(connection: connection), options: options, closeTransport: true)
     }
 
+    /// What ended a service process's wait.
+    public enum Stop: Sendable, Equatable {
+        /// SIGTERM or SIGINT, by name.
+        case signal(String)
+        /// The NATS connection closed for good on its own (cnats gave up reconnecting), with why
+        /// (credentials redacted).
+        case connectionLost(String)
+    }
+
+    /// Waits for SIGTERM or SIGINT, or for `hemera`'s NATS connection to close for good on its own,
+    /// whichever comes first. A service process must end on the second (non-zero), or it would live
+    /// on without ever serving again.
+    public static func waitForSignalOrConnectionLoss(_ hemera: Hemera) async -> Stop {
+        guard let connection = (hemera.transport as? NATSTransport)?.connection else {
+            return .signal(await TerminationSignal.wait())
+        }
+        let (stops, continuation) = AsyncStream<Stop>.makeStream()
+        // The signal wait cannot be cancelled; it is left waiting when the connection is lost (the
+        // process then ends).
+        Task { continuation.yield(.signal(await TerminationSignal.wait())) }
+        let watcher = Task {
+            await connection.waitUntilClosed()
+            if let reason = connection.unexpectedCloseReason {
+                continuation.yield(.connectionLost(NATSRedaction.redact(reason.description)))
+            }
+        }
+        for await stop in stops {
+            watcher.cancel()
+            return stop
+        }
+        return .signal("?")
+    }
+
     /// A logger that prints errors only (the tools' output stays readable).
     public static func quietLogger(label: String) -> Logger {
         var logger = Logger(label: label)

@@ -78,7 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if serve {
             let responder = try await startResponder()
-            Console.err("hemera bench: responder on \(options.url), topic \(BenchEcho.topic); stop with SIGINT")
+            Console.err("hemera bench: responder on \(NATSRedaction.redact(options.url)), topic \(BenchEcho.topic); stop with SIGINT")
             _ = await TerminationSignal.wait()
             await responder.close()
             return
@@ -153,7 +153,7 @@ struct BenchCommand: AsyncParsableCommand {
         let outcome = await run(calls: count, call)
         let elapsed = clock.now - start
         return BenchResult(
-            server: options.url,
+            server: NATSRedaction.redact(options.url),
             writeMode: writeMode.rawValue,
             pattern: shown,
             requests: count,

@@ -52,7 +52,7 @@ struct ServerOptions: ParsableArguments {
             }
             return try await HemeraConnect.connect(url: url, options: options)
         } catch {
-            Console.err("hemera: cannot connect to \(url): \(error)")
+            Console.err("hemera: cannot connect to \(NATSRedaction.redact(url)): \(NATSRedaction.redact("\(error)"))")
             throw ExitStatus.connection
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Hemera
 import HemeraAppSupport
 import HemeraDemoServices
+import HemeraNATS
 import Logging
 
 #if canImport(Glibc)
@@ -35,6 +36,19 @@ struct ServerOptions: ParsableArguments {
     var server: String?
 
     var url: String { server ?? HemeraConnect.defaultURL }
+
+    /// ``url`` with its credentials replaced, for output.
+    var redactedURL: String { NATSRedaction.redact(url) }
+}
+
+/// The `hemera-demo` exit codes, the same as `hemera`'s for the same failures.
+enum DemoExit {
+    /// The tour saw unexpected results.
+    static let failure = ExitCode.failure
+    /// `tour --wait-for`: the services did not answer in time (no responders, as `hemera`'s 2).
+    static let noAnswer = ExitCode(2)
+    /// Cannot connect to NATS, or the connection closed for good.
+    static let connection = ExitCode(4)
 }
 
 /// Writes a line to standard output at once (the demo script interleaves several processes).
@@ -49,7 +63,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")). On SIGTERM or SIGINT \
             the process stops taking requests, finishes the ones in flight and sends their replies, \
-            drains the connection and exits 0.
+            drains the connection and exits 0. When the NATS connection closes for good (cnats gave up \
+            reconnecting, e.g. the server refused the credentials twice in a row) it exits 4, so a \
+            supervisor restarts it. Exit codes as `hemera`'s: 4 for a connection failure.
             """
     )
 
@@ -87,16 +103,24 @@ struct Serve: AsyncParsableCommand {
                 )
             )
         } catch {
-            complain("hemera-demo: cannot connect to \(options.url): \(error)")
-            throw ExitCode(3)
+            complain("hemera-demo: cannot connect to \(options.redactedURL): \(NATSRedaction.redact("\(error)"))")
+            throw DemoExit.connection
         }
         // Returns once the server has the subscriptions: "serving" means callable.
         try await DemoService.start(list, on: hemera)
-        say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
-        let signal = await TerminationSignal.wait()
-        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
-        await hemera.close()
-        say("closed")
+        say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.redactedURL) (pid \(getpid()))")
+        switch await HemeraConnect.waitForSignalOrConnectionLoss(hemera) {
+        case .signal(let signal):
+            say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
+            await hemera.close()
+            say("closed")
+        case .connectionLost(let reason):
+            // cnats gave up reconnecting (e.g. the server refused the credentials twice): this
+            // process would never serve again, so it ends for its supervisor to restart it.
+            complain("hemera-demo: the NATS connection closed for good: \(reason)")
+            await hemera.close(gracePeriod: .seconds(1))
+            throw DemoExit.connection
+        }
     }
 }
 
@@ -113,7 +137,7 @@ struct TourCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tour",
         abstract: "Calls every service and prints each call and its result.",
-        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise."
+        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise, 2 when --wait-for services did not answer, 4 when NATS cannot be reached (as `hemera`)."
     )
 
     @OptionGroup var options: ServerOptions
@@ -142,8 +166,8 @@ struct TourCommand: AsyncParsableCommand {
                 options: HemeraOptions(app: "hemera-demo/tour", logger: HemeraConnect.quietLogger(label: "tour"))
             )
         } catch {
-            complain("hemera-demo: cannot connect to \(options.url): \(error)")
-            throw ExitCode(3)
+            complain("hemera-demo: cannot connect to \(options.redactedURL): \(NATSRedaction.redact("\(error)"))")
+            throw DemoExit.connection
         }
         if let waitFor {
             let services = try DemoService.parseList(waitFor)
@@ -157,11 +181,11 @@ struct TourCommand: AsyncParsableCommand {
             } catch {
                 complain("hemera-demo: \(error)")
                 await hemera.close()
-                throw ExitCode(2)
+                throw DemoExit.noAnswer
             }
         }
         let summary = await Tour(hemera: hemera, print: { say($0) }).run()
         await hemera.close()
-        if !summary.unexpected.isEmpty { throw ExitCode.failure }
+        if !summary.unexpected.isEmpty { throw DemoExit.failure }
     }
 }

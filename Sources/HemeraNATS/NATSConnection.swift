@@ -23,10 +23,13 @@ public import Logging
 /// request functions: they share one wildcard reply subscription per connection and a table of
 /// pending calls, resumed straight from cnats' delivery thread.
 ///
-/// Requests and disconnects: by default a request survives a disconnect (its publish is kept in
-/// cnats' reconnect buffer and the reply subscription is restored on reconnect) and ends by reply,
-/// timeout, cancellation or the connection closing (``NATSError/Code/connectionClosed``). With
-/// ``NATSOptions/failRequestsOnDisconnect`` they fail at once with ``NATSError/Code/disconnected``.
+/// Requests and disconnects: a request made while the connection is reconnecting fails at once
+/// with ``NATSError/Code/disconnected`` and is not sent (unless
+/// ``NATSOptions/queuesRequestsWhileDisconnected``), so no service runs it after its caller gave up.
+/// A request sent before a disconnect survives it (the reply subscription is restored on
+/// reconnect) and ends by reply, timeout, cancellation or the connection closing
+/// (``NATSError/Code/connectionClosed``). With ``NATSOptions/failRequestsOnDisconnect`` those fail
+/// at once with ``NATSError/Code/disconnected``.
 public final class NATSConnection: Sendable {
     let pointer: SendablePointer
     let hub: ConnectionEventHub
@@ -35,6 +38,8 @@ public final class NATSConnection: Sendable {
     let inbox: SendablePointer
     /// The inbox prefix given in the options.
     let inboxPrefix: String
+    /// ``NATSOptions/queuesRequestsWhileDisconnected``.
+    let queuesRequestsWhileDisconnected: Bool
     /// The logger of this connection's events.
     public let logger: Logger
     /// The thread driving the socket with ``NATSOptions/WriteMode/coalesced(bufferSize:)``, else nil.
@@ -55,6 +60,7 @@ public final class NATSConnection: Sendable {
         self.hub = hub
         self.table = table
         self.inboxPrefix = options.inboxPrefix
+        self.queuesRequestsWhileDisconnected = options.queuesRequestsWhileDisconnected
         self.eventLoop = eventLoop
         self.logger = logger
     }
@@ -366,6 +372,7 @@ public final class NATSConnection: Sendable {
         timeout: Duration
     ) async throws -> NATSMessage {
         try await self.table.request(subject: subject, timeout: timeout) { (reply) throws(NATSError) in
+            try self.checkConnectedForRequest()
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
                     return .success(try self.publish(subject, bytes, reply, headers))
@@ -401,6 +408,7 @@ public final class NATSConnection: Sendable {
         let (stream, continuation) = AsyncThrowingStream<NATSMessage, any Error>.makeStream()
         let id = self.table.requestMany(subject: subject, timeout: timeout, maxReplies: maxReplies, continuation: continuation) {
             (reply) throws(NATSError) in
+            try self.checkConnectedForRequest()
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
                     return .success(try self.publish(subject, bytes, reply, headers))
@@ -411,6 +419,23 @@ public final class NATSConnection: Sendable {
             try result.get()
         }
         return NATSReplies(stream: stream, token: ManyRepliesToken(connection: self, id: id))
+    }
+
+    /// Fails a request made while the connection is (re)connecting, unless
+    /// ``NATSOptions/queuesRequestsWhileDisconnected``: its publish would wait in cnats' reconnect
+    /// buffer and reach the service after the reconnect, whether or not its caller still waits.
+    ///
+    /// The status is read just before the publish; a disconnect noticed by cnats between the two
+    /// (microseconds, against the seconds of a reconnect) still buffers that one publish.
+    @inline(__always)
+    func checkConnectedForRequest() throws(NATSError) {
+        if self.queuesRequestsWhileDisconnected { return }
+        let status = natsConnection_Status(self.pointer.raw)
+        if status == NATS_CONN_STATUS_RECONNECTING || status == NATS_CONN_STATUS_CONNECTING
+            || status == NATS_CONN_STATUS_DISCONNECTED
+        {
+            throw NATSError(code: .disconnected, message: "not connected to a server: the request was not sent")
+        }
     }
 
     /// The number of requests waiting for a reply (for tests and diagnostics).
@@ -431,6 +456,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_DrainTimeout`.
     public func drain(timeout: Duration) async throws {
+        self.hub.noteCloseRequested()
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while self.table.count > 0 && clock.now < deadline {
@@ -455,6 +481,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_Close`.
     public func close() async {
+        self.hub.noteCloseRequested()
         let nc = self.pointer
         let eventLoop = self.eventLoop
         await onDedicatedThread {
@@ -465,6 +492,34 @@ public final class NATSConnection: Sendable {
             }
         }
         await self.hub.waitUntilClosed()
+    }
+
+    /// Suspends until the connection is closed for good, by ``close()``, ``drain(timeout:)`` or by
+    /// cnats itself; returns early when the task is cancelled.
+    public func waitUntilClosed() async {
+        for await event in self.events {
+            if case .closed = event { return }
+        }
+    }
+
+    /// Why the connection closed for good on its own, not by ``close()`` or ``drain(timeout:)``: nil
+    /// while it is open and after a requested close.
+    ///
+    /// cnats stops reconnecting when the reconnect attempts run out
+    /// (``NATSOptions/maxReconnectAttempts``), and, whatever that limit, when a server refuses the
+    /// credentials twice in a row (``NATSError/Code/authenticationFailed``, e.g. a password changed
+    /// on the server). Such a connection never serves again: a service should end (non-zero) so
+    /// that its supervisor restarts it; `HemeraService` does.
+    public var unexpectedCloseReason: NATSError? { self.hub.unexpectedCloseReason }
+
+    /// Whether the connection is connected to a server now (also while draining); false while it
+    /// reconnects and once it is closed.
+    ///
+    /// The corresponding C function is `natsConnection_Status`.
+    public var isConnected: Bool {
+        let status = natsConnection_Status(self.pointer.raw)
+        return status == NATS_CONN_STATUS_CONNECTED || status == NATS_CONN_STATUS_DRAINING_SUBS
+            || status == NATS_CONN_STATUS_DRAINING_PUBS
     }
 
     /// Whether the connection is closed.
@@ -513,10 +568,11 @@ public final class NATSConnection: Sendable {
         return result
     }
 
-    /// The URL of the server currently connected to, nil when not connected.
+    /// The URL of the server currently connected to, nil when not connected; credentials in it are
+    /// redacted (``NATSRedaction``).
     ///
     /// The corresponding C function is `natsConnection_GetConnectedUrl`.
-    public var connectedURL: String? { HemeraNATS.connectedURL(self.pointer.raw) }
+    public var connectedURL: String? { HemeraNATS.connectedURL(self.pointer.raw).map(NATSRedaction.redact) }
 
     /// The id of the server currently connected to (from its INFO), nil when not connected.
     ///

@@ -75,7 +75,20 @@ final class ConnectionEventHub: @unchecked Sendable {
         var nextSubscriber = 0
         var closed = false
         var closedWaiters: [UnsafeContinuation<Void, Never>] = []
+        /// Set by ``NATSConnection/close()`` and ``NATSConnection/drain(timeout:)``: a close asked for.
+        var closeRequested = false
+        /// Why cnats closed the connection, read in the closed callback.
+        var closeReason: NATSError?
+        /// Asynchronous errors logged in the current one-second window, and those not logged since
+        /// the last logged one.
+        var errorLogWindow = ContinuousClock.now
+        var errorLogCount = 0
+        var suppressedErrorLogs = 0
     }
+
+    /// Asynchronous errors logged per second at most; the others are counted in the next line's
+    /// `suppressed` metadata.
+    static let errorLogBurst = 10
 
     let logger: Logger
     let table: RequestTable
@@ -129,6 +142,20 @@ final class ConnectionEventHub: @unchecked Sendable {
 
     var isClosed: Bool { self.state.withLock { $0.closed } }
 
+    /// Records that the user closes (or drains) the connection: its close is then not a failure.
+    func noteCloseRequested() { self.state.withLock { $0.closeRequested = true } }
+
+    /// Records the connection's last error as the reason of the close (from the closed callback).
+    func noteCloseReason(_ reason: NATSError?) { self.state.withLock { $0.closeReason = reason } }
+
+    /// Why the connection closed without being asked to: nil while open, or after a requested close.
+    var unexpectedCloseReason: NATSError? {
+        self.state.withLock { state in
+            guard state.closed, !state.closeRequested else { return nil }
+            return state.closeReason ?? NATSError(code: .connectionClosed, message: "connection closed")
+        }
+    }
+
     func emit(_ event: NATSConnectionEvent) {
         switch event {
         case .connected: self.logger.info("NATS connected")
@@ -139,10 +166,27 @@ final class ConnectionEventHub: @unchecked Sendable {
         case .discoveredServers(let servers):
             self.logger.debug("NATS discovered servers", metadata: ["servers": "\(servers)"])
         case .error(let error, let subject):
-            self.logger.error(
-                "NATS asynchronous error",
-                metadata: ["error": "\(error)", "subject": "\(subject ?? "")"]
-            )
+            // At most `errorLogBurst` lines per second: a flood of refused replies (a peer sending
+            // requests with reply subjects this connection may not publish to) must not flood the log.
+            let suppressed = self.state.withLock { state -> Int? in
+                let now = ContinuousClock.now
+                if now - state.errorLogWindow >= .seconds(1) {
+                    state.errorLogWindow = now
+                    state.errorLogCount = 0
+                }
+                state.errorLogCount += 1
+                guard state.errorLogCount <= Self.errorLogBurst else {
+                    state.suppressedErrorLogs += 1
+                    return nil
+                }
+                defer { state.suppressedErrorLogs = 0 }
+                return state.suppressedErrorLogs
+            }
+            if let suppressed {
+                var metadata: Logger.Metadata = ["error": "\(error)", "subject": "\(subject ?? "")"]
+                if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+                self.logger.error("NATS asynchronous error", metadata: metadata)
+            }
         }
         if case .disconnected = event, self.failRequestsOnDisconnect {
             self.table.failAll(with: NATSError(code: .disconnected, message: "connection lost"), close: false)
@@ -233,7 +277,7 @@ enum EventHubRegistry {
                 options,
                 { nc, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
-                    hub.emit(.reconnected(url: connectedURL(nc)))
+                    hub.emit(.reconnected(url: connectedURL(nc).map(NATSRedaction.redact)))
                 },
                 closure
             )
@@ -241,9 +285,25 @@ enum EventHubRegistry {
         try check(
             natsOptions_SetClosedCB(
                 options,
-                { _, closure in
+                { nc, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
                     EventHubRegistry.remove(Int(bitPattern: closure))
+                    // The connection is closed: cnats no longer writes its error text, so it is
+                    // read here (bounded) as the reason, e.g. an "Authorization Violation" that
+                    // made cnats give up reconnecting.
+                    if let nc {
+                        var text: UnsafePointer<CChar>?
+                        let status = natsConnection_GetLastError(nc, &text)
+                        if status != NATS_OK {
+                            let message = text.map { boundedCString($0) } ?? ""
+                            hub.noteCloseReason(
+                                NATSError(
+                                    code: .init(status),
+                                    message: message.isEmpty ? String(cString: natsStatus_GetText(status)) : message
+                                )
+                            )
+                        }
+                    }
                     hub.emit(.closed)
                 },
                 closure
@@ -271,7 +331,7 @@ enum EventHubRegistry {
                     var urls: [String] = []
                     for index in 0..<Int(count) {
                         if let url = servers[index] {
-                            urls.append(String(cString: url))
+                            urls.append(NATSRedaction.redact(String(cString: url)))
                             free(url)
                         }
                     }
@@ -284,12 +344,16 @@ enum EventHubRegistry {
         try check(
             natsOptions_SetErrorHandler(
                 options,
-                { nc, sub, status, closure in
+                { _, sub, status, closure in
                     guard let hub = EventHubRegistry.lookup(closure) else { return }
-                    var text: UnsafePointer<CChar>?
+                    // The text comes from this thread's last error, which cnats sets from its own
+                    // copy of the error (`errTxt`) just before calling this handler. The
+                    // connection's error buffer (`natsConnection_GetLastError`) is not read: cnats'
+                    // reader thread rewrites it while this runs, which tore texts (NUL bytes).
+                    var lastStatus = NATS_OK
                     var message = String(cString: natsStatus_GetText(status))
-                    if let nc, natsConnection_GetLastError(nc, &text) == status, let text {
-                        message = String(cString: text)
+                    if let text = nats_GetLastError(&lastStatus), lastStatus == status {
+                        message = NATSRedaction.redact(boundedCString(text))
                     }
                     var subject: String?
                     if let sub, let cSubject = natsSubscription_GetSubject(sub) { subject = String(cString: cSubject) }
@@ -310,6 +374,16 @@ enum EventHubRegistry {
                 )
             )
         }
+    }
+}
+
+/// The text at `pointer` up to its NUL or `limit` bytes, with any invalid UTF-8 repaired: for C
+/// buffers whose terminator is not guaranteed.
+func boundedCString(_ pointer: UnsafePointer<CChar>, limit: Int = 512) -> String {
+    var length = 0
+    while length < limit && pointer[length] != 0 { length += 1 }
+    return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+        String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
     }
 }
 

@@ -110,7 +110,8 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
         var lastStatus = NATS_OK
         let text = nats_GetLastError(&lastStatus)
         if let text, lastStatus == status {
-            self.init(code: Code(status), message: String(cString: text))
+            // cnats may quote a server URL: never with its credentials.
+            self.init(code: Code(status), message: NATSRedaction.redact(boundedCString(text)))
         } else {
             self.init(code: Code(status), message: String(cString: natsStatus_GetText(status)))
         }

@@ -163,6 +163,13 @@ public struct NATSOptions: Sendable {
     /// buffered and the reply inbox is resubscribed) and end by reply, timeout or connection close.
     public var failRequestsOnDisconnect: Bool = false
 
+    /// Send requests made while the connection is reconnecting once it is back (cnats keeps their
+    /// publishes in its reconnect buffer). Off by default: such a request fails at once with
+    /// ``NATSError/Code/disconnected`` and is never sent, because a buffered request reaches the
+    /// service only after the reconnect, often after its caller timed out, and the service would
+    /// then run work nobody waits for (gRPC's default, "fail fast", for the same reason).
+    public var queuesRequestsWhileDisconnected: Bool = false
+
     /// Options for the given servers, with defaults for everything else.
     public init(servers: [String] = ["nats://127.0.0.1:4222"]) {
         self.servers = servers

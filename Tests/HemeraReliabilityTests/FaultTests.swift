@@ -45,7 +45,7 @@ extension Reliability {
                                 case .failure(let name):
                                     outcomes.add(name.rawValue)
                                     #expect(
-                                        [.timeout, .noResponders, .closed].contains(name),
+                                        [.timeout, .noResponders, .closed, .unavailable].contains(name),
                                         "untyped or unexpected: \(name)"
                                     )
                                 }

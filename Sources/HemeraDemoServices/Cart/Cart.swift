@@ -46,7 +46,9 @@ final class CartStore: Sendable {
     func add(productId: Int, quantity: Int) -> [CartLine] {
         lines.withLock { lines in
             if let index = lines.firstIndex(where: { $0.productId == productId }) {
-                lines[index].quantity += quantity
+                // Saturates instead of trapping (quantities are at most 5 per call).
+                let (sum, overflow) = lines[index].quantity.addingReportingOverflow(quantity)
+                lines[index].quantity = overflow ? .max : sum
             } else {
                 lines.append(CartLine(productId: productId, quantity: quantity))
             }

@@ -30,9 +30,14 @@ struct ShowCartAction: HemeraAction {
         var total = 0
         for (line, product) in zip(lines, products) {
             guard let product else { continue }
-            let subtotal = product.priceCents * line.quantity
+            // Checked: a price or quantity from elsewhere (another products service, old data) must
+            // give a typed error, never trap and take the cart service down.
+            let (subtotal, productOverflow) = product.priceCents.multipliedReportingOverflow(by: line.quantity)
+            if productOverflow { throw Overflow(operation: "the subtotal of product \(product.id)") }
+            let (sum, sumOverflow) = total.addingReportingOverflow(subtotal)
+            if sumOverflow { throw Overflow(operation: "the cart total") }
             items.append(CartItem(product: product, quantity: line.quantity, subtotalCents: subtotal))
-            total += subtotal
+            total = sum
         }
         return CartView(items: items, totalCents: total)
     }

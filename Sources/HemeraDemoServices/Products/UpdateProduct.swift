@@ -20,13 +20,23 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
     /// Ids are integers >= 0.
     public static let rules: [ValidationRule<UpdateProduct>] = [.range("id", \.id, 0...Int.max)]
 
-    /// The optional fields, when present: a name of 1 to 100 characters, a price >= 0.
+    /// The largest name, in characters (grapheme clusters).
+    public static let maxNameCharacters = 100
+    /// The largest name in bytes of UTF-8: a character may carry any number of combining marks, so
+    /// a character count alone does not bound the size (one character with 200,000 marks is 400 KB).
+    public static let maxNameBytes = 400
+    /// The highest price: 100,000,000 cents (one million). Cart totals stay far from overflow.
+    public static let maxPriceCents = 100_000_000
+
+    /// The optional fields, when present: a name of 1 to 100 characters and at most 400 bytes, a
+    /// price from 0 to ``maxPriceCents``.
     public func validate() throws(ValidationFailure) {
         var issues: [ValidationIssue] = []
-        if let name, name.isEmpty || name.count > 100 {
+        if let name, name.isEmpty || name.utf8.count > Self.maxNameBytes || name.count > Self.maxNameCharacters {
             issues.append(
                 ValidationIssue(
-                    message: "name: length must be between 1 and 100",
+                    message:
+                        "name: length must be between 1 and \(Self.maxNameCharacters) characters and at most \(Self.maxNameBytes) bytes",
                     path: ["name"],
                     type: "string.length"
                 )
@@ -38,6 +48,15 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
                     message: "priceCents: must be greater than or equal to 0",
                     path: ["priceCents"],
                     type: "number.min"
+                )
+            )
+        }
+        if let priceCents, priceCents > Self.maxPriceCents {
+            issues.append(
+                ValidationIssue(
+                    message: "priceCents: must be less than or equal to \(Self.maxPriceCents)",
+                    path: ["priceCents"],
+                    type: "number.max"
                 )
             )
         }
