@@ -119,7 +119,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HemeraTests",
-            dependencies: ["Hemera", "HemeraLocks", "HemeraTesting"],
+            dependencies: [
+                "Hemera", "HemeraLocks", "HemeraTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Resources")]
         ),
         .testTarget(

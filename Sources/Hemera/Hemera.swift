@@ -764,7 +764,7 @@ extension Hemera {
         switch outcome {
         case .success(let body?): reply = ServerReply(body: body, error: nil)
         case .success(nil): return  // a streaming handler sent its replies itself
-        case .failure(let error): reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+        case .failure(let error): reply = ServerReply(body: .encoded(nil), error: handlerError(error, context: context))
         }
         do {
             try publishReply(reply, context: context)
@@ -803,7 +803,7 @@ extension Hemera {
             guard let body else { return }  // a streaming handler sent its replies itself
             reply = ServerReply(body: body, error: nil)
         } catch {
-            let hemeraError = HemeraError.from(error)
+            let hemeraError = handlerError(error, context: context)
             for interceptor in interceptors { await interceptor.onError(hemeraError, context: context) }
             reply = ServerReply(body: .encoded(nil), error: hemeraError)
         }
@@ -862,7 +862,7 @@ extension Hemera {
             do {
                 try await interceptor.onSend(&reply, context: context)
             } catch {
-                reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+                reply = ServerReply(body: .encoded(nil), error: handlerError(error, context: context))
             }
         }
         guard let replyTo = context.replyTo else { return }
