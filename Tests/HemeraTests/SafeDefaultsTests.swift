@@ -75,3 +75,29 @@ import Testing
         }
     }
 }
+
+/// Issue 14, item 2: a handler that blocks does not hold the other requests of its topic.
+@Suite struct HandlerStartTests {
+    @Test func aBlockingHandlerDoesNotQueueOtherRequestsOfItsTopicByDefault() async throws {
+        try await withEnv(.nats) { env in
+            let service = try await env.hemera()
+            let slowRunning = PthreadLock(false)
+            let slowDone = PthreadLock(false)
+            try service.add("topic:inventory,cmd:slow") { _, _ in
+                slowRunning.withLock { $0 = true }
+                usleep(400_000)  // synchronous work before any suspension
+                slowDone.withLock { $0 = true }
+                return true
+            }
+            try service.add("topic:inventory,cmd:fast") { _, _ in true }
+            try await service.ready()
+            let client = try await env.hemera()
+            let slow = Task { try await client.act("topic:inventory,cmd:slow", timeout: .seconds(5)) }
+            #expect(await eventually { slowRunning.withLock { $0 } })
+            _ = try await client.act("topic:inventory,cmd:fast", timeout: .seconds(5))
+            // The fast call was answered while the slow handler still blocked its thread.
+            #expect(slowDone.withLock { $0 } == false)
+            #expect(try await slow.value == true)
+        }
+    }
+}
