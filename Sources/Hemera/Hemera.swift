@@ -79,6 +79,10 @@ public struct AddOptions: Sendable {
     /// Strict types or Joi-like coercion of numeric strings.
     public var validation: ValidationMode
     public var middleware: [HemeraMiddleware]
+    /// Accept a pattern that another registration of this instance already uses; the newer one
+    /// then wins on a tie (``MatchingMode/depth``). Off by default: `add` throws
+    /// `PatternAlreadyInUse` (``HemeraError/Name/patternAlreadyInUse``), as Hemera does.
+    public var allowsDuplicatePattern: Bool = false
 
     public init(
         queue: String? = nil,
@@ -450,6 +454,13 @@ public final class Hemera: Sendable {
         let subKey = SubscriptionKey(topic: topic, queue: queue)
         return try state.withLock { state throws -> HemeraActionHandle in
             if state.closed { throw HemeraError(name: .closed, message: "Hemera is closed") }
+            if !addOptions.allowsDuplicatePattern, state.registration(on: topic, sameAs: matchers) != nil {
+                throw HemeraError(
+                    name: .patternAlreadyInUse,
+                    message: "Pattern is already in use: \(Pattern.method(of: info))",
+                    details: .object(info)
+                )
+            }
             state.nextID += 1
             let action = RegisteredAction(
                 id: state.nextID,

@@ -18,14 +18,22 @@ public protocol HemeraPattern: Codable, Sendable {
     associatedtype Reply: Codable & Sendable
     /// The NATS subject.
     static var topic: String { get }
-    /// The `cmd` key, if any.
+    /// The `cmd` key, or `nil` for a pattern routed by its topic alone. Required, with this type:
+    /// `static let cmd: String? = "add"`.
+    ///
+    /// There is no default on purpose: `static let cmd = "add"` declares a `String`, which is not
+    /// this requirement, and a default would silently route the action by topic alone. Without one
+    /// the compiler reports the mistake ("type 'Add' does not conform to protocol 'HemeraPattern'",
+    /// "candidate has non-matching type 'String'").
     static var cmd: String? { get }
-    /// Other fixed routing keys.
+    /// Other fixed routing keys: declare them with their type,
+    /// `static let routingKeys: [String: JSONValue] = ["version": 2]` (without it Swift infers
+    /// another dictionary type and the empty default applies).
     static var routingKeys: [String: JSONValue] { get }
 }
 
 extension HemeraPattern {
-    public static var cmd: String? { nil }
+    /// No routing keys besides `topic` and `cmd`.
     public static var routingKeys: [String: JSONValue] { [:] }
 
     /// Every fixed key: `topic`, `cmd` and ``routingKeys``.

@@ -96,6 +96,7 @@ import Testing
 
 struct Canned: HemeraPattern {
     static let topic = "canned"
+    static let cmd: String? = nil
     typealias Reply = Int
     var a: Int
     var b: Int
@@ -184,7 +185,7 @@ extension LatencyBenchmark {
             for round in 0..<10 {
                 for onDeliveryThread in round % 2 == 0 ? [false, true] : [true, false] {
                     let client = clients[onDeliveryThread]!
-                    let pattern: JSONValue = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "add", "a": 1, "b": 2]
+                    let pattern: Pattern = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "add", "a": 1, "b": 2]
                     for _ in 0..<(iterations / 10) {
                         let start = clock.now
                         _ = try await client.act(pattern)
@@ -200,7 +201,7 @@ extension LatencyBenchmark {
             }
             for onDeliveryThread in [false, true] {
                 let client = clients[onDeliveryThread]!
-                let pattern: JSONValue = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "block"]
+                let pattern: Pattern = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "block"]
                 let start = clock.now
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<4 { group.addTask { _ = try await client.act(pattern, timeout: .seconds(5)) } }

@@ -101,3 +101,81 @@ import Testing
         }
     }
 }
+
+/// Issue 14, item 3: pattern mistakes are loud.
+@Suite struct PatternDeclarationTests {
+    @Test(arguments: allKinds) func registeringAPatternAlreadyInUseThrowsUnlessAllowed(kind: TransportKind)
+        async throws
+    {
+        try await withEnv(kind) { env in
+            let service = try await env.hemera()
+            let first = try service.add("topic:inventory,cmd:count") { _, _ in 1 }
+            let again = await hemeraError { try service.add("topic:inventory,cmd:count") { _, _ in 2 } }
+            #expect(again?.name == .patternAlreadyInUse)
+            #expect(again?.message == "Pattern is already in use: cmd:count,topic:inventory")
+            // Typed registrations with the same keys, in another queue group too.
+            try service.add(AddAction())
+            #expect(await hemeraError { try service.add(AddAction()) }?.name == .patternAlreadyInUse)
+            #expect(
+                await hemeraError {
+                    try service.add("topic:math,cmd:add", options: AddOptions(queue: "other")) { _, _ in 0 }
+                }?.name == .patternAlreadyInUse
+            )
+            // Other keys, a removed registration, or an explicit opt-in are fine.
+            try service.add("topic:inventory,cmd:count,sku:1") { _, _ in 3 }
+            var allowed = AddOptions()
+            allowed.allowsDuplicatePattern = true
+            try service.add("topic:inventory,cmd:count", options: allowed) { _, _ in 2 }
+            try await service.ready()
+            let client = try await env.hemera()
+            #expect(try await client.act("topic:inventory,cmd:count") == 2)
+            service.remove(first)
+            try service.add("topic:inventory,cmd:other") { _, _ in 4 }
+        }
+    }
+
+    /// `static let cmd = "ping"` (a `String`) does not compile: the requirement has no default
+    /// that would silently win. Checked by type-checking a user's file against the built module.
+    @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() throws {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var modules = testBinary.deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path) {
+            guard modules.pathComponents.count > 1 else { throw TestFailure("no Modules directory near \(testBinary.path)") }
+            modules = modules.deletingLastPathComponent()
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        func typecheck(_ declaration: String) throws -> (status: Int32, output: String) {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ping-\(UUID().uuidString).swift")
+            try """
+            import Hemera
+            struct Ping: HemeraPattern {
+                static let topic = "health"
+                \(declaration)
+                typealias Reply = Bool
+            }
+            """.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "swiftc", "-typecheck", "-I", modules.appendingPathComponent("Modules").path,
+                "-I", root.appendingPathComponent("CNats").path,
+                "-I", root.appendingPathComponent("Sources/CJansson").path, file.path,
+            ]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, output)
+        }
+        let right = try typecheck(#"static let cmd: String? = "ping""#)
+        #expect(right.status == 0, "\(right.output)")
+        let wrong = try typecheck(#"static let cmd = "ping""#)
+        #expect(wrong.status != 0)
+        #expect(wrong.output.contains("does not conform to protocol 'HemeraPattern'"), "\(wrong.output)")
+        #expect(wrong.output.contains("candidate has non-matching type 'String'"), "\(wrong.output)")
+    }
+}
