@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "HemeraTests",
             dependencies: [
-                "Hemera", "HemeraLocks", "HemeraTesting",
+                "Hemera", "HemeraLocks", "HemeraNATS", "HemeraTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Resources")]

@@ -237,15 +237,6 @@ public final class NATSTransport: HemeraTransport {
     }
 }
 
-extension Hemera {
-    /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
-    /// ``close()``).
-    public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {
-        let transport = try await NATSTransport.connect(url: url, name: options.app, logger: options.logger)
-        return Hemera(transport: transport, options: options, closeTransport: true)
-    }
-}
-
 /// Runs `body` with a Hemera instance connected to NATS at `url`; closes it gracefully afterwards
 /// (drains the service subscriptions, finishes in-flight handlers, then drains the connection).
 ///

@@ -83,20 +83,24 @@ import Testing
             let service = try await env.hemera()
             let slowRunning = PthreadLock(false)
             let slowDone = PthreadLock(false)
+            let fastAnswered = PthreadLock(false)
             try service.add("topic:inventory,cmd:slow") { _, _ in
                 slowRunning.withLock { $0 = true }
-                usleep(400_000)  // synchronous work before any suspension
+                // Synchronous work before any suspension: blocks its thread until the fast call was
+                // answered, or for 5 s (what it does when the fast call waits behind it).
+                for _ in 0..<500 where !fastAnswered.withLock({ $0 }) { usleep(10_000) }
                 slowDone.withLock { $0 = true }
                 return true
             }
             try service.add("topic:inventory,cmd:fast") { _, _ in true }
             try await service.ready()
             let client = try await env.hemera()
-            let slow = Task { try await client.act("topic:inventory,cmd:slow", timeout: .seconds(5)) }
+            let slow = Task { try await client.act("topic:inventory,cmd:slow", timeout: .seconds(10)) }
             #expect(await eventually { slowRunning.withLock { $0 } })
-            _ = try await client.act("topic:inventory,cmd:fast", timeout: .seconds(5))
+            _ = try await client.act("topic:inventory,cmd:fast", timeout: .seconds(10))
             // The fast call was answered while the slow handler still blocked its thread.
             #expect(slowDone.withLock { $0 } == false)
+            fastAnswered.withLock { $0 = true }
             #expect(try await slow.value == true)
         }
     }
