@@ -60,6 +60,7 @@ public final class NATSConnection: Sendable {
     }
 
     deinit {
+        self.hub.markClosing()
         self.table.failAll(with: NATSError(code: .connectionClosed, message: "connection deallocated"), close: true)
         let connection = self.pointer
         let inbox = self.inbox
@@ -430,6 +431,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_DrainTimeout`.
     public func drain(timeout: Duration) async throws {
+        self.hub.markClosing()
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while self.table.count > 0 && clock.now < deadline {
@@ -454,6 +456,7 @@ public final class NATSConnection: Sendable {
     ///
     /// The corresponding C function is `natsConnection_Close`.
     public func close() async {
+        self.hub.markClosing()
         let nc = self.pointer
         let eventLoop = self.eventLoop
         await onDedicatedThread {

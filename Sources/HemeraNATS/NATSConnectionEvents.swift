@@ -74,8 +74,14 @@ final class ConnectionEventHub: @unchecked Sendable {
         var subscribers: [Int: AsyncStream<NATSConnectionEvent>.Continuation] = [:]
         var nextSubscriber = 0
         var closed = false
+        /// The owner asked to drain or close: the disconnect that follows is not news.
+        var closing = false
         var closedWaiters: [UnsafeContinuation<Void, Never>] = []
     }
+
+    /// Records that the connection is being drained or closed on purpose, so that the disconnect
+    /// it causes is logged at `debug` instead of as a warning.
+    func markClosing() { self.state.withLock { $0.closing = true } }
 
     let logger: Logger
     let table: RequestTable
@@ -132,7 +138,12 @@ final class ConnectionEventHub: @unchecked Sendable {
     func emit(_ event: NATSConnectionEvent) {
         switch event {
         case .connected: self.logger.info("NATS connected")
-        case .disconnected: self.logger.warning("NATS disconnected")
+        case .disconnected:
+            if self.state.withLock({ $0.closing }) {
+                self.logger.debug("NATS disconnected (closing)")
+            } else {
+                self.logger.warning("NATS disconnected")
+            }
         case .reconnected(let url): self.logger.info("NATS reconnected", metadata: ["url": "\(url ?? "?")"])
         case .closed: self.logger.debug("NATS connection closed")
         case .lameDuckMode: self.logger.warning("NATS server entered lame duck mode")

@@ -183,3 +183,31 @@ import Testing
         #expect(wrong.output.contains("candidate has non-matching type 'String'"), "\(wrong.output)")
     }
 }
+
+/// Issue 14, item 5: a normal close is not a warning; a lost server still is.
+@Suite struct CloseLoggingTests {
+    @Test func aNormalCloseLogsNoWarning() async throws {
+        try await withNATSServer { server in
+            let (logger, logs) = CapturingLogHandler.logger()
+            let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "quiet", logger: logger))
+            try service.add("topic:quiet,cmd:ping") { _, _ in true }
+            try await service.ready()
+            #expect(try await service.act("topic:quiet,cmd:ping") == true)
+            await service.close()
+            let warnings = logs.all.filter { $0.level >= .warning }
+            #expect(warnings.isEmpty, "\(warnings.map(\.message))")
+            #expect(logs.all.contains { $0.message.contains("NATS connection closed") })
+        }
+    }
+
+    @Test func aLostServerIsStillAWarning() async throws {
+        let server = NATSTestServer()
+        try await server.start()
+        defer { server.stop() }
+        let (logger, logs) = CapturingLogHandler.logger()
+        let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "loud", logger: logger))
+        server.stop()
+        #expect(await eventually(timeout: .seconds(5)) { logs.all.contains { $0.level == .warning && $0.message == "NATS disconnected" } })
+        await service.close()
+    }
+}
