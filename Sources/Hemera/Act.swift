@@ -178,13 +178,21 @@ extension Hemera {
         let expected = expectedMessages ?? pattern.options["expectedMessages"]?.integerValue.map { Int($0) }
         let limit = expected ?? maxMessages ?? pattern.options["maxMessages"]?.integerValue.map { Int($0) }
         let (payload, topic) = encodeRequest(request, type: .request)
-        let replies = transport.requestMany(to: topic, payload: payload, timeout: request.timeout, maxReplies: limit)
+        // Asks a Swift service for an end marker after its last reply (see `HemeraStream`).
+        let replies = transport.requestMany(
+            to: topic,
+            payload: payload,
+            headers: [HemeraStream.requestHeader: HemeraStream.requestHeaderValue],
+            timeout: request.timeout,
+            maxReplies: limit
+        )
         let timeoutValue = request.timeout
         return AsyncThrowingStream { continuation in
             let task = Task {
                 var count = 0
                 do {
                     for try await reply in replies {
+                        if reply.payload == HemeraStream.endMarker { break }
                         let response = try Self.decodeReplyEnvelope(reply.payload)
                         count += 1
                         continuation.yield(response.result)

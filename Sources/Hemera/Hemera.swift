@@ -400,6 +400,9 @@ public final class Hemera: Sendable {
     ) throws -> HemeraActionHandle {
         let mode = options.validation
         let validates = P.self is any HemeraValidatable.Type
+        // A broadcast action answers from every instance: one instance's end marker would end the
+        // caller's stream before the others finished.
+        let endsStream = !options.pubsub
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
             received,
             hemera throws(ValidationFailure) in
@@ -407,6 +410,7 @@ public final class Hemera: Sendable {
             if validates { try validateTyped(request) }
             return { context in
                 try await handler(request, context, HemeraReplyWriter(hemera: hemera, context: context))
+                if endsStream { try hemera.endStream(context: context) }
                 return nil
             }
         }
@@ -673,7 +677,8 @@ extension Hemera {
             payload: message.payload,
             rawTrace: envelope.trace,
             rawRequest: requestRange,
-            deadline: Self.deadline(from: message)
+            deadline: Self.deadline(from: message),
+            requestHeaderStorage: message.headerStorage
         )
 
         let mode = options.matching

@@ -193,10 +193,26 @@ public final class NATSTransport: HemeraTransport {
         timeout: Duration,
         maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        requestMany(to: subject, payload: payload, headers: [:], timeout: timeout, maxReplies: maxReplies)
+    }
+
+    public func requestMany(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration,
+        maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        var natsHeaders: NATSHeaders?
+        if !headers.isEmpty {
+            var list = NATSHeaders()
+            for (name, value) in headers { list[name] = value }
+            natsHeaders = list
+        }
         let replies = connection.requestMany(
             to: subject,
             payload: payload,
-            headers: nil,
+            headers: natsHeaders,
             timeout: timeout,
             maxReplies: maxReplies
         )

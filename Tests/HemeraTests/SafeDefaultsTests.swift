@@ -211,3 +211,84 @@ import Testing
         await service.close()
     }
 }
+
+/// Issue 14, item 6: a stream of unknown length ends when the handler is done (Swift peers), and
+/// Hemera 7 peers see what they always saw.
+@Suite struct StreamEndTests {
+    struct Countdown: HemeraPattern {
+        static let topic = "clock"
+        static let cmd: String? = "countdown"
+        typealias Reply = Int
+        var from: Int
+    }
+
+    @Test(arguments: allKinds) func aStreamOfUnknownLengthEndsWhenTheHandlerReturns(kind: TransportKind) async throws {
+        try await withEnv(kind) { env in
+            let service = try await env.hemera()
+            try service.addStreaming(Countdown.self) { request, _, writer in
+                for value in stride(from: request.from, through: 1, by: -1) { try await writer.send(value) }
+            }
+            try await service.ready()
+            let client = try await env.hemera()
+            let start = ContinuousClock.now
+            var received: [Int] = []
+            for try await value in try client.actMany(Countdown(from: 3), timeout: .seconds(10)) {
+                received.append(value)
+            }
+            #expect(received == [3, 2, 1])
+            #expect(ContinuousClock.now - start < .seconds(5), "ended by the marker, not the 10 s timeout")
+
+            // expectedMessages more than sent: fails as soon as the stream ended.
+            let early = ContinuousClock.now
+            let error = await hemeraError {
+                for try await _ in try client.actMany(Countdown(from: 2), timeout: .seconds(10), expectedMessages: 3) {}
+            }
+            #expect(error?.name == .expectedMessages)
+            #expect(ContinuousClock.now - early < .seconds(5))
+        }
+    }
+
+    /// A Hemera 7 caller sends no header: it gets the replies and nothing else.
+    @Test func aNodeCallerGetsNoEndMarker() async throws {
+        try await withEnv(.nats) { env in
+            let service = try await env.hemera()
+            try service.addStreaming(Countdown.self) { request, _, writer in
+                for value in stride(from: request.from, through: 1, by: -1) { try await writer.send(value) }
+            }
+            try await service.ready()
+            let raw = try await env.transport()
+            let request = Array(
+                #"{"pattern":{"topic":"clock","cmd":"countdown","from":2},"meta":{},"delegate":{},"trace":{"traceId":"T","spanId":"S","timestamp":1,"service":"clock","method":"cmd:countdown,from:2,topic:clock"},"request":{"id":"R","type":"request","service":"clock","method":"cmd:countdown,from:2,topic:clock"}}"#
+                    .utf8
+            )
+            var payloads: [[UInt8]] = []
+            for try await reply in raw.requestMany(to: "clock", payload: request, timeout: .milliseconds(700), maxReplies: nil) {
+                payloads.append(reply.payload)
+            }
+            #expect(payloads.count == 2)
+            #expect(!payloads.contains(HemeraStream.endMarker))
+            #expect(payloads.allSatisfy { String(decoding: $0, as: UTF8.self).contains(#""result":"#) })
+        }
+    }
+
+    /// A Hemera 7 service sends no marker: a Swift caller's stream ends by its timeout, as before.
+    @Test func aNodeServiceStreamEndsByTimeout() async throws {
+        try await withEnv(.nats) { env in
+            let raw = try await env.transport()
+            let subscription = try raw.subscribe(to: "legacy", queue: nil) { message in
+                guard let replyTo = message.replyTo else { return }
+                for value in [1, 2] {
+                    try? raw.publish(to: replyTo, payload: Array(#"{"meta":{},"result":\#(value),"error":null}"#.utf8), replyTo: nil)
+                }
+            }
+            defer { try? subscription.unsubscribe() }
+            try await raw.flush(timeout: .seconds(1))
+            let client = try await env.hemera()
+            var received: [JSONValue] = []
+            for try await value in try client.actMany("topic:legacy,cmd:count", timeout: .milliseconds(500)) {
+                received.append(value)
+            }
+            #expect(received == [1, 2])
+        }
+    }
+}
