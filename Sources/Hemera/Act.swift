@@ -153,8 +153,9 @@ extension Hemera {
         try await act(pattern, meta: meta, delegate: delegate)
     }
 
-    /// Publishes a typed pattern without waiting for anything.
-    public func publish<P: HemeraPattern>(_ pattern: P, meta: [String: JSONValue] = [:]) async throws {
+    /// Publishes a typed event (or pattern) without waiting for anything: every subscriber gets
+    /// it (``subscribe(_:options:handler:)``), and one member of each queue group.
+    public func publish<P: HemeraEvent>(_ pattern: P, meta: [String: JSONValue] = [:]) async throws {
         try await publish(try typedPattern(pattern), meta: meta)
     }
 
@@ -252,7 +253,7 @@ extension Hemera {
 
     // MARK: - internals
 
-    func typedPattern<P: HemeraPattern>(_ pattern: P) throws -> Pattern {
+    func typedPattern<P: HemeraEvent>(_ pattern: P) throws -> Pattern {
         var members: [String: JSONValue]
         do {
             guard case .object(let payload) = try HemeraJSONEncoder().encodeToValue(pattern) else {

@@ -365,6 +365,7 @@ public final class Hemera: Sendable {
         options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
     ) throws -> HemeraActionHandle {
+        try Self.checkRuleKeys(of: P.self)
         let mode = options.validation
         // Looked up once, not per request.
         let validates = P.self is any HemeraValidatable.Type
@@ -398,6 +399,7 @@ public final class Hemera: Sendable {
         options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
     ) throws -> HemeraActionHandle {
+        try Self.checkRuleKeys(of: P.self)
         let mode = options.validation
         let validates = P.self is any HemeraValidatable.Type
         // A broadcast action answers from every instance: one instance's end marker would end the
@@ -417,7 +419,7 @@ public final class Hemera: Sendable {
     }
 
     /// The payload fields (type, required) and declarative rules of `P`, routing keys left out.
-    static func schema<P: HemeraPattern>(of type: P.Type) -> JSONValue {
+    static func schema<P: HemeraEvent>(of type: P.Type) -> JSONValue {
         var fields = SchemaProbe.fields(of: P.self).objectValue ?? [:]
         for key in P.fixedKeys.keys { fields[key] = nil }
         if case .object(let rules)? = (P.self as? any HemeraValidatable.Type)?.ruleSchemas {

@@ -13,9 +13,24 @@ public import HemeraJSON
 /// }
 /// let sum = try await hemera.act(Add(a: 1, b: 2))   // 3
 /// ```
-public protocol HemeraPattern: Codable, Sendable {
+public protocol HemeraPattern: HemeraEvent {
     /// The reply's type (`JSONValue` for anything).
     associatedtype Reply: Codable & Sendable
+}
+
+/// A typed message without a reply: an event published to every subscriber (`pubsub$`), declared
+/// like a ``HemeraPattern`` without its `Reply`.
+///
+/// ```swift
+/// struct OrderCreated: HemeraEvent {
+///     static let topic = "orders"
+///     static let cmd: String? = "created"
+///     var id: Int
+/// }
+/// try hemera.subscribe(OrderCreated.self) { event, context in print("order \(event.id)") }
+/// try await hemera.publish(OrderCreated(id: 7))
+/// ```
+public protocol HemeraEvent: Codable, Sendable {
     /// The NATS subject.
     static var topic: String { get }
     /// The `cmd` key, or `nil` for a pattern routed by its topic alone. Required, with this type:
@@ -32,7 +47,7 @@ public protocol HemeraPattern: Codable, Sendable {
     static var routingKeys: [String: JSONValue] { get }
 }
 
-extension HemeraPattern {
+extension HemeraEvent {
     /// No routing keys besides `topic` and `cmd`.
     public static var routingKeys: [String: JSONValue] { [:] }
 

@@ -292,3 +292,88 @@ import Testing
         }
     }
 }
+
+/// Issue 14, item 6: typed events without a `Reply` type, and validation rules named by key paths.
+@Suite struct TypedEventTests {
+    struct OrderCreated: HemeraEvent, HemeraValidatable {
+        static let topic = "orders"
+        static let cmd: String? = "created"
+        var id: Int
+        var sku: String
+        static let rules: [ValidationRule<OrderCreated>] = [.range(\.id, 1...Int.max), .pattern(\.sku, regex: "^[0-9]{3}$")]
+    }
+
+    @Test(arguments: allKinds) func eventsReachEverySubscriber(kind: TransportKind) async throws {
+        try await withEnv(kind) { env in
+            let received = Recorder()
+            for name in ["a", "b"] {
+                let subscriber = try await env.hemera(app: name)
+                try subscriber.subscribe(OrderCreated.self) { event, _ in received.append("\(name):\(event.id):\(event.sku)") }
+                try await subscriber.ready()
+            }
+            let publisher = try await env.hemera()
+            try await publisher.publish(OrderCreated(id: 7, sku: "001"))
+            try await publisher.publish(OrderCreated(id: 0, sku: "001"))  // invalid: never delivered
+            #expect(await eventually { received.all.count >= 2 })
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(received.all.sorted() == ["a:7:001", "b:7:001"])
+        }
+    }
+
+    struct Product: HemeraPattern, HemeraValidatable {
+        static let topic = "products"
+        static let cmd: String? = "update"
+        typealias Reply = Bool
+        var name: String
+        var quantity: Int
+        var color: String
+        static let rules: [ValidationRule<Product>] = [
+            .length(\.name, 1...10), .range(\.quantity, 0...5), .oneOf(\.color, ["red", "green"]),
+        ]
+    }
+
+    @Test(arguments: allKinds) func rulesNamedByKeyPathsCheckTheirKey(kind: TransportKind) async throws {
+        try await withEnv(kind) { env in
+            #expect(Product.rules.map(\.field) == ["name", "quantity", "color"])
+            let service = try await env.hemera()
+            try service.add(Product.self) { _, _ in true }
+            try await service.ready()
+            let client = try await env.hemera()
+            #expect(try await client.act(Product(name: "chair", quantity: 2, color: "red")) == true)
+            let error = await hemeraError { _ = try await client.act(Product(name: "", quantity: 6, color: "blue")) }
+            #expect(error?.name == .validation)
+            #expect(error?.details?[0]?["path"] == ["name"])
+            #expect(error?.details?[1]?["path"] == ["quantity"])
+            #expect(error?.details?[2]?["type"] == "any.allowOnly")
+        }
+    }
+
+    struct Renamed: HemeraPattern, HemeraValidatable {
+        static let topic = "products"
+        static let cmd: String? = "renamed"
+        typealias Reply = Bool
+        var productId: Int
+        enum CodingKeys: String, CodingKey { case productId = "product_id" }
+        static let rules: [ValidationRule<Renamed>] = [.range(\.productId, 0...9)]
+    }
+
+    struct Computed: HemeraPattern, HemeraValidatable {
+        static let topic = "products"
+        static let cmd: String? = "computed"
+        typealias Reply = Bool
+        var name: String
+        var shout: String { name.uppercased() }
+        static let rules: [ValidationRule<Computed>] = [.length(\.shout, 1...3)]
+    }
+
+    @Test func theFirstAddRejectsKeysTheKeyPathCannotName() async throws {
+        let hemera = Hemera(transport: InMemoryTransport())
+        let renamed = await hemeraError { try hemera.add(Renamed.self) { _, _ in true } }
+        #expect(renamed?.name == .invalidPattern)
+        #expect(renamed?.message.contains("CodingKeys") == true, "\(String(describing: renamed))")
+        let computed = await hemeraError { try hemera.add(Computed.self) { _, _ in true } }
+        #expect(computed?.name == .invalidPattern)
+        #expect(computed?.message.contains("not a stored property") == true, "\(String(describing: computed))")
+        await hemera.close()
+    }
+}
