@@ -118,7 +118,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HemeraTests",
-            dependencies: ["Hemera", "HemeraLocks", "HemeraTesting"],
+            dependencies: [
+                "Hemera", "HemeraLocks", "HemeraNATS", "HemeraTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             resources: [.copy("Resources")]
         ),
         .testTarget(

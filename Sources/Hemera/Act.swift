@@ -153,8 +153,9 @@ extension Hemera {
         try await act(pattern, meta: meta, delegate: delegate)
     }
 
-    /// Publishes a typed pattern without waiting for anything.
-    public func publish<P: HemeraPattern>(_ pattern: P, meta: [String: JSONValue] = [:]) async throws {
+    /// Publishes a typed event (or pattern) without waiting for anything: every subscriber gets
+    /// it (``subscribe(_:options:handler:)``), and one member of each queue group.
+    public func publish<P: HemeraEvent>(_ pattern: P, meta: [String: JSONValue] = [:]) async throws {
         try await publish(try typedPattern(pattern), meta: meta)
     }
 
@@ -178,13 +179,21 @@ extension Hemera {
         let expected = expectedMessages ?? pattern.options["expectedMessages"]?.integerValue.map { Int($0) }
         let limit = expected ?? maxMessages ?? pattern.options["maxMessages"]?.integerValue.map { Int($0) }
         let (payload, topic) = encodeRequest(request, type: .request)
-        let replies = transport.requestMany(to: topic, payload: payload, timeout: request.timeout, maxReplies: limit)
+        // Asks a Swift service for an end marker after its last reply (see `HemeraStream`).
+        let replies = transport.requestMany(
+            to: topic,
+            payload: payload,
+            headers: [HemeraStream.requestHeader: HemeraStream.requestHeaderValue],
+            timeout: request.timeout,
+            maxReplies: limit
+        )
         let timeoutValue = request.timeout
         return AsyncThrowingStream { continuation in
             let task = Task {
                 var count = 0
                 do {
                     for try await reply in replies {
+                        if reply.payload == HemeraStream.endMarker { break }
                         let response = try Self.decodeReplyEnvelope(reply.payload)
                         count += 1
                         continuation.yield(response.result)
@@ -244,7 +253,7 @@ extension Hemera {
 
     // MARK: - internals
 
-    func typedPattern<P: HemeraPattern>(_ pattern: P) throws -> Pattern {
+    func typedPattern<P: HemeraEvent>(_ pattern: P) throws -> Pattern {
         var members: [String: JSONValue]
         do {
             guard case .object(let payload) = try HemeraJSONEncoder().encodeToValue(pattern) else {

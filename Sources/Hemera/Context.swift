@@ -132,6 +132,16 @@ public struct HemeraContext: Sendable {
     /// When the caller stops waiting (from the `Hemera-Timeout` header), if it said so. Nested
     /// acts get at most the time left.
     public internal(set) var deadline: ContinuousClock.Instant? = nil
+    /// The request message's NATS headers, kept as received (read only when asked for).
+    var requestHeaderStorage: TransportMessage.HeaderStorage = .dictionary([:])
+
+    /// The request message's NATS headers (first value of each); empty for Hemera 7 callers, which
+    /// send none.
+    public var requestHeaders: [String: String] {
+        var message = TransportMessage(subject: subject, replyTo: nil, payload: [])
+        message.headerStorage = requestHeaderStorage
+        return message.headers
+    }
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

@@ -22,11 +22,21 @@ public struct HemeraOptions: Sendable {
     public var logger: Logger
     public var clientInterceptors: [any HemeraClientInterceptor]
     public var serverInterceptors: [any HemeraServerInterceptor]
-    /// Start handlers on the transport's delivery thread (`Task.immediate`): a handler runs there
-    /// until its first suspension, so a quick handler answers with no thread hop (the default).
-    /// Set to `false` for CPU-heavy handlers that never suspend, so they run on the global
-    /// executor and requests of one subscription run in parallel.
-    public var startsHandlersOnDeliveryThread: Bool = true
+    /// Start handlers on the transport's delivery thread (`Task.immediate`) instead of Swift's
+    /// global executor. Off by default.
+    ///
+    /// The NATS client delivers the messages of one subscription (one topic) one after the other on
+    /// one thread. When handlers start there, a handler runs on that thread until its first
+    /// suspension, so a handler that does synchronous work before its first `await` holds every
+    /// other request of its topic: measured, four concurrent calls to a handler that blocks for
+    /// 200 ms took 0.80 s, against 0.40 s with the default (two cores). With the default, each
+    /// request's handler starts as a task on the global executor and the delivery thread goes
+    /// straight back to the next message, for one thread hop per request (docs/performance.md,
+    /// "Where handlers start", has the lone-call latency of both).
+    ///
+    /// Turn it on only for services whose handlers never block and that answer one call at a time
+    /// (a quick handler then answers with no thread hop).
+    public var startsHandlersOnDeliveryThread: Bool = false
     /// Retries of calls marked idempotent (`idempotent$: true`, ``HemeraIdempotentPattern``);
     /// `nil` turns retries off. Calls not marked idempotent are never retried.
     public var retryPolicy: RetryPolicy? = RetryPolicy()
@@ -79,6 +89,10 @@ public struct AddOptions: Sendable {
     /// Strict types or Joi-like coercion of numeric strings.
     public var validation: ValidationMode
     public var middleware: [HemeraMiddleware]
+    /// Accept a pattern that another registration of this instance already uses; the newer one
+    /// then wins on a tie (``MatchingMode/depth``). Off by default: `add` throws
+    /// `PatternAlreadyInUse` (``HemeraError/Name/patternAlreadyInUse``), as Hemera does.
+    public var allowsDuplicatePattern: Bool = false
 
     public init(
         queue: String? = nil,
@@ -364,6 +378,7 @@ public final class Hemera: Sendable {
         options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext) async throws -> P.Reply
     ) throws -> HemeraActionHandle {
+        try Self.checkRuleKeys(of: P.self)
         let mode = options.validation
         // Looked up once, not per request.
         let validates = P.self is any HemeraValidatable.Type
@@ -397,8 +412,12 @@ public final class Hemera: Sendable {
         options: AddOptions = AddOptions(),
         handler: @escaping @Sendable (P, HemeraContext, HemeraReplyWriter<P.Reply>) async throws -> Void
     ) throws -> HemeraActionHandle {
+        try Self.checkRuleKeys(of: P.self)
         let mode = options.validation
         let validates = P.self is any HemeraValidatable.Type
+        // A broadcast action answers from every instance: one instance's end marker would end the
+        // caller's stream before the others finished.
+        let endsStream = !options.pubsub
         return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
             received,
             hemera throws(ValidationFailure) in
@@ -406,13 +425,14 @@ public final class Hemera: Sendable {
             if validates { try validateTyped(request) }
             return { context in
                 try await handler(request, context, HemeraReplyWriter(hemera: hemera, context: context))
+                if endsStream { try hemera.endStream(context: context) }
                 return nil
             }
         }
     }
 
     /// The payload fields (type, required) and declarative rules of `P`, routing keys left out.
-    static func schema<P: HemeraPattern>(of type: P.Type) -> JSONValue {
+    static func schema<P: HemeraEvent>(of type: P.Type) -> JSONValue {
         var fields = SchemaProbe.fields(of: P.self).objectValue ?? [:]
         for key in P.fixedKeys.keys { fields[key] = nil }
         if case .object(let rules)? = (P.self as? any HemeraValidatable.Type)?.ruleSchemas {
@@ -453,6 +473,13 @@ public final class Hemera: Sendable {
         let subKey = SubscriptionKey(topic: topic, queue: queue)
         return try state.withLock { state throws -> HemeraActionHandle in
             if state.closed { throw HemeraError(name: .closed, message: "Hemera is closed") }
+            if !addOptions.allowsDuplicatePattern, state.registration(on: topic, sameAs: matchers) != nil {
+                throw HemeraError(
+                    name: .patternAlreadyInUse,
+                    message: "Pattern is already in use: \(Pattern.method(of: info))",
+                    details: .object(info)
+                )
+            }
             state.nextID += 1
             let action = RegisteredAction(
                 id: state.nextID,
@@ -686,7 +713,8 @@ extension Hemera {
             payload: message.payload,
             rawTrace: envelope.trace,
             rawRequest: requestRange,
-            deadline: Self.deadline(from: message)
+            deadline: Self.deadline(from: message),
+            requestHeaderStorage: message.headerStorage
         )
 
         let mode = options.matching
@@ -742,9 +770,10 @@ extension Hemera {
         } else {
             prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
         }
-        // `Task.immediate` runs the handler on this delivery thread up to its first suspension: a
-        // handler that never suspends answers without any thread hop; one that does continues on
-        // the global executor, freeing the delivery thread.
+        // By default the handler starts as a task on the global executor, so this delivery thread
+        // goes back to the next message of the topic at once: a handler that blocks never holds
+        // the others. With `startsHandlersOnDeliveryThread`, `Task.immediate` runs it on this
+        // thread up to its first suspension (no thread hop, but the topic waits meanwhile).
         //
         // With nothing configured around the handler (no server interceptors, middleware or
         // concurrency limit) and a request that matched and validated, the task runs
@@ -817,7 +846,7 @@ extension Hemera {
         switch outcome {
         case .success(let body?): reply = ServerReply(body: body, error: nil)
         case .success(nil): return  // a streaming handler sent its replies itself
-        case .failure(let error): reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+        case .failure(let error): reply = ServerReply(body: .encoded(nil), error: handlerError(error, context: context))
         }
         do {
             try publishReply(reply, context: context)
@@ -856,7 +885,7 @@ extension Hemera {
             guard let body else { return }  // a streaming handler sent its replies itself
             reply = ServerReply(body: body, error: nil)
         } catch {
-            let hemeraError = HemeraError.from(error)
+            let hemeraError = handlerError(error, context: context)
             for interceptor in interceptors { await interceptor.onError(hemeraError, context: context) }
             reply = ServerReply(body: .encoded(nil), error: hemeraError)
         }
@@ -915,7 +944,7 @@ extension Hemera {
             do {
                 try await interceptor.onSend(&reply, context: context)
             } catch {
-                reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
+                reply = ServerReply(body: .encoded(nil), error: handlerError(error, context: context))
             }
         }
         guard let replyTo = context.replyTo else { return }

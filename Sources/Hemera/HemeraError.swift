@@ -191,15 +191,40 @@ extension HemeraError: HemeraErrorConvertible {
     public var hemeraError: HemeraError { self }
 }
 
+/// An error type of your own whose description may be shown to callers as it is.
+///
+/// A handler error that is neither a ``HemeraError``, a ``HemeraErrorConvertible``, a validation
+/// error nor a `HemeraPublicError` reaches the caller as a generic internal error (name `Error`,
+/// code `E_INTERNAL`), as gRPC does with errors that are not `RPCError`s; its detail goes to the
+/// service's log. Conform to this protocol to send the error's description instead:
+///
+/// ```swift
+/// struct OutOfRange: HemeraPublicError, CustomStringConvertible {
+///     var description: String { "the value is out of range" }
+/// }
+/// // the caller gets {name: "Error", message: "the value is out of range"}
+/// ```
+public protocol HemeraPublicError: Error {}
+
 extension HemeraError {
-    /// Makes a wire error from any error a handler throws.
-    static func from(_ error: any Error) -> HemeraError {
+    /// The code of the generic error a caller gets for a handler error that is not public.
+    public static let internalCode: JSONValue = "E_INTERNAL"
+
+    /// Makes a wire error from any error a handler throws, hiding the detail of errors that are not
+    /// public (see ``HemeraPublicError``).
+    ///
+    /// - Returns: the wire error, and whether it hid the original error (which the caller then logs).
+    static func from(_ error: any Error, requestId: String) -> (error: HemeraError, isInternal: Bool) {
         if let convertible = error as? any HemeraErrorConvertible {
             var converted = convertible.hemeraError
             if converted.cause == nil, !(error is HemeraError) { converted.cause = error }
-            return converted
+            return (converted, false)
         }
-        if let failure = error as? ValidationFailure { return failure.hemeraError }
-        return HemeraError(name: .internalError, message: String(describing: error), cause: error)
+        if let failure = error as? ValidationFailure { return (failure.hemeraError, false) }
+        if error is any HemeraPublicError {
+            return (HemeraError(name: .internalError, message: String(describing: error), cause: error), false)
+        }
+        let message = requestId.isEmpty ? "Internal error" : "Internal error (request \(requestId))"
+        return (HemeraError(name: .internalError, message: message, code: internalCode, cause: error), true)
     }
 }

@@ -136,6 +136,16 @@ public final class InMemoryTransport: HemeraTransport {
         timeout: Duration,
         maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        requestMany(to: subject, payload: payload, headers: [:], timeout: timeout, maxReplies: maxReplies)
+    }
+
+    public func requestMany(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration,
+        maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error> {
         let (stream, continuation) = AsyncThrowingStream<TransportMessage, any Error>.makeStream()
         guard hasReceivers(subject) else {
             continuation.finish(throwing: TransportError(.noResponders, "no responders on \(subject)"))
@@ -172,7 +182,8 @@ public final class InMemoryTransport: HemeraTransport {
             try? subscription.unsubscribe()
         }
         do {
-            try publish(to: subject, payload: payload, replyTo: inbox)
+            let message = TransportMessage(subject: subject, replyTo: inbox, payload: payload, headers: headers)
+            for receiver in try receivers(of: subject) { receiver(message) }
         } catch {
             continuation.finish(throwing: error)
         }

@@ -239,10 +239,26 @@ public final class NATSTransport: HemeraTransport {
         timeout: Duration,
         maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        requestMany(to: subject, payload: payload, headers: [:], timeout: timeout, maxReplies: maxReplies)
+    }
+
+    public func requestMany(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration,
+        maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        var natsHeaders: NATSHeaders?
+        if !headers.isEmpty {
+            var list = NATSHeaders()
+            for (name, value) in headers { list[name] = value }
+            natsHeaders = list
+        }
         let replies = connection.requestMany(
             to: subject,
             payload: payload,
-            headers: nil,
+            headers: natsHeaders,
             timeout: timeout,
             maxReplies: maxReplies
         )
@@ -290,15 +306,6 @@ public final class NATSTransport: HemeraTransport {
             connection.logger.warning("drain failed, closing: \(error)")
             await connection.close()
         }
-    }
-}
-
-extension Hemera {
-    /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
-    /// ``close()``).
-    public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {
-        let transport = try await NATSTransport.connect(url: url, name: options.app, logger: options.logger)
-        return Hemera(transport: transport, options: options, closeTransport: true)
     }
 }
 

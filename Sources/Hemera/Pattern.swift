@@ -47,15 +47,61 @@ public struct Pattern: Sendable, ExpressibleByDictionaryLiteral, ExpressibleBySt
     }
 
     /// Parses Hemera's short form `"topic:math,cmd:add,a:1"`: numbers become numbers,
-    /// `true`/`false` Booleans, anything else a string.
+    /// `true`/`false` Booleans, anything else a string. A value in double or single quotes is a
+    /// string as written, quotes removed: `sku:"001"` is the string `001` (where `sku:001` is the
+    /// number 1), `name:"a, b"` keeps its comma; `\"` and `\\` escape a quote and a backslash
+    /// inside quotes.
     public init(short text: String) {
         var members: [String: JSONValue] = [:]
-        for part in text.split(separator: ",") {
-            guard let colon = part.firstIndex(of: ":") else { continue }
-            let key = String(part[..<colon]).trimmed
-            let raw = String(part[part.index(after: colon)...]).trimmed
-            guard !key.isEmpty else { continue }
-            members[key] = Pattern.shortValue(raw)
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            // The key: up to the colon (a part without one is skipped up to the next comma).
+            guard let colon = rest.firstIndex(where: { $0 == ":" || $0 == "," }), rest[colon] == ":" else {
+                if let comma = rest.firstIndex(of: ",") {
+                    rest = rest[rest.index(after: comma)...]
+                    continue
+                }
+                break
+            }
+            let key = String(rest[..<colon]).trimmed
+            rest = rest[rest.index(after: colon)...]
+            let value: JSONValue
+            let leading = rest.drop { $0 == " " || $0 == "\t" }
+            if let quote = leading.first, quote == "\"" || quote == "'" {
+                var text = ""
+                var index = leading.index(after: leading.startIndex)
+                var closed = false
+                while index < leading.endIndex {
+                    let character = leading[index]
+                    if character == "\\", leading.index(after: index) < leading.endIndex {
+                        index = leading.index(after: index)
+                        text.append(leading[index])
+                    } else if character == quote {
+                        closed = true
+                        index = leading.index(after: index)
+                        break
+                    } else {
+                        text.append(character)
+                    }
+                    index = leading.index(after: index)
+                }
+                if closed {
+                    value = .string(text)
+                    rest = leading[index...]
+                    // Whatever follows the closing quote up to the next comma is ignored.
+                    rest = rest.firstIndex(of: ",").map { rest[rest.index(after: $0)...] } ?? rest[rest.endIndex...]
+                } else {
+                    // An unclosed quote: the value as written, up to the next comma.
+                    let end = rest.firstIndex(of: ",") ?? rest.endIndex
+                    value = Pattern.shortValue(String(rest[..<end]).trimmed)
+                    rest = end < rest.endIndex ? rest[rest.index(after: end)...] : rest[end...]
+                }
+            } else {
+                let end = rest.firstIndex(of: ",") ?? rest.endIndex
+                value = Pattern.shortValue(String(rest[..<end]).trimmed)
+                rest = end < rest.endIndex ? rest[rest.index(after: end)...] : rest[end...]
+            }
+            if !key.isEmpty { members[key] = value }
         }
         self.init(members)
     }

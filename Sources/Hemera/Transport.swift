@@ -128,6 +128,15 @@ public protocol HemeraTransport: Sendable {
         timeout: Duration,
         maxReplies: Int?
     ) -> AsyncThrowingStream<TransportMessage, any Error>
+    /// ``requestMany(to:payload:timeout:maxReplies:)`` with NATS headers (Hemera's stream-end
+    /// request header). The default implementation drops the headers.
+    func requestMany(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration,
+        maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error>
     /// Waits until everything published so far reached the server.
     func flush(timeout: Duration) async throws
     /// Closes the transport gracefully.
@@ -135,6 +144,18 @@ public protocol HemeraTransport: Sendable {
 }
 
 extension HemeraTransport {
+    /// Sends the request without its headers (for transports that have none): a streaming
+    /// service then sends no end marker, and the stream ends by count or timeout.
+    public func requestMany(
+        to subject: String,
+        payload: [UInt8],
+        headers: [String: String],
+        timeout: Duration,
+        maxReplies: Int?
+    ) -> AsyncThrowingStream<TransportMessage, any Error> {
+        requestMany(to: subject, payload: payload, timeout: timeout, maxReplies: maxReplies)
+    }
+
     /// Sends the request without its headers (for transports that have none).
     public func request(
         to subject: String,

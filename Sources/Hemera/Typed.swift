@@ -13,19 +13,42 @@ public import HemeraJSON
 /// }
 /// let sum = try await hemera.act(Add(a: 1, b: 2))   // 3
 /// ```
-public protocol HemeraPattern: Codable, Sendable {
+public protocol HemeraPattern: HemeraEvent {
     /// The reply's type (`JSONValue` for anything).
     associatedtype Reply: Codable & Sendable
+}
+
+/// A typed message without a reply: an event published to every subscriber (`pubsub$`), declared
+/// like a ``HemeraPattern`` without its `Reply`.
+///
+/// ```swift
+/// struct OrderCreated: HemeraEvent {
+///     static let topic = "orders"
+///     static let cmd: String? = "created"
+///     var id: Int
+/// }
+/// try hemera.subscribe(OrderCreated.self) { event, context in print("order \(event.id)") }
+/// try await hemera.publish(OrderCreated(id: 7))
+/// ```
+public protocol HemeraEvent: Codable, Sendable {
     /// The NATS subject.
     static var topic: String { get }
-    /// The `cmd` key, if any.
+    /// The `cmd` key, or `nil` for a pattern routed by its topic alone. Required, with this type:
+    /// `static let cmd: String? = "add"`.
+    ///
+    /// There is no default on purpose: `static let cmd = "add"` declares a `String`, which is not
+    /// this requirement, and a default would silently route the action by topic alone. Without one
+    /// the compiler reports the mistake ("type 'Add' does not conform to protocol 'HemeraPattern'",
+    /// "candidate has non-matching type 'String'").
     static var cmd: String? { get }
-    /// Other fixed routing keys.
+    /// Other fixed routing keys: declare them with their type,
+    /// `static let routingKeys: [String: JSONValue] = ["version": 2]` (without it Swift infers
+    /// another dictionary type and the empty default applies).
     static var routingKeys: [String: JSONValue] { get }
 }
 
-extension HemeraPattern {
-    public static var cmd: String? { nil }
+extension HemeraEvent {
+    /// No routing keys besides `topic` and `cmd`.
     public static var routingKeys: [String: JSONValue] { [:] }
 
     /// Every fixed key: `topic`, `cmd` and ``routingKeys``.

@@ -85,6 +85,9 @@ public struct ValidationRule<Root>: Sendable {
     /// A description for the action's schema, e.g. `{"rule":"range","min":0,"max":5}`.
     public let schema: JSONValue
     let check: @Sendable (Root) -> ValidationIssue?
+    /// For a rule whose key was derived from a key path: why it could not be (``Hemera/add(_:options:handler:)``
+    /// then throws), or the derived key to check against the type's coding keys.
+    var derivedKey: DerivedKey? = nil
 
     /// Runs the check: `nil` when `value` passes.
     public func evaluate(_ value: Root) -> ValidationIssue? { check(value) }

@@ -11,9 +11,11 @@ public enum HemeraConnect {
     }
 
     /// Connects to NATS at `url` and returns a Hemera instance that owns the connection
-    /// (``Hemera/close()`` drains and closes it). The facade's own ``Hemera/connect(url:options:)``.
+    /// (``Hemera/close()`` drains and closes it). The facade's own
+    /// `Hemera.connect(url:options:firstConnect:)`, except that a tool fails at once when no server
+    /// answers (`.failImmediately`) instead of waiting for one as a service does.
     public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {
-        try await Hemera.connect(url: url, options: options)
+        try await Hemera.connect(url: url, options: options, firstConnect: .failImmediately)
     }
 
     /// Connects like ``connect(url:options:)`` (reconnecting without limit), with the given write
@@ -27,8 +29,7 @@ public enum HemeraConnect {
         nats.name = options.app
         nats.maxReconnectAttempts = nil
         nats.writeMode = writeMode
-        let connection = try await NATSConnection.connect(nats, logger: options.logger)
-        return Hemera(transport: NATSTransport(connection: connection), options: options, closeTransport: true)
+        return try await Hemera.connect(nats, options: options, firstConnect: .failImmediately)
     }
 
     /// What ended a service process's wait.

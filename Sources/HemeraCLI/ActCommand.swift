@@ -24,6 +24,14 @@ struct ActCommand: AsyncParsableCommand {
     @Flag(help: "Indent the JSON output.")
     var pretty = false
 
+    @Option(
+        name: .customLong("max-messages"),
+        help: """
+            Print every reply of a streamed call, one JSON line each, until N arrived, the stream             ended (Swift services end it when done) or --timeout passed (maxMessages$).
+            """
+    )
+    var maxMessages: Int?
+
     @Argument(help: "The pattern: JSON, or the short form topic:math,cmd:add,a:1,b:2.")
     var pattern: String
 
@@ -31,6 +39,7 @@ struct ActCommand: AsyncParsableCommand {
         _ = try parsePattern(pattern)
         _ = try parseMeta()
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let maxMessages, maxMessages <= 0 { throw ValidationError("--max-messages must be positive") }
     }
 
     func parseMeta() throws -> [String: JSONValue] {
@@ -46,6 +55,10 @@ struct ActCommand: AsyncParsableCommand {
         let meta = try parseMeta()
         let timeout = Duration.milliseconds(timeout)
         let hemera = try await options.connect(app: "hemera-cli")
+        if let maxMessages {
+            try await streamReplies(hemera, pattern: pattern, meta: meta, timeout: timeout, maxMessages: maxMessages)
+            return
+        }
         let outcome: Result<JSONValue, any Error>
         do {
             outcome = .success(try await hemera.act(pattern, meta: meta, timeout: timeout))
@@ -62,6 +75,37 @@ struct ActCommand: AsyncParsableCommand {
     }
 }
 
+extension ActCommand {
+    /// `--max-messages N`: each reply printed as it arrives; a stream that ends with fewer replies
+    /// (or times out after some) is a success, no reply at all is a timeout.
+    func streamReplies(
+        _ hemera: Hemera,
+        pattern: Pattern,
+        meta: [String: JSONValue],
+        timeout: Duration,
+        maxMessages: Int
+    ) async throws {
+        var received = 0
+        do {
+            for try await reply in try hemera.actMany(pattern, meta: meta, timeout: timeout, maxMessages: maxMessages) {
+                received += 1
+                Console.out(JSONText.render(reply, pretty: pretty))
+            }
+        } catch {
+            await hemera.close()
+            throw failureExit(for: error, topic: pattern.topic ?? "", timeout: timeout)
+        }
+        await hemera.close()
+        if received == 0 {
+            throw failureExit(
+                for: HemeraError(name: .timeout, message: "no reply"),
+                topic: pattern.topic ?? "",
+                timeout: timeout
+            )
+        }
+    }
+}
+
 struct PubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pub",
@@ -73,6 +117,9 @@ struct PubCommand: AsyncParsableCommand {
 
     @Option(help: "Metadata sent with the message, as a JSON object.")
     var meta: String?
+
+    @Flag(name: .shortAndLong, help: "Print nothing on success.")
+    var quiet = false
 
     @Argument(help: "The pattern: JSON, or the short form topic:orders,cmd:created,id:7.")
     var pattern: String
@@ -96,6 +143,8 @@ struct PubCommand: AsyncParsableCommand {
         }
         // close() flushes: the message reached the server when it returns.
         await hemera.close()
-        Console.err("published to \(pattern.topic ?? ""): \(pattern)")
+        if !quiet {
+            Console.out("published to \(pattern.topic ?? ""): \(JSONText.render(.object(pattern.keys)))")
+        }
     }
 }

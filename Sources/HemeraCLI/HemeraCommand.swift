@@ -13,17 +13,18 @@ struct HemeraCommand: AsyncParsableCommand {
             PATTERN is a JSON object or Hemera's short form, e.g.
               hemera act '{"topic":"math","cmd":"add","a":1,"b":2}'
               hemera act topic:math,cmd:add,a:1,b:2
-            In the short form numbers are numbers, true/false Booleans, anything else a string.
+            In the short form numbers are numbers, true/false Booleans, anything else a string;
+            a value in quotes is a string as written: sku:'"001"' is the string 001.
 
             Exit codes:
-              0   success (act: the result as JSON on stdout)
+              0   success (act: the result as JSON on stdout; with --max-messages one line per reply)
               1   the service answered with an error (act: the error as JSON on stderr)
               2   no responders: nothing subscribes to the pattern's topic (fails at once)
               3   timeout: no reply within --timeout
               4   cannot connect to NATS, or the connection closed
               64  bad usage (unparsable pattern, unknown option)
             """,
-        subcommands: [ActCommand.self, PubCommand.self, BenchCommand.self]
+        subcommands: [ActCommand.self, PubCommand.self, SubCommand.self, BenchCommand.self]
     )
 }
 

@@ -66,6 +66,7 @@ public final class NATSConnection: Sendable {
     }
 
     deinit {
+        self.hub.noteCloseRequested()
         self.table.failAll(with: NATSError(code: .connectionClosed, message: "connection deallocated"), close: true)
         let connection = self.pointer
         let inbox = self.inbox
@@ -89,13 +90,15 @@ public final class NATSConnection: Sendable {
     /// - Parameters:
     ///   - options: servers, authentication, TLS, reconnect policy, write mode.
     ///   - logger: receives connection events (disconnects, reconnects, asynchronous errors).
-    /// - Throws: ``NATSError``, e.g. ``NATSError/Code/noServer`` or ``NATSError/Code/authenticationFailed``.
+    /// - Throws: ``NATSError``, e.g. ``NATSError/Code/noServer``, ``NATSError/Code/authenticationFailed``,
+    ///   or ``NATSError/Code/invalidURL`` for a malformed server URL (checked before connecting).
     ///
     /// The corresponding C function is `natsConnection_Connect`.
     public static func connect(
         _ options: NATSOptions,
         logger: Logger = Logger(label: "hemera.nats")
     ) async throws -> NATSConnection {
+        try NATSServerURL.validate(options.servers)
         let table = RequestTable(inboxPrefix: options.inboxPrefix)
         let hub = ConnectionEventHub(
             logger: logger,

@@ -159,7 +159,12 @@ final class ConnectionEventHub: @unchecked Sendable {
     func emit(_ event: NATSConnectionEvent) {
         switch event {
         case .connected: self.logger.info("NATS connected")
-        case .disconnected: self.logger.warning("NATS disconnected")
+        case .disconnected:
+            if self.state.withLock({ $0.closeRequested }) {
+                self.logger.debug("NATS disconnected (closing)")
+            } else {
+                self.logger.warning("NATS disconnected")
+            }
         case .reconnected(let url): self.logger.info("NATS reconnected", metadata: ["url": "\(url ?? "?")"])
         case .closed: self.logger.debug("NATS connection closed")
         case .lameDuckMode: self.logger.warning("NATS server entered lame duck mode")

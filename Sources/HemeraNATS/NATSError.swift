@@ -85,7 +85,8 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// The name of the code, e.g. `timeout`.
         public var description: String {
-            String(cString: natsStatus_GetText(natsStatus(rawValue: UInt32(truncatingIfNeeded: self.rawValue))))
+            if self == .invalidURL { return "Invalid URL" }  // ours, outside cnats' table
+            return String(cString: natsStatus_GetText(natsStatus(rawValue: UInt32(truncatingIfNeeded: self.rawValue))))
         }
     }
 

@@ -105,6 +105,8 @@ struct ReadmeExamplesTests {
                 }
                 #expect(created.withLock { $0 } == [7])
 
+                // guardedAdd registers AddAction again, with middleware: a pattern in use throws.
+                #expect(hemera.remove("topic:math,cmd:add") == 1)
                 #expect(try await guardedAdd(hemera) == 5)
                 #expect(failures.withLock { $0 }.contains { $0.contains("OutOfStock") })
             } catch {

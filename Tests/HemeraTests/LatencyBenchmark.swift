@@ -96,6 +96,7 @@ import Testing
 
 struct Canned: HemeraPattern {
     static let topic = "canned"
+    static let cmd: String? = nil
     typealias Reply = Int
     var a: Int
     var b: Int
@@ -155,5 +156,59 @@ extension LatencyBenchmark {
         start = clock.now
         for _ in 0..<n { await Task {}.value }
         print("BENCH task hop: \((clock.now - start) / n)")
+    }
+}
+
+extension LatencyBenchmark {
+    /// Where handlers start (``HemeraOptions/startsHandlersOnDeliveryThread``): the p50 of a lone
+    /// typed act in each mode (rounds alternate, same run), and four concurrent calls to a handler
+    /// that blocks for 200 ms.
+    @Test func handlerStartModes() async throws {
+        try await withEnv(.nats) { env in
+            let iterations = Int(ProcessInfo.processInfo.environment["HEMERA_BENCH_N"] ?? "") ?? 20_000
+            var clients: [Bool: Hemera] = [:]
+            for onDeliveryThread in [false, true] {
+                let service = try await env.hemera { $0.startsHandlersOnDeliveryThread = onDeliveryThread }
+                let topic = onDeliveryThread ? "inline" : "hop"
+                try service.add(["topic": .string(topic), "cmd": "add"]) { pattern, _ in
+                    .integer((pattern["a"]?.integerValue ?? 0) + (pattern["b"]?.integerValue ?? 0))
+                }
+                try service.add(["topic": .string(topic), "cmd": "block"]) { _, _ in
+                    usleep(200_000)
+                    return true
+                }
+                try await service.ready()
+                clients[onDeliveryThread] = try await env.hemera()
+            }
+            let clock = ContinuousClock()
+            var samples: [Bool: [Duration]] = [false: [], true: []]
+            for round in 0..<10 {
+                for onDeliveryThread in round % 2 == 0 ? [false, true] : [true, false] {
+                    let client = clients[onDeliveryThread]!
+                    let pattern: Pattern = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "add", "a": 1, "b": 2]
+                    for _ in 0..<(iterations / 10) {
+                        let start = clock.now
+                        _ = try await client.act(pattern)
+                        samples[onDeliveryThread]!.append(clock.now - start)
+                    }
+                }
+            }
+            for onDeliveryThread in [false, true] {
+                let sorted = samples[onDeliveryThread]!.sorted()
+                let p50 = sorted[sorted.count / 2]
+                let p90 = sorted[sorted.count * 9 / 10]
+                print("BENCH lone act, startsHandlersOnDeliveryThread=\(onDeliveryThread): p50 \(p50), p90 \(p90)")
+            }
+            for onDeliveryThread in [false, true] {
+                let client = clients[onDeliveryThread]!
+                let pattern: Pattern = ["topic": .string(onDeliveryThread ? "inline" : "hop"), "cmd": "block"]
+                let start = clock.now
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 { group.addTask { _ = try await client.act(pattern, timeout: .seconds(5)) } }
+                    try await group.waitForAll()
+                }
+                print("BENCH 4 calls x 200 ms blocking, startsHandlersOnDeliveryThread=\(onDeliveryThread): \(clock.now - start)")
+            }
+        }
     }
 }

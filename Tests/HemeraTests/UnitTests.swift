@@ -58,3 +58,16 @@ import Testing
         #expect(error.wire()["stack"] == nil)
     }
 }
+
+@Suite struct ShortFormQuotingTests {
+    @Test func quotedValuesAreStringsWithoutTheirQuotes() {
+        let pattern = Pattern(short: #"topic:inventory,sku:"001",name:'a, b',say:"he said \"hi\"",n:001,open:"x,y:2"#)
+        #expect(pattern.keys["sku"] == "001")
+        #expect(pattern.keys["name"] == "a, b")
+        #expect(pattern.keys["say"] == #"he said "hi""#)
+        #expect(pattern.keys["n"] == 1)
+        #expect(pattern.keys["open"] == #""x"#)  // an unclosed quote: the text up to the comma
+        #expect(pattern.keys["y"] == 2)
+        #expect(pattern.topic == "inventory")
+    }
+}
