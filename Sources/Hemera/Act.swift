@@ -548,7 +548,9 @@ extension Hemera {
     static func mapTransportError(_ error: any Error, topic: String, timeout: Duration? = nil) -> any Error {
         guard let transportError = error as? TransportError else {
             if error is HemeraError || error is CancellationError { return error }
-            return HemeraError.from(error)
+            // The caller's own process: the detail is the caller's to see, so nothing is hidden.
+            if let convertible = error as? any HemeraErrorConvertible { return convertible.hemeraError }
+            return HemeraError(name: .internalError, message: String(describing: error), cause: error)
         }
         switch transportError.code {
         case .timeout:
