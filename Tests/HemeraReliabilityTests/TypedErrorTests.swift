@@ -43,10 +43,16 @@ extension Reliability {
         @Test("Acts racing the connection's drain and close end in HemeraErrors")
         func natsErrorsAreTyped() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["n"] ?? .null }
                 try await service.ready()
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli")
+                )
                 let names = Counter()
                 await withTaskGroup(of: Void.self) { group in
                     for worker in 0..<4 {
@@ -57,7 +63,10 @@ extension Reliability {
                             while clock.now - start < .milliseconds(800) {
                                 n += 1
                                 let (result, _) = await outcome {
-                                    try await client.act(["topic": "echo", "cmd": "get", "n": .integer(Int64(worker * 1000 + n))], timeout: .milliseconds(500))
+                                    try await client.act(
+                                        ["topic": "echo", "cmd": "get", "n": .integer(Int64(worker * 1000 + n))],
+                                        timeout: .milliseconds(500)
+                                    )
                                 }
                                 switch result {
                                 case .success: names.add("ok")
