@@ -60,7 +60,7 @@ extension Reliability {
                             let clock = ContinuousClock()
                             let start = clock.now
                             var n = 0
-                            while clock.now - start < .milliseconds(800) {
+                            while clock.now - start < .milliseconds(1500) {
                                 n += 1
                                 let (result, _) = await outcome {
                                     try await client.act(
@@ -78,11 +78,17 @@ extension Reliability {
                     group.addTask {
                         try? await Task.sleep(for: .milliseconds(100))
                         await client.close()
+                        names.add("closed")
                     }
                 }
                 print("acts racing close: \(names.all)")
                 #expect(names.all.keys.allSatisfy { !$0.hasPrefix("UntypedError") }, "\(names.all)")
-                #expect(names["ClosedError"] > 0)
+                // Once closed, a call fails with the typed ClosedError.
+                try await waitUntil { names["closed"] > 0 }
+                let (after, _) = await outcome {
+                    try await client.act(["topic": "echo", "cmd": "get"], timeout: .milliseconds(300))
+                }
+                #expect(after == .failure(.closed))
                 await service.close()
             }
         }
