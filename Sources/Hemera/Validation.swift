@@ -182,10 +182,16 @@ public struct ValidationRule<Root>: Sendable {
     public static var maxBytesPerCharacter: Int { 32 }
 
     /// The string's UTF-8 encoding must be at most `limit` bytes.
-    public static func maxBytes(_ field: String, _ keyPath: any KeyPath<Root, String> & Sendable, _ limit: Int) -> Self {
+    public static func maxBytes(_ field: String, _ keyPath: any KeyPath<Root, String> & Sendable, _ limit: Int)
+        -> Self
+    {
         Self(field: field, schema: ["rule": "maxBytes", "max": .integer(Int64(limit))]) { root in
             if root[keyPath: keyPath].utf8.count <= limit { return nil }
-            return ValidationIssue(message: "\(field): must be at most \(limit) bytes", path: [field], type: "string.max")
+            return ValidationIssue(
+                message: "\(field): must be at most \(limit) bytes",
+                path: [field],
+                type: "string.max"
+            )
         }
     }
 

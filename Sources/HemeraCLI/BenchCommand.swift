@@ -78,7 +78,9 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if serve {
             let responder = try await startResponder()
-            Console.err("hemera bench: responder on \(NATSRedaction.redact(options.url)), topic \(BenchEcho.topic); stop with SIGINT")
+            Console.err(
+                "hemera bench: responder on \(NATSRedaction.redact(options.url)), topic \(BenchEcho.topic); stop with SIGINT"
+            )
             _ = await TerminationSignal.wait()
             await responder.close()
             return

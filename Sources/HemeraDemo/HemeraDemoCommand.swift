@@ -111,7 +111,9 @@ struct Serve: AsyncParsableCommand {
         say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.redactedURL) (pid \(getpid()))")
         switch await HemeraConnect.waitForSignalOrConnectionLoss(hemera) {
         case .signal(let signal):
-            say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
+            say(
+                "\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)"
+            )
             await hemera.close()
             say("closed")
         case .connectionLost(let reason):
@@ -137,7 +139,8 @@ struct TourCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tour",
         abstract: "Calls every service and prints each call and its result.",
-        discussion: "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise, 2 when --wait-for services did not answer, 4 when NATS cannot be reached (as `hemera`)."
+        discussion:
+            "Exits 0 when every call behaved as expected (including the expected errors), 1 otherwise, 2 when --wait-for services did not answer, 4 when NATS cannot be reached (as `hemera`)."
     )
 
     @OptionGroup var options: ServerOptions

@@ -52,7 +52,10 @@ final class Timeline: Sendable {
 func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) }
 func seconds(_ duration: Duration?) -> String {
     guard let duration else { return "never" }
-    return String(format: "%.2f s", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+    return String(
+        format: "%.2f s",
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    )
 }
 
 /// `make chaos`: restart, cluster-kill and overload scenarios against a service process
@@ -78,7 +81,14 @@ extension Reliability {
             return try await body(process, sampler)
         }
 
-        func report(_ name: String, _ timeline: Timeline, recovery: Duration?, peak: Int, final: Int, extra: String = "") {
+        func report(
+            _ name: String,
+            _ timeline: Timeline,
+            recovery: Duration?,
+            peak: Int,
+            final: Int,
+            extra: String = ""
+        ) {
             let (ok, total) = timeline.counts
             print(
                 "CHAOS \(name): success \(ok)/\(total) = \(String(format: "%.4f", timeline.ratio)); "
@@ -88,7 +98,8 @@ extension Reliability {
         }
 
         /// Steady acts from `workers` tasks until `duration` passed.
-        func steadyActs(_ client: Hemera, workers: Int, duration: Duration, idempotent: Bool, timeline: Timeline) async {
+        func steadyActs(_ client: Hemera, workers: Int, duration: Duration, idempotent: Bool, timeline: Timeline) async
+        {
             let clock = ContinuousClock()
             let start = clock.now
             await withTaskGroup(of: Void.self) { group in
@@ -97,7 +108,9 @@ extension Reliability {
                         var n = 0
                         while clock.now - start < duration {
                             n += 1
-                            var pattern: Pattern = ["topic": "lifecycle", "cmd": "work", "n": .integer(Int64(worker * 1_000_000 + n))]
+                            var pattern: Pattern = [
+                                "topic": "lifecycle", "cmd": "work", "n": .integer(Int64(worker * 1_000_000 + n)),
+                            ]
                             if idempotent { pattern.options["idempotent"] = true }
                             let ok = (try? await client.act(pattern, timeout: .seconds(1))) != nil
                             timeline.record(ok)
@@ -111,11 +124,22 @@ extension Reliability {
         @Test func restart() async throws {
             try await withNATSServer { server in
                 try await withServiceProcess(url: server.url, delay: 0) { process, sampler in
-                    let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                    let client = try await connectHemera(
+                        faultOptions([server.url], name: "cli"),
+                        options: hemeraOptions("cli")
+                    )
                     let timeline = Timeline()
                     let fault = PthreadLock<ContinuousClock.Instant?>(nil)
                     await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await steadyActs(client, workers: 4, duration: .seconds(8), idempotent: true, timeline: timeline) }
+                        group.addTask {
+                            await steadyActs(
+                                client,
+                                workers: 4,
+                                duration: .seconds(8),
+                                idempotent: true,
+                                timeline: timeline
+                            )
+                        }
                         group.addTask {
                             try? await Task.sleep(for: .seconds(2))
                             fault.withLock { $0 = .now }
@@ -126,7 +150,13 @@ extension Reliability {
                     }
                     try await Task.sleep(for: .seconds(2))
                     let recovery = fault.withLock { $0 }.flatMap { timeline.recovery(after: $0) }
-                    report("restart (1 s outage)", timeline, recovery: recovery, peak: sampler.peakKiB, final: residentKiB(of: process.process.processIdentifier))
+                    report(
+                        "restart (1 s outage)",
+                        timeline,
+                        recovery: recovery,
+                        peak: sampler.peakKiB,
+                        final: residentKiB(of: process.process.processIdentifier)
+                    )
                     #expect(recovery != nil)
                     await client.close()
                 }
@@ -139,13 +169,26 @@ extension Reliability {
                 try await withServiceProcess(url: urls[0], delay: 0) { process, sampler in
                     let client = try await connectHemera(
                         faultOptions([urls[2], urls[1]], name: "cli"),
-                        options: hemeraOptions("cli", retry: RetryPolicy(maxAttempts: 6, initialBackoff: .milliseconds(20)))
+                        options: hemeraOptions(
+                            "cli",
+                            retry: RetryPolicy(maxAttempts: 6, initialBackoff: .milliseconds(20))
+                        )
                     )
-                    try await waitUntil { (try? await client.act(["topic": "lifecycle", "cmd": "work", "n": 0])) != nil }
+                    try await waitUntil {
+                        (try? await client.act(["topic": "lifecycle", "cmd": "work", "n": 0])) != nil
+                    }
                     let timeline = Timeline()
                     let fault = PthreadLock<ContinuousClock.Instant?>(nil)
                     await withTaskGroup(of: Void.self) { group in
-                        group.addTask { await steadyActs(client, workers: 4, duration: .seconds(8), idempotent: true, timeline: timeline) }
+                        group.addTask {
+                            await steadyActs(
+                                client,
+                                workers: 4,
+                                duration: .seconds(8),
+                                idempotent: true,
+                                timeline: timeline
+                            )
+                        }
                         group.addTask {
                             try? await Task.sleep(for: .seconds(2))
                             fault.withLock { $0 = .now }
@@ -153,7 +196,13 @@ extension Reliability {
                         }
                     }
                     let recovery = fault.withLock { $0 }.flatMap { timeline.recovery(after: $0) }
-                    report("cluster kill (service's node)", timeline, recovery: recovery, peak: sampler.peakKiB, final: residentKiB(of: process.process.processIdentifier))
+                    report(
+                        "cluster kill (service's node)",
+                        timeline,
+                        recovery: recovery,
+                        peak: sampler.peakKiB,
+                        final: residentKiB(of: process.process.processIdentifier)
+                    )
                     #expect(timeline.ratio >= 0.99)
                     await client.close()
                 }
@@ -169,7 +218,10 @@ extension Reliability {
                     let replies = Counter()
                     let inbox = try client.subscribe(to: "chaos.replies.>") { message in
                         let text = String(decoding: message.payload, as: UTF8.self)
-                        replies.add(text.contains("\"OverloadedError\"") ? "overloaded" : text.contains("\"error\":null") ? "ok" : "other")
+                        replies.add(
+                            text.contains("\"OverloadedError\"")
+                                ? "overloaded" : text.contains("\"error\":null") ? "ok" : "other"
+                        )
                     }
                     let count = 50_000
                     let clock = ContinuousClock()
@@ -177,24 +229,34 @@ extension Reliability {
                     for n in 0..<count {
                         try client.publish(
                             to: "lifecycle",
-                            payload: Array(#"{"pattern":{"topic":"lifecycle","cmd":"work","n":\#(n)},"meta":{},"delegate":{},"trace":{},"request":{"id":"r\#(n)","type":"request"}}"#.utf8),
+                            payload: Array(
+                                #"{"pattern":{"topic":"lifecycle","cmd":"work","n":\#(n)},"meta":{},"delegate":{},"trace":{},"request":{"id":"r\#(n)","type":"request"}}"#
+                                    .utf8
+                            ),
                             replyTo: "chaos.replies.\(n)"
                         )
                     }
                     try await client.flush(timeout: .seconds(10))
                     // Recovery: how long after the flood was sent a normal call succeeds again.
                     let flooded = clock.now
-                    let caller = try await connectHemera(faultOptions([server.url], name: "probe"), options: hemeraOptions("probe", retry: nil))
+                    let caller = try await connectHemera(
+                        faultOptions([server.url], name: "probe"),
+                        options: hemeraOptions("probe", retry: nil)
+                    )
                     var recovered: Duration?
                     while clock.now - flooded < .seconds(30) {
-                        if (try? await caller.act(["topic": "lifecycle", "cmd": "work", "n": -1], timeout: .seconds(5))) != nil {
+                        if (try? await caller.act(["topic": "lifecycle", "cmd": "work", "n": -1], timeout: .seconds(5)))
+                            != nil
+                        {
                             recovered = clock.now - flooded
                             break
                         }
                         try await Task.sleep(for: .milliseconds(20))
                     }
                     await caller.close()
-                    try await waitUntil(timeout: .seconds(60)) { replies["ok"] + replies["overloaded"] + replies["other"] >= count }
+                    try await waitUntil(timeout: .seconds(60)) {
+                        replies["ok"] + replies["overloaded"] + replies["other"] >= count
+                    }
                     let answeredIn = clock.now - start
                     let peak = sampler.peakKiB
                     try await Task.sleep(for: .seconds(3))
@@ -202,8 +264,13 @@ extension Reliability {
                     for _ in 0..<replies["ok"] { timeline.record(true) }
                     for _ in 0..<(count - replies["ok"]) { timeline.record(false) }
                     report(
-                        "overload (50,000 requests, 2 s handler)", timeline, recovery: recovered, peak: peak, final: residentKiB(of: pid),
-                        extra: "idle RSS \(mib(idle)); replies \(replies.all) all within \(seconds(answeredIn)) (success = ran; the rest OverloadedError at once; recovery = first normal call answered after the flood)"
+                        "overload (50,000 requests, 2 s handler)",
+                        timeline,
+                        recovery: recovered,
+                        peak: peak,
+                        final: residentKiB(of: pid),
+                        extra:
+                            "idle RSS \(mib(idle)); replies \(replies.all) all within \(seconds(answeredIn)) (success = ran; the rest OverloadedError at once; recovery = first normal call answered after the flood)"
                     )
                     #expect(replies["ok"] + replies["overloaded"] == count)
                     withExtendedLifetime(inbox) {}

@@ -23,9 +23,15 @@ extension Reliability {
         @Test("products:update refuses a price of Int64.max and a 1-character name of 200 KB; the cart keeps serving")
         func demoValidationBounds() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 try await DemoService.start([.products, .cart], on: service)
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli")
+                )
 
                 let price = await #expect(throws: HemeraError.self) {
                     try await client.act(UpdateProduct(id: 1, priceCents: Int.max))
@@ -38,7 +44,9 @@ extension Reliability {
                 }
                 #expect(name?.name == .validation)
                 // Within the limits: accepted.
-                let updated = try await client.act(UpdateProduct(id: 3, name: "Sticker \u{1F600}", priceCents: 100_000_000))
+                let updated = try await client.act(
+                    UpdateProduct(id: 3, name: "Sticker \u{1F600}", priceCents: 100_000_000)
+                )
                 #expect(updated.priceCents == 100_000_000)
                 // The list stays small enough for every client.
                 let products = try await client.act(ListProducts())
@@ -56,14 +64,23 @@ extension Reliability {
         func showCartOverflowIsTyped() async throws {
             try await withNATSServer { server in
                 // A products service that is not ours (or holds old data): its prices are not bounded.
-                let products = try await connectHemera(faultOptions([server.url], name: "products"), options: hemeraOptions("products"))
+                let products = try await connectHemera(
+                    faultOptions([server.url], name: "products"),
+                    options: hemeraOptions("products")
+                )
                 try products.add(GetProduct.self) { request, _ in
                     Product(id: request.id, name: "gold", priceCents: Int.max)
                 }
                 try await products.ready()
-                let cart = try await connectHemera(faultOptions([server.url], name: "cart"), options: hemeraOptions("cart"))
+                let cart = try await connectHemera(
+                    faultOptions([server.url], name: "cart"),
+                    options: hemeraOptions("cart")
+                )
                 try await DemoService.start([.cart], on: cart)
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli")
+                )
                 _ = try await client.act(AddProduct(productId: 7, quantity: 2))
                 let overflow = await #expect(throws: HemeraError.self) { try await client.act(ShowCart()) }
                 #expect(overflow?.name == .range)
@@ -80,10 +97,16 @@ extension Reliability {
         @Test("The length rule bounds a string's bytes too: one character with 100,000 marks fails 1...100")
         func lengthRuleBoundsBytes() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 try service.add(RenameThing.self) { request, _ in request.name.count }
                 try await service.ready()
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli")
+                )
                 #expect(try await client.act(RenameThing(name: "Zoë 👩‍👩‍👧‍👦")) == 5)
                 #expect(try await client.act(RenameThing(name: zalgo(30))) == 1)
                 let error = await #expect(throws: HemeraError.self) {

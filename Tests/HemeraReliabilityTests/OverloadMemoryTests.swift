@@ -16,7 +16,9 @@ func slowRequestEnvelope(_ n: Int) -> [UInt8] {
 extension Reliability {
     @Suite("Overload: a flood of slow requests is bounded by default", .timeLimit(.minutes(2)))
     struct OverloadMemoryTests {
-        @Test("30,000 slow requests: at most the default bound run, the rest get OverloadedError at once, memory bounded")
+        @Test(
+            "30,000 slow requests: at most the default bound run, the rest get OverloadedError at once, memory bounded"
+        )
         func floodOfSlowRequestsIsBounded() async throws {
             try await withNATSServer { server in
                 let service = try await connectHemera(
@@ -38,7 +40,10 @@ extension Reliability {
                 let clock = ContinuousClock()
                 let inbox = try client.subscribe(to: "flood.replies.>") { message in
                     let text = String(decoding: message.payload, as: UTF8.self)
-                    replies.add(text.contains("\"OverloadedError\"") ? "overloaded" : text.contains("\"error\":null") ? "ok" : "other")
+                    replies.add(
+                        text.contains("\"OverloadedError\"")
+                            ? "overloaded" : text.contains("\"error\":null") ? "ok" : "other"
+                    )
                     firstReply.set { $0 ?? clock.now }
                 }
                 try await client.flush(timeout: .seconds(5))

@@ -62,7 +62,9 @@ extension Reliability {
                 for n in 0..<count {
                     try peer.publish(
                         to: "abuse",
-                        payload: Array(#"{"pattern":{"topic":"abuse","cmd":"echo"},"request":{"id":"x","type":"request"}}"#.utf8),
+                        payload: Array(
+                            #"{"pattern":{"topic":"abuse","cmd":"echo"},"request":{"id":"x","type":"request"}}"#.utf8
+                        ),
                         replyTo: "forbidden.\(n)"
                     )
                     // Paced, so that the event consumers keep up and every refusal is seen.

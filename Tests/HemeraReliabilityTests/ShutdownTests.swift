@@ -10,7 +10,10 @@ extension Reliability {
         @Test("close() while the server is down returns promptly")
         func closeWhileServerDown() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 try service.add(["topic": "down", "cmd": "x"]) { _, _ in true }
                 try await service.ready()
                 server.stop()
@@ -28,7 +31,10 @@ extension Reliability {
         @Test("A handler still running after the grace period: its caller gets a typed UnavailableError at once")
         func handlerPastGracePeriod() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 let started = Counter()
                 try service.add(["topic": "stuck", "cmd": "work"]) { _, _ in
                     started.add("n")
@@ -36,14 +42,20 @@ extension Reliability {
                     return true
                 }
                 try await service.ready()
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli", retry: nil))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli", retry: nil)
+                )
                 let clock = ContinuousClock()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for n in 0..<3 {
                         group.addTask {
                             let start = clock.now
                             let (result, _) = await outcome {
-                                try await client.act(["topic": "stuck", "cmd": "work", "n": .integer(Int64(n))], timeout: .seconds(10))
+                                try await client.act(
+                                    ["topic": "stuck", "cmd": "work", "n": .integer(Int64(n))],
+                                    timeout: .seconds(10)
+                                )
                             }
                             let took = clock.now - start
                             // Before: no reply at all until the caller's own 10 s timeout.

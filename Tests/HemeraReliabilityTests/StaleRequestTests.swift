@@ -55,12 +55,17 @@ extension Reliability {
                 try await server.start()
                 // Both connections are back and anything buffered has been delivered.
                 try await waitUntil {
-                    (try? await client.act(["topic": "cart", "cmd": "addProduct", "id": "probe"], timeout: .milliseconds(300)))
+                    (try? await client.act(
+                        ["topic": "cart", "cmd": "addProduct", "id": "probe"],
+                        timeout: .milliseconds(300)
+                    ))
                         == true
                 }
                 try await Task.sleep(for: .milliseconds(500))
                 let ranAnyway = (0..<40).filter { failures["failed-\($0)"] > 0 && executed["down-\($0)"] > 0 }
-                print("stale requests: failures \(failures.all.filter { !$0.key.hasPrefix("failed-") }), ran anyway: \(ranAnyway.count)")
+                print(
+                    "stale requests: failures \(failures.all.filter { !$0.key.hasPrefix("failed-") }), ran anyway: \(ranAnyway.count)"
+                )
                 #expect(failures[HemeraError.Name.unavailable.rawValue] == 40, "\(failures.all)")
                 #expect(ranAnyway.isEmpty, "handlers ran for callers that had given up: \(ranAnyway)")
                 await client.close()

@@ -43,10 +43,16 @@ extension Reliability {
         @Test("Acts racing the connection's drain and close end in HemeraErrors")
         func natsErrorsAreTyped() async throws {
             try await withNATSServer { server in
-                let service = try await connectHemera(faultOptions([server.url], name: "svc"), options: hemeraOptions("svc"))
+                let service = try await connectHemera(
+                    faultOptions([server.url], name: "svc"),
+                    options: hemeraOptions("svc")
+                )
                 try service.add(["topic": "echo", "cmd": "get"]) { pattern, _ in pattern["n"] ?? .null }
                 try await service.ready()
-                let client = try await connectHemera(faultOptions([server.url], name: "cli"), options: hemeraOptions("cli"))
+                let client = try await connectHemera(
+                    faultOptions([server.url], name: "cli"),
+                    options: hemeraOptions("cli")
+                )
                 let names = Counter()
                 await withTaskGroup(of: Void.self) { group in
                     for worker in 0..<4 {
@@ -54,10 +60,13 @@ extension Reliability {
                             let clock = ContinuousClock()
                             let start = clock.now
                             var n = 0
-                            while clock.now - start < .milliseconds(800) {
+                            while clock.now - start < .milliseconds(1500) {
                                 n += 1
                                 let (result, _) = await outcome {
-                                    try await client.act(["topic": "echo", "cmd": "get", "n": .integer(Int64(worker * 1000 + n))], timeout: .milliseconds(500))
+                                    try await client.act(
+                                        ["topic": "echo", "cmd": "get", "n": .integer(Int64(worker * 1000 + n))],
+                                        timeout: .milliseconds(500)
+                                    )
                                 }
                                 switch result {
                                 case .success: names.add("ok")
@@ -69,11 +78,17 @@ extension Reliability {
                     group.addTask {
                         try? await Task.sleep(for: .milliseconds(100))
                         await client.close()
+                        names.add("closed")
                     }
                 }
                 print("acts racing close: \(names.all)")
                 #expect(names.all.keys.allSatisfy { !$0.hasPrefix("UntypedError") }, "\(names.all)")
-                #expect(names["ClosedError"] > 0)
+                // Once closed, a call fails with the typed ClosedError.
+                try await waitUntil { names["closed"] > 0 }
+                let (after, _) = await outcome {
+                    try await client.act(["topic": "echo", "cmd": "get"], timeout: .milliseconds(300))
+                }
+                #expect(after == .failure(.closed))
                 await service.close()
             }
         }
