@@ -582,8 +582,18 @@ final class _DecoderState {
 
 struct _Decoder: Decoder {
     let state: _DecoderState
-    let node: _Node
+    /// The value's entry alone (its tape's bytes are the state's): three words, so the value fits
+    /// an existential's inline buffer and handing it out as `any Decoder` allocates nothing.
+    let entry: UnsafePointer<_Entry>
     let depth: Int
+
+    init(state: _DecoderState, node: _Node, depth: Int) {
+        self.state = state
+        self.entry = node.entry
+        self.depth = depth
+    }
+
+    var node: _Node { _Node(entry: entry, base: state.tape.base) }
 
     var codingPath: [any CodingKey] { state.codingPath(depth) }
     var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
@@ -1030,8 +1040,18 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
 
 struct _SingleValueDecoder: SingleValueDecodingContainer {
     let state: _DecoderState
-    let node: _Node
+    /// The value's entry alone (its tape's bytes are the state's): three words, so the value fits
+    /// an existential's inline buffer and handing it out as `any SingleValueDecodingContainer` allocates nothing.
+    let entry: UnsafePointer<_Entry>
     let depth: Int
+
+    init(state: _DecoderState, node: _Node, depth: Int) {
+        self.state = state
+        self.entry = node.entry
+        self.depth = depth
+    }
+
+    var node: _Node { _Node(entry: entry, base: state.tape.base) }
 
     var codingPath: [any CodingKey] { state.codingPath(depth) }
 
