@@ -26,7 +26,11 @@ import Testing
         }
         // Int64.min itself is fine.
         let payload = Array(#"{"a":-9223372036854775808,"b":1}"#.utf8)
-        let received = ReceivedPattern(value: try EnvelopeParser.parse(payload), payload: payload, range: 0..<payload.count)
+        let received = ReceivedPattern(
+            value: try EnvelopeParser.parse(payload),
+            payload: payload,
+            range: 0..<payload.count
+        )
         #expect(try decodeValidated(Wide.self, from: received, mode: .strict).a == .min)
     }
 
@@ -41,10 +45,15 @@ import Testing
             let client = try await env.hemera()
             // Written as -9.223372036854776e+18: an integer beyond Int64, whose double is Int64.min's.
             let error = await hemeraError {
-                try await client.act(["topic": "math", "cmd": "add", "a": .double(-9_223_372_036_854_775_809.0), "b": 0])
+                try await client.act([
+                    "topic": "math", "cmd": "add", "a": .double(-9_223_372_036_854_775_809.0), "b": 0,
+                ])
             }
             #expect(error?.name == .validation)
-            #expect(error?.message.contains("expected an integer from") == true, "\(String(describing: error?.message))")
+            #expect(
+                error?.message.contains("expected an integer from") == true,
+                "\(String(describing: error?.message))"
+            )
             #expect(reached.count == 0)
         }
     }

@@ -35,11 +35,14 @@ func makeCase<T: Codable>(_ name: String, _ type: T.Type, _ bytes: [UInt8], oper
     let foundationEncoder = JSONEncoder()
     precondition((try? hemeraDecoder.decode(T.self, from: bytes)) != nil, "\(name) does not decode")
     return Case(
-        name: name, bytes: bytes.count, operations: operations,
+        name: name,
+        bytes: bytes.count,
+        operations: operations,
         hemeraDecode: { blackHole(try hemeraDecoder.decode(T.self, from: bytes)) },
         foundationDecode: { blackHole(try foundationDecoder.decode(T.self, from: data)) },
         hemeraEncode: { blackHole(try hemeraEncoder.encode(value)) },
-        foundationEncode: { blackHole(try foundationEncoder.encode(value)) })
+        foundationEncode: { blackHole(try foundationEncoder.encode(value)) }
+    )
 }
 
 let cases = [
@@ -84,7 +87,8 @@ for _ in 0..<rounds {
 
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
-    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
 print("shape | bytes | decode: HemeraJSON µs | decode ×Foundation | encode ×Foundation")
@@ -92,6 +96,7 @@ print("--- | ---: | ---: | ---: | ---:")
 for (index, shape) in cases.enumerated() {
     print(
         "\(shape.name) | \(shape.bytes) | \(String(format: "%.2f", median(decodeTimes[index]) / 1000)) | "
-            + "\(String(format: "%.2f", median(decodeRatios[index])))× | \(String(format: "%.2f", median(encodeRatios[index])))×")
+            + "\(String(format: "%.2f", median(decodeRatios[index])))× | \(String(format: "%.2f", median(encodeRatios[index])))×"
+    )
 }
 print("(\(rounds) interleaved rounds, medians)")

@@ -64,13 +64,19 @@ public struct Record: Codable, Sendable, Equatable {
 public enum Shapes {
     public static let envelopeBytes: [UInt8] = Array(
         #"{"pattern":{"topic":"math","cmd":"add","a":1,"b":2},"meta":{},"delegate":{},"trace":{"spanId":"TKVEFGVQJ18UTPY1SKY8IK","traceId":"TKVEFGVQJ18UTPY1SKY8Q0","timestamp":457219.201649,"service":"math","method":"a:1,b:2,cmd:add,topic:math"},"request":{"id":"TKVEFGVQJ18UTPY1SKY8XG","type":"request","service":"math","method":"a:1,b:2,cmd:add,topic:math"}}"#
-            .utf8)
+            .utf8
+    )
 
     public static let products: [Product] = (0..<8).map { index in
         Product(
-            id: 10_000 + index, sku: "SKU-\(4_000 + index)", name: "Product number \(index)",
-            price: Double(index) * 3.25 + 0.99, inStock: index % 2 == 0, discount: index % 3 == 0 ? 0.15 : nil,
-            category: index % 4 == 0 ? nil : "category-\(index % 4)")
+            id: 10_000 + index,
+            sku: "SKU-\(4_000 + index)",
+            name: "Product number \(index)",
+            price: Double(index) * 3.25 + 0.99,
+            inStock: index % 2 == 0,
+            discount: index % 3 == 0 ? 0.15 : nil,
+            category: index % 4 == 0 ? nil : "category-\(index % 4)"
+        )
     }
 
     public static let fiveStrings: FiveStrings = {
@@ -82,9 +88,14 @@ public enum Shapes {
 
     public static let records: [Record] = (0..<470).map { index in
         Record(
-            id: index, name: "Record \(index) name", email: "user\(index)@example.com",
-            score: Double(index) / 7, active: index % 3 != 0, tags: ["t\(index % 5)", "group-\(index % 9)"],
-            parent: index % 4 == 0 ? nil : index / 2)
+            id: index,
+            name: "Record \(index) name",
+            email: "user\(index)@example.com",
+            score: Double(index) / 7,
+            active: index % 3 != 0,
+            tags: ["t\(index % 5)", "group-\(index % 9)"],
+            parent: index % 4 == 0 ? nil : index / 2
+        )
     }
 
     /// JSON text as Foundation's encoder writes it (sorted keys off, compact).
