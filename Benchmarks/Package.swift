@@ -66,6 +66,9 @@ let package = Package(
             ],
             path: "Sources/CostProbe"
         ),
+        // The JSON shapes of issue 11 (envelope with trace, product list, five strings, 64 KB of
+        // records), shared by JSONBenchmarks and JSONRatio.
+        .target(name: "JSONShapes", path: "Sources/JSONShapes"),
         // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
         .executableTarget(
             name: "ActProbe",
@@ -79,11 +82,19 @@ let package = Package(
         .executableTarget(
             name: "JSONBenchmarks",
             dependencies: [
+                "JSONShapes",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "HemeraJSON", package: root),
             ],
             path: "Benchmarks/JSONBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Interleaved HemeraJSON/Foundation ratios on the same shapes, medians over rounds (not a
+        // benchmark: `swift run -c release JSONRatio`; docs/performance.md).
+        .executableTarget(
+            name: "JSONRatio",
+            dependencies: ["JSONShapes", .product(name: "HemeraJSON", package: root)],
+            path: "Sources/JSONRatio"
         ),
     ]
 )

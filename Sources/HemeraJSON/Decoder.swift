@@ -3,11 +3,11 @@
 public import FoundationEssentials
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// Decodes `Decodable` values from JSON, with the strategies of Foundation's `JSONDecoder`.
@@ -146,11 +146,16 @@ public struct HemeraJSONDecoder: Sendable {
     /// Parses `buffer` onto `tape`, with this decoder's limits; errors as `DecodingError`s.
     func parse(_ buffer: UnsafeRawBufferPointer, onto tape: _Tape) throws(DecodingError) {
         guard buffer.count <= maxInputLength else {
-            throw _Errors.limit("the input has \(buffer.count) bytes, more than the limit of \(maxInputLength)", path: [])
+            throw _Errors.limit(
+                "the input has \(buffer.count) bytes, more than the limit of \(maxInputLength)",
+                path: []
+            )
         }
         guard buffer.count > 0 else {
             let error = JSONSyntaxError(reason: "the input is empty", line: 1, column: 0, position: 0)
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: error.description, underlyingError: error)
+            )
         }
         do {
             try tape.parse(buffer, maxDepth: maxDepth, rejectsDuplicates: !allowsDuplicateKeys)
@@ -165,7 +170,9 @@ public struct HemeraJSONDecoder: Sendable {
             return _Errors.limit(text, path: [])
         case .syntax(let failure):
             let error = JSONSyntaxError(failure, in: buffer)
-            return DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: error.description, underlyingError: error))
+            return DecodingError.dataCorrupted(
+                .init(codingPath: [], debugDescription: error.description, underlyingError: error)
+            )
         }
     }
 }
@@ -235,7 +242,11 @@ final class _DecoderState {
         optionsPointer = options
         maxDepth = options.pointee.maxDepth
         convertsStrings = options.pointee.convertsStrings
-        if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+        if case .useDefaultKeys = options.pointee.keyDecodingStrategy {
+            usesDefaultKeys = true
+        } else {
+            usesDefaultKeys = false
+        }
         allowsDuplicateKeys = options.pointee.allowsDuplicateKeys
         isShared = shared
         path.reserveCapacity(8)
@@ -286,7 +297,11 @@ final class _DecoderState {
         optionsPointer = options
         maxDepth = options.pointee.maxDepth
         convertsStrings = options.pointee.convertsStrings
-        if case .useDefaultKeys = options.pointee.keyDecodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
+        if case .useDefaultKeys = options.pointee.keyDecodingStrategy {
+            usesDefaultKeys = true
+        } else {
+            usesDefaultKeys = false
+        }
         allowsDuplicateKeys = options.pointee.allowsDuplicateKeys
     }
 
@@ -297,7 +312,9 @@ final class _DecoderState {
         tape.trim()
     }
 
-    private func transientContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<Key> {
+    private func transientContainer<Key: CodingKey>(_: Key.Type, object: _Node, depth: Int) -> KeyedDecodingContainer<
+        Key
+    > {
         let frame = _KeyedFrame(state: self, object: object, depth: depth)
         transientFrames.append(frame)
         return KeyedDecodingContainer(_KeyedDecoder<Key>(frame: frame))
@@ -434,7 +451,9 @@ final class _DecoderState {
     }
 
     private func outOfRange<I: FixedWidthInteger>(
-        _ type: I.Type, found: String, _ path: () -> [any CodingKey]
+        _ type: I.Type,
+        found: String,
+        _ path: () -> [any CodingKey]
     ) -> DecodingError {
         _Errors.invalid(expected: "an integer from \(I.min) to \(I.max)", found: found, path: path())
     }
@@ -446,7 +465,8 @@ final class _DecoderState {
         case .null: throw _Errors.valueNotFound(Double.self, expected: "a number", path: path())
         case .string:
             let text = node.string
-            if case .convertFromString(let positive, let negative, let nan) = options.nonConformingFloatDecodingStrategy {
+            if case .convertFromString(let positive, let negative, let nan) = options.nonConformingFloatDecodingStrategy
+            {
                 if text == positive { return .infinity }
                 if text == negative { return -.infinity }
                 if text == nan { return .nan }
@@ -522,7 +542,9 @@ final class _DecoderState {
     /// An array of scalars, each read by `element` (given the node and its path).
     @inline(__always)
     func unboxArray<E>(
-        _ node: _Node, depth: Int, _ element: (_Node, () -> [any CodingKey]) throws -> E
+        _ node: _Node,
+        depth: Int,
+        _ element: (_Node, () -> [any CodingKey]) throws -> E
     ) throws -> [E] {
         guard node.kind == .array else {
             let path = codingPath(depth)
@@ -582,8 +604,18 @@ final class _DecoderState {
 
 struct _Decoder: Decoder {
     let state: _DecoderState
-    let node: _Node
+    /// The value's entry alone (its tape's bytes are the state's): three words, so the value fits
+    /// an existential's inline buffer and handing it out as `any Decoder` allocates nothing.
+    let entry: UnsafePointer<_Entry>
     let depth: Int
+
+    init(state: _DecoderState, node: _Node, depth: Int) {
+        self.state = state
+        self.entry = node.entry
+        self.depth = depth
+    }
+
+    var node: _Node { _Node(entry: entry, base: state.tape.base) }
 
     var codingPath: [any CodingKey] { state.codingPath(depth) }
     var userInfo: [CodingUserInfoKey: Any] { state.userInfo }
@@ -591,7 +623,12 @@ struct _Decoder: Decoder {
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard node.kind == .object else {
             if node.isNull { throw _Errors.valueNotFound([String: Any].self, expected: "an object", path: codingPath) }
-            throw _Errors.typeMismatch([String: Any].self, expected: "an object", found: node.described, path: codingPath)
+            throw _Errors.typeMismatch(
+                [String: Any].self,
+                expected: "an object",
+                found: node.described,
+                path: codingPath
+            )
         }
         try checkDepth()
         return state.keyedContainer(Key.self, object: node, depth: depth)
@@ -889,7 +926,8 @@ struct _KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     func nestedContainer<NestedKey: CodingKey>(
-        keyedBy type: NestedKey.Type, forKey key: Key
+        keyedBy type: NestedKey.Type,
+        forKey key: Key
     ) throws -> KeyedDecodingContainer<NestedKey> {
         try _Decoder(state: state, node: value(key), depth: depth + 1).container(keyedBy: type)
     }
@@ -939,7 +977,9 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
         guard currentIndex < count! else {
             let path = codingPath + [_JSONKey(index: currentIndex)]
             throw DecodingError.valueNotFound(
-                type, .init(codingPath: path, debugDescription: "\(_dottedPath(path)): is required"))
+                type,
+                .init(codingPath: path, debugDescription: "\(_dottedPath(path)): is required")
+            )
         }
         return next
     }
@@ -1030,8 +1070,18 @@ struct _UnkeyedDecoder: UnkeyedDecodingContainer {
 
 struct _SingleValueDecoder: SingleValueDecodingContainer {
     let state: _DecoderState
-    let node: _Node
+    /// The value's entry alone (its tape's bytes are the state's): three words, so the value fits
+    /// an existential's inline buffer and handing it out as `any SingleValueDecodingContainer` allocates nothing.
+    let entry: UnsafePointer<_Entry>
     let depth: Int
+
+    init(state: _DecoderState, node: _Node, depth: Int) {
+        self.state = state
+        self.entry = node.entry
+        self.depth = depth
+    }
+
+    var node: _Node { _Node(entry: entry, base: state.tape.base) }
 
     var codingPath: [any CodingKey] { state.codingPath(depth) }
 
@@ -1077,7 +1127,10 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
             return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxString($0, $1) }, to: Self.self)
         }
         if Value.self == Int.self {
-            return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxInteger($0, Int.self, $1) }, to: Self.self)
+            return unsafeBitCast(
+                try _scalars(node, state, depth) { try state.unboxInteger($0, Int.self, $1) },
+                to: Self.self
+            )
         }
         if Value.self == Double.self {
             return unsafeBitCast(try _scalars(node, state, depth) { try state.unboxDouble($0, $1) }, to: Self.self)
@@ -1098,7 +1151,10 @@ extension Dictionary: _JSONStringKeyedDictionary where Key == String, Value: Dec
     /// The members of `node`, each read by `element` (given the node and its path).
     @inline(__always)
     private static func _scalars<V>(
-        _ node: _Node, _ state: _DecoderState, _ depth: Int, _ element: (_Node, () -> [any CodingKey]) throws -> V
+        _ node: _Node,
+        _ state: _DecoderState,
+        _ depth: Int,
+        _ element: (_Node, () -> [any CodingKey]) throws -> V
     ) throws -> [String: V] {
         var result: [String: V] = [:]
         result.reserveCapacity(node.count)

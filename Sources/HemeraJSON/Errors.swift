@@ -165,7 +165,8 @@ public struct JSONDecodingIssue: Sendable, Hashable {
         case .dataCorrupted(let context):
             path = strings(context.codingPath)
             message = context.debugDescription
-            kind = context.underlyingError is JSONSyntaxError || context.underlyingError is JSONLimitError
+            kind =
+                context.underlyingError is JSONSyntaxError || context.underlyingError is JSONLimitError
                 ? .invalidJSON : .invalidValue
             joiType = "any.invalid"
         @unknown default:
@@ -202,7 +203,10 @@ public struct JSONLimitError: Error, Sendable, CustomStringConvertible {
 
 enum _Errors {
     static func typeMismatch(
-        _ type: Any.Type, expected: String, found: String, path: [any CodingKey]
+        _ type: Any.Type,
+        expected: String,
+        found: String,
+        path: [any CodingKey]
     ) -> DecodingError {
         .typeMismatch(
             type,

@@ -323,8 +323,10 @@ struct _JSONScanner {
     mutating func value(depth: Int, maxDepth: Int, rejectsDuplicates: Bool = false) throws(Failure) -> JSONValue {
         guard index < bytes.count else { throw fail("unexpected end of input") }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try object(depth: depth + 1, maxDepth: maxDepth, rejectsDuplicates: rejectsDuplicates)
-        case UInt8(ascii: "["): return try array(depth: depth + 1, maxDepth: maxDepth, rejectsDuplicates: rejectsDuplicates)
+        case UInt8(ascii: "{"):
+            return try object(depth: depth + 1, maxDepth: maxDepth, rejectsDuplicates: rejectsDuplicates)
+        case UInt8(ascii: "["):
+            return try array(depth: depth + 1, maxDepth: maxDepth, rejectsDuplicates: rejectsDuplicates)
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)

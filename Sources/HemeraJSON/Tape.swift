@@ -6,11 +6,11 @@
 // returns.
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #elseif canImport(Musl)
-internal import Musl
+    internal import Musl
 #elseif canImport(Darwin)
-internal import Darwin
+    internal import Darwin
 #endif
 
 /// The kinds of JSON values on a tape.
@@ -36,7 +36,8 @@ struct _Entry {
 
     @inline(__always)
     init(kind: _Kind, flags: UInt64 = 0, start: Int, length: Int, payload: UInt64) {
-        tag = UInt64(kind.rawValue) | flags | UInt64(truncatingIfNeeded: start) << 8
+        tag =
+            UInt64(kind.rawValue) | flags | UInt64(truncatingIfNeeded: start) << 8
             | UInt64(truncatingIfNeeded: length) << 36
         self.payload = payload
     }
@@ -156,7 +157,9 @@ final class _Tape {
                 append(_Entry(kind: isObject ? .object : .array, start: start, length: 0, payload: 0))
                 scanner.index += 1
                 scanner.skipSpace()
-                guard scanner.index < end else { throw scanner.fail(isObject ? "unterminated object" : "unterminated array") }
+                guard scanner.index < end else {
+                    throw scanner.fail(isObject ? "unterminated object" : "unterminated array")
+                }
                 if bytes[scanner.index] != (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     entries[count - 1].payload = 1
                     if isObject { try key(&scanner) }
@@ -167,8 +170,13 @@ final class _Tape {
                 let escaped = try scanner.scanString()
                 append(
                     _Entry(
-                        kind: .string, flags: escaped ? _Entry.escaped : 0, start: start + 1,
-                        length: scanner.index - start - 2, payload: 0))
+                        kind: .string,
+                        flags: escaped ? _Entry.escaped : 0,
+                        start: start + 1,
+                        length: scanner.index - start - 2,
+                        payload: 0
+                    )
+                )
             case UInt8(ascii: "t"):
                 try scanner.literal("true")
                 append(_Entry(kind: .true, start: start, length: 4, payload: 0))
@@ -183,11 +191,16 @@ final class _Tape {
                 case .integer(let value):
                     append(
                         _Entry(
-                            kind: .integer, start: start, length: scanner.index - start,
-                            payload: UInt64(bitPattern: value)))
+                            kind: .integer,
+                            start: start,
+                            length: scanner.index - start,
+                            payload: UInt64(bitPattern: value)
+                        )
+                    )
                 case .double(let value):
                     append(
-                        _Entry(kind: .real, start: start, length: scanner.index - start, payload: value.bitPattern))
+                        _Entry(kind: .real, start: start, length: scanner.index - start, payload: value.bitPattern)
+                    )
                 }
             }
             // After a value: close containers, or move to the next member.
@@ -198,7 +211,9 @@ final class _Tape {
                     return
                 }
                 let isObject = entries[container].tag & 0xF == UInt64(_Kind.object.rawValue)
-                guard scanner.index < end else { throw scanner.fail(isObject ? "unterminated object" : "unterminated array") }
+                guard scanner.index < end else {
+                    throw scanner.fail(isObject ? "unterminated object" : "unterminated array")
+                }
                 let byte = bytes[scanner.index]
                 if byte == UInt8(ascii: ",") {
                     scanner.index += 1
@@ -233,8 +248,13 @@ final class _Tape {
         let escaped = try scanner.scanString()
         append(
             _Entry(
-                kind: .string, flags: escaped ? _Entry.escaped : 0, start: start + 1,
-                length: scanner.index - start - 2, payload: 0))
+                kind: .string,
+                flags: escaped ? _Entry.escaped : 0,
+                start: start + 1,
+                length: scanner.index - start - 2,
+                payload: 0
+            )
+        )
         scanner.skipSpace()
         guard scanner.index < scanner.bytes.count, scanner.bytes[scanner.index] == UInt8(ascii: ":") else {
             throw scanner.fail("expected ':'")
@@ -252,7 +272,8 @@ final class _Tape {
         func duplicate(_ key: _Node) -> EnvelopeParser.Failure {
             EnvelopeParser.Failure(
                 reason: "duplicate object key \(_quoted(key.string))",
-                offset: Int(truncatingIfNeeded: key.entry.pointee.tag >> 8 & UInt64(_Entry.maxOffset)) - 1)
+                offset: Int(truncatingIfNeeded: key.entry.pointee.tag >> 8 & UInt64(_Entry.maxOffset)) - 1
+            )
         }
         if keys.count <= 16 {
             for later in 1..<keys.count {
@@ -314,7 +335,8 @@ final class _Tape {
         let synthetic = _Entry.synthetic
         switch value {
         case .null: append(_Entry(kind: .null, flags: synthetic, start: 0, length: 0, payload: 0))
-        case .bool(let flag): append(_Entry(kind: flag ? .true : .false, flags: synthetic, start: 0, length: 0, payload: 0))
+        case .bool(let flag):
+            append(_Entry(kind: flag ? .true : .false, flags: synthetic, start: 0, length: 0, payload: 0))
         case .integer(let number):
             append(_Entry(kind: .integer, flags: synthetic, start: 0, length: 0, payload: UInt64(bitPattern: number)))
         case .double(let number):
@@ -402,7 +424,8 @@ struct _Node {
     @inline(__always) func keyEquals(_ name: UnsafeRawBufferPointer) -> Bool {
         if isEscaped { return Array(string.utf8).elementsEqual(name) }
         let text = self.text
-        return text.count == name.count && (text.count == 0 || memcmp(text.baseAddress!, name.baseAddress!, text.count) == 0)
+        return text.count == name.count
+            && (text.count == 0 || memcmp(text.baseAddress!, name.baseAddress!, text.count) == 0)
     }
 
     /// Whether two keys stand for the same bytes.

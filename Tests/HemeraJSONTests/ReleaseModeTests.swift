@@ -26,7 +26,9 @@ import Testing
             let input = bytes(String(repeating: #"{"a":["#, count: depth) + "1" + String(repeating: "]}", count: depth))
             var value = try JSONValue(parsing: input)
             var levels = 0
-            while case .object(let members) = value, case .array(let elements)? = members["a"], let first = elements.first {
+            while case .object(let members) = value, case .array(let elements)? = members["a"],
+                let first = elements.first
+            {
                 levels += 1
                 value = first
             }
@@ -61,7 +63,9 @@ import Testing
         #expect(input.count > 3_000_000)
         let value = try JSONValue(parsing: input)
         #expect(value.arrayValue?.count == 40_000)
-        struct Product: Decodable { var id: String; var name: String; var price: Double; var tags: [String]; var ok: Bool }
+        struct Product: Decodable {
+            var id: String; var name: String; var price: Double; var tags: [String]; var ok: Bool
+        }
         let products = try HemeraJSONDecoder().decode([Product].self, from: input)
         #expect(products.count == 40_000 && products[39_999].price == 12.5)
     }

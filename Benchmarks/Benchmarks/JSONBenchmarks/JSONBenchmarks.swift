@@ -1,8 +1,11 @@
 // HemeraJSON against Foundation's JSONEncoder/JSONDecoder, in the same run: a small Hemera
-// request and a nested ~10 KiB document, encode and decode, time and mallocs.
+// request, a nested ~10 KiB document, and the shapes of issue 11 (JSONShapes: a request envelope
+// with its trace, a ~1 KB product list, five 64-byte strings, ~64 KB of records), encode and
+// decode, time and mallocs. For ratios under load, JSONRatio interleaves the two libraries.
 import Benchmark
 import Foundation
 import HemeraJSON
+import JSONShapes
 
 struct Meta: Codable, Sendable {
     var id: String
@@ -116,5 +119,34 @@ let benchmarks: @Sendable () -> Void = {
     }
     Benchmark("small request: parse JSONValue") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(try JSONValue(parsing: requestBytes)) }
+    }
+
+    // The shapes of issue 11, decode and encode, both libraries.
+    func shape<T: Codable & Sendable>(_ name: String, _ type: T.Type, _ bytes: [UInt8]) {
+        let data = Data(bytes)
+        let value = try! JSONDecoder().decode(T.self, from: data)
+        Benchmark("\(name): decode HemeraJSON") { benchmark in
+            let decoder = HemeraJSONDecoder()
+            for _ in benchmark.scaledIterations { blackHole(try decoder.decode(T.self, from: bytes)) }
+        }
+        Benchmark("\(name): decode Foundation") { benchmark in
+            let decoder = JSONDecoder()
+            for _ in benchmark.scaledIterations { blackHole(try decoder.decode(T.self, from: data)) }
+        }
+        Benchmark("\(name): encode HemeraJSON") { benchmark in
+            let encoder = HemeraJSONEncoder()
+            for _ in benchmark.scaledIterations { blackHole(try encoder.encode(value)) }
+        }
+        Benchmark("\(name): encode Foundation") { benchmark in
+            let encoder = JSONEncoder()
+            for _ in benchmark.scaledIterations { blackHole(try encoder.encode(value)) }
+        }
+    }
+    shape("envelope with trace", Envelope.self, Shapes.envelopeBytes)
+    shape("1 KB products", [Product].self, Shapes.json(Shapes.products))
+    shape("five 64 B strings", FiveStrings.self, Shapes.json(Shapes.fiveStrings))
+    shape("64 KB records", [Record].self, Shapes.json(Shapes.records))
+    Benchmark("envelope with trace: parse JSONValue") { benchmark in
+        for _ in benchmark.scaledIterations { blackHole(try JSONValue(parsing: Shapes.envelopeBytes)) }
     }
 }
