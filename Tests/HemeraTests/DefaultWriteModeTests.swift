@@ -22,7 +22,8 @@ struct DefaultWriteModeTests {
             let results = try await withThrowingTaskGroup(of: Int64.self) { group in
                 for n in 0..<64 {
                     group.addTask {
-                        try await client.act(["topic": "dwm", "cmd": "echo", "n": .integer(Int64(n))]).integerValue ?? -1
+                        try await client.act(["topic": "dwm", "cmd": "echo", "n": .integer(Int64(n))]).integerValue
+                            ?? -1
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }

@@ -90,7 +90,9 @@ func probe() async throws {
         }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }.value
-    print("\(workload) \(count) acts (\(workload == "lone" ? 1 : window) in flight): \(Int(Double(count) / seconds)) acts/s")
+    print(
+        "\(workload) \(count) acts (\(workload == "lone" ? 1 : window) in flight): \(Int(Double(count) / seconds)) acts/s"
+    )
     await client.close()
     await service.close()
     if external == nil { server.stop() }
