@@ -61,8 +61,10 @@ import Testing
         try await withEnv(kind) { env in
             let (logger, logs) = CapturingLogHandler.logger()
             let service = try await env.hemera { $0.logger = logger }
+            let headers = PthreadLock<[String: String]>([:])
             try service.add(AddAction.Request.self) { request, context in
                 context.logger.info("adding")
+                headers.withLock { $0 = context.requestHeaders }
                 return request.a + request.b
             }
             try await service.ready()
@@ -72,6 +74,9 @@ import Testing
             #expect(entry?.metadata[HemeraContext.LoggerMetadataKey.pattern] == "a:1,b:2,cmd:add,topic:math")
             #expect("\(entry?.metadata[HemeraContext.LoggerMetadataKey.requestId] ?? "")".count > 8)
             #expect("\(entry?.metadata[HemeraContext.LoggerMetadataKey.traceId] ?? "")".count > 8)
+            if kind == .nats {  // the deadline header a Swift caller sends
+                #expect(headers.withLock { $0[HemeraHeaders.timeout] } != nil)
+            }
         }
     }
 }
