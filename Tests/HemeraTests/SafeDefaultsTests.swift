@@ -145,7 +145,7 @@ import Testing
 
     /// `static let cmd = "ping"` (a `String`) does not compile: the requirement has no default
     /// that would silently win. Checked by type-checking a user's file against the built module.
-    @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() throws {
+    @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() async throws {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var modules = testBinary.deletingLastPathComponent()
         while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path) {
@@ -154,8 +154,12 @@ import Testing
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        func typecheck(_ declaration: String) throws -> (status: Int32, output: String) {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ping-\(UUID().uuidString).swift")
+        /// Type-checks a user's file with `swiftc`, waiting for it without blocking a thread of
+        /// Swift's pool (the other tests need them).
+        func typecheck(_ declaration: String) async throws -> (status: Int32, output: String) {
+            let directory = FileManager.default.temporaryDirectory
+            let file = directory.appendingPathComponent("ping-\(UUID().uuidString).swift")
+            let log = directory.appendingPathComponent("ping-\(UUID().uuidString).log")
             try """
             import Hemera
             struct Ping: HemeraPattern {
@@ -164,7 +168,11 @@ import Testing
                 typealias Reply = Bool
             }
             """.write(to: file, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: file) }
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            defer {
+                try? FileManager.default.removeItem(at: file)
+                try? FileManager.default.removeItem(at: log)
+            }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
@@ -172,17 +180,19 @@ import Testing
                 "-I", root.appendingPathComponent("CNats").path,
                 "-I", root.appendingPathComponent("Sources/CJansson").path, file.path,
             ]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
+            let output = try FileHandle(forWritingTo: log)
+            process.standardOutput = output
+            process.standardError = output
+            let (exited, exit) = AsyncStream<Void>.makeStream()
+            process.terminationHandler = { _ in exit.finish() }
             try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            for await _ in exited {}
+            try output.close()
+            return (process.terminationStatus, try String(contentsOf: log, encoding: .utf8))
         }
-        let right = try typecheck(#"static let cmd: String? = "ping""#)
+        let right = try await typecheck(#"static let cmd: String? = "ping""#)
         #expect(right.status == 0, "\(right.output)")
-        let wrong = try typecheck(#"static let cmd = "ping""#)
+        let wrong = try await typecheck(#"static let cmd = "ping""#)
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("does not conform to protocol 'HemeraPattern'"), "\(wrong.output)")
         #expect(wrong.output.contains("candidate has non-matching type 'String'"), "\(wrong.output)")
