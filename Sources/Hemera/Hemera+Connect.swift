@@ -29,7 +29,12 @@ extension Hemera {
             retryInterval: Duration = .milliseconds(250),
             maxRetryInterval: Duration = .seconds(2)
         ) -> FirstConnect {
-            FirstConnect(timeout: timeout, retryInterval: retryInterval, maxRetryInterval: maxRetryInterval, waits: true)
+            FirstConnect(
+                timeout: timeout,
+                retryInterval: retryInterval,
+                maxRetryInterval: maxRetryInterval,
+                waits: true
+            )
         }
 
         /// Throw at once when no server answers (command-line tools, tests).

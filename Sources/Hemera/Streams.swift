@@ -24,7 +24,9 @@ extension Hemera {
     /// After a streaming handler returned: the end marker, when the caller asked for one.
     func endStream(context: HemeraContext) throws {
         guard let replyTo = context.replyTo else { return }
-        guard context.requestHeaderStorage[HemeraStream.requestHeader] == HemeraStream.requestHeaderValue else { return }
+        guard context.requestHeaderStorage[HemeraStream.requestHeader] == HemeraStream.requestHeaderValue else {
+            return
+        }
         try transport.publish(to: replyTo, payload: HemeraStream.endMarker, replyTo: nil)
     }
 }

@@ -89,7 +89,9 @@ import Testing
         } throws: { ($0 as? NATSError)?.code == .noServer }
 
         let (logger, logs) = CapturingLogHandler.logger()
-        let connecting = Task { try await Hemera.connect(url: url, options: HemeraOptions(app: "early", logger: logger)) }
+        let connecting = Task {
+            try await Hemera.connect(url: url, options: HemeraOptions(app: "early", logger: logger))
+        }
         #expect(
             await eventually(timeout: .seconds(10)) {
                 logs.all.contains { $0.level == .warning && $0.message.contains("waiting for one") }

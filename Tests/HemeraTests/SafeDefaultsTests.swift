@@ -37,7 +37,9 @@ import Testing
             #expect(hidden?.hops.first?.app == "inventory")
 
             // The detail is in the service's log, with request id, trace id and pattern.
-            let entry = logs.all.first { $0.level == .error && "\($0.metadata["error"] ?? "")".contains("disk on fire") }
+            let entry = logs.all.first {
+                $0.level == .error && "\($0.metadata["error"] ?? "")".contains("disk on fire")
+            }
             #expect(entry != nil, "no error log with the handler's error: \(logs.all.map(\.message))")
             let requestId = "\(entry?.metadata[HemeraContext.LoggerMetadataKey.requestId] ?? "")"
             #expect(!requestId.isEmpty)
@@ -148,8 +150,11 @@ import Testing
     @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() async throws {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var modules = testBinary.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path) {
-            guard modules.pathComponents.count > 1 else { throw TestFailure("no Modules directory near \(testBinary.path)") }
+        while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path)
+        {
+            guard modules.pathComponents.count > 1 else {
+                throw TestFailure("no Modules directory near \(testBinary.path)")
+            }
             modules = modules.deletingLastPathComponent()
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -204,7 +209,10 @@ import Testing
     @Test func aNormalCloseLogsNoWarning() async throws {
         try await withNATSServer { server in
             let (logger, logs) = CapturingLogHandler.logger()
-            let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "quiet", logger: logger))
+            let service = try await Hemera.connect(
+                url: server.url,
+                options: HemeraOptions(app: "quiet", logger: logger)
+            )
             try service.add("topic:quiet,cmd:ping") { _, _ in true }
             try await service.ready()
             #expect(try await service.act("topic:quiet,cmd:ping") == true)
@@ -222,7 +230,11 @@ import Testing
         let (logger, logs) = CapturingLogHandler.logger()
         let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "loud", logger: logger))
         server.stop()
-        #expect(await eventually(timeout: .seconds(5)) { logs.all.contains { $0.level == .warning && $0.message == "NATS disconnected" } })
+        #expect(
+            await eventually(timeout: .seconds(5)) {
+                logs.all.contains { $0.level == .warning && $0.message == "NATS disconnected" }
+            }
+        )
         await service.close()
     }
 }
@@ -277,7 +289,12 @@ import Testing
                     .utf8
             )
             var payloads: [[UInt8]] = []
-            for try await reply in raw.requestMany(to: "clock", payload: request, timeout: .milliseconds(700), maxReplies: nil) {
+            for try await reply in raw.requestMany(
+                to: "clock",
+                payload: request,
+                timeout: .milliseconds(700),
+                maxReplies: nil
+            ) {
                 payloads.append(reply.payload)
             }
             #expect(payloads.count == 2)
@@ -293,7 +310,11 @@ import Testing
             let subscription = try raw.subscribe(to: "legacy", queue: nil) { message in
                 guard let replyTo = message.replyTo else { return }
                 for value in [1, 2] {
-                    try? raw.publish(to: replyTo, payload: Array(#"{"meta":{},"result":\#(value),"error":null}"#.utf8), replyTo: nil)
+                    try? raw.publish(
+                        to: replyTo,
+                        payload: Array(#"{"meta":{},"result":\#(value),"error":null}"#.utf8),
+                        replyTo: nil
+                    )
                 }
             }
             defer { try? subscription.unsubscribe() }
@@ -315,7 +336,9 @@ import Testing
         static let cmd: String? = "created"
         var id: Int
         var sku: String
-        static let rules: [ValidationRule<OrderCreated>] = [.range(\.id, 1...Int.max), .pattern(\.sku, regex: "^[0-9]{3}$")]
+        static let rules: [ValidationRule<OrderCreated>] = [
+            .range(\.id, 1...Int.max), .pattern(\.sku, regex: "^[0-9]{3}$"),
+        ]
     }
 
     @Test(arguments: allKinds) func eventsReachEverySubscriber(kind: TransportKind) async throws {
@@ -323,7 +346,9 @@ import Testing
             let received = Recorder()
             for name in ["a", "b"] {
                 let subscriber = try await env.hemera(app: name)
-                try subscriber.subscribe(OrderCreated.self) { event, _ in received.append("\(name):\(event.id):\(event.sku)") }
+                try subscriber.subscribe(OrderCreated.self) { event, _ in
+                    received.append("\(name):\(event.id):\(event.sku)")
+                }
                 try await subscriber.ready()
             }
             let publisher = try await env.hemera()
