@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // `swift package generate-documentation` (the DocC catalogs in Sources/*/*.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C libraries from Debian, wrapped without vendoring any C.
@@ -103,7 +105,16 @@ let package = Package(
             ]
         ),
         // The README's code examples, compiled by `swift build` and `make test`.
-        .target(name: "ReadmeExamples", dependencies: ["Hemera", "HemeraNATS"], path: "Examples/ReadmeExamples"),
+        .target(
+            name: "ReadmeExamples",
+            dependencies: [
+                "Hemera", "HemeraNATS", "HemeraServiceLifecycle", "HemeraTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/ReadmeExamples"
+        ),
 
         .testTarget(name: "HemeraNATSTests", dependencies: ["HemeraNATS", "HemeraTesting", "CNats"]),
         .testTarget(name: "HemeraJSONTests", dependencies: ["HemeraJSON"]),
@@ -126,7 +137,10 @@ let package = Package(
         ),
         .testTarget(
             name: "HemeraDemoTests",
-            dependencies: ["Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples"]
+            dependencies: [
+                "Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )

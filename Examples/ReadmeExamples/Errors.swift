@@ -1,6 +1,6 @@
+// README: error handling
 import Hemera
 
-// README: error handling
 /// A service error with its own name and code on the wire.
 struct OutOfStock: HemeraErrorConvertible {
     var productId: Int

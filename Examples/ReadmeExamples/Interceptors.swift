@@ -1,6 +1,6 @@
+// README: interceptors and middleware
 import Hemera
 
-// README: interceptors and middleware
 /// Client side: runs around every act of the instance.
 struct AddToken: HemeraClientInterceptor {
     var token: String

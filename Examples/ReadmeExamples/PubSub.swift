@@ -1,6 +1,6 @@
+// README: publish/subscribe
 import Hemera
 
-// README: publish/subscribe
 func orderEvents(_ hemera: Hemera, onCreated: @escaping @Sendable (Int64) -> Void) async throws {
     // pubsub$: every instance gets every message (no queue group), nobody replies.
     try hemera.add(["topic": "orders", "cmd": "created", "pubsub$": true]) { event, _ in

@@ -1,6 +1,6 @@
+// README: latency-critical call loops
 import Hemera
 
-// README: latency-critical call loops
 func sumAll(_ hemera: Hemera, pairs: [(Int, Int)]) async throws -> Int {
     var total = 0
     // On NATS, resume after each reply on the connection's reply thread (no hop to Swift's pool).

@@ -1,6 +1,6 @@
+// README: streaming replies
 import Hemera
 
-// README: streaming replies
 /// One request, several replies: the handler sends each through a writer.
 struct Countdown: HemeraPattern {
     static let topic = "clock"

@@ -1,6 +1,6 @@
+// README: unit tests without a server
 import Hemera
 
-// README: unit tests without a server
 func unitTestAdd() async throws -> Int {
     // Same matching, validation, errors and interceptors as over NATS.
     try await withHemera(transport: InMemoryTransport()) { hemera in

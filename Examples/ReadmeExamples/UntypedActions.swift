@@ -1,17 +1,10 @@
+// README: untyped patterns
 import Hemera
 
-// README: untyped patterns
 func untypedMultiply(_ hemera: Hemera) async throws -> JSONValue {
     try hemera.add(["topic": "math", "cmd": "multiply"]) { pattern, _ in
         .integer((pattern["a"]?.integerValue ?? 0) * (pattern["b"]?.integerValue ?? 0))
     }
     return try await hemera.act(["topic": "math", "cmd": "multiply", "a": 6, "b": 7])  // 42
-}
-// END
-
-// README: short form
-func shortForm(_ hemera: Hemera) async throws -> JSONValue {
-    // Numbers are numbers, true/false Booleans, anything else a string.
-    try await hemera.act("topic:math,cmd:multiply,a:6,b:7", timeout: .milliseconds(500))  // 42
 }
 // END

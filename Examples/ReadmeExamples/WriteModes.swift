@@ -1,7 +1,7 @@
+// README: a busy service's connection
 import Hemera
 import HemeraNATS
 
-// README: a busy service's connection
 func startBusyService(url: String) async throws -> Hemera {
     var options = NATSOptions(url: url)
     // Replies to a burst of requests leave in one write; a lone reply still leaves at once.

@@ -163,10 +163,15 @@ extension Hemera {
     /// streamed replies of one service, or scatter/gather over broadcast (`pubsub$`) services.
     ///
     /// - Parameters:
+    ///   - pattern: the pattern called.
+    ///   - meta: metadata sent along (merged over the current handler's).
+    ///   - delegate: data for the called service only.
+    ///   - timeout: how long to wait for replies (``HemeraOptions/timeout`` unless given).
     ///   - maxMessages: stop after this many replies (`maxMessages$`).
     ///   - expectedMessages: exactly this many replies are required within the timeout
     ///     (`expectedMessages$`); fewer end the sequence with `ExpectedMessagesError`.
-    /// An error reply ends the sequence with that error.
+    /// An error reply ends the sequence with that error. A Swift service's stream of unknown length
+    /// ends the sequence as soon as its handler returns; a Node Hemera one at the timeout.
     public func actMany(
         _ pattern: Pattern,
         meta: [String: JSONValue] = [:],

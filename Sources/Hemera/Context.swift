@@ -137,11 +137,7 @@ public struct HemeraContext: Sendable {
 
     /// The request message's NATS headers (first value of each); empty for Hemera 7 callers, which
     /// send none.
-    public var requestHeaders: [String: String] {
-        var message = TransportMessage(subject: subject, replyTo: nil, payload: [])
-        message.headerStorage = requestHeaderStorage
-        return message.headers
-    }
+    public var requestHeaders: [String: String] { requestHeaderStorage.dictionary }
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

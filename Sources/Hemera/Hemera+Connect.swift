@@ -29,7 +29,12 @@ extension Hemera {
             retryInterval: Duration = .milliseconds(250),
             maxRetryInterval: Duration = .seconds(2)
         ) -> FirstConnect {
-            FirstConnect(timeout: timeout, retryInterval: retryInterval, maxRetryInterval: maxRetryInterval, waits: true)
+            FirstConnect(
+                timeout: timeout,
+                retryInterval: retryInterval,
+                maxRetryInterval: maxRetryInterval,
+                waits: true
+            )
         }
 
         /// Throw at once when no server answers (command-line tools, tests).
@@ -42,7 +47,7 @@ extension Hemera {
     }
 
     /// Connects to NATS with full connection options and returns an instance that owns the
-    /// connection (``close()`` drains and closes it).
+    /// connection (``close(gracePeriod:)`` drains and closes it).
     ///
     /// ```swift
     /// var nats = NATSOptions(servers: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"])
@@ -59,9 +64,9 @@ extension Hemera {
     ///
     /// - Parameters:
     ///   - nats: servers, authentication (user and password, token, NKey, creds file), TLS, the
-    ///     connection name, the reconnect policy (``NATSOptions/maxReconnectAttempts``, 60 per server
+    ///     connection name, the reconnect policy (`NATSOptions.maxReconnectAttempts`, 60 per server
     ///     unless changed; `nil` keeps trying), the write mode. With
-    ///     ``NATSOptions/retryOnFailedConnect`` cnats' own retry applies instead: `connect` returns
+    ///     `NATSOptions.retryOnFailedConnect` cnats' own retry applies instead: `connect` returns
     ///     at once and the connection connects later.
     ///   - options: the instance's settings; ``HemeraOptions/logger`` also receives the connection's
     ///     events.
@@ -78,7 +83,7 @@ extension Hemera {
     }
 
     /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
-    /// ``close()``): a send-asap connection named after ``HemeraOptions/app`` that never stops
+    /// ``close(gracePeriod:)``): a send-asap connection named after ``HemeraOptions/app`` that never stops
     /// reconnecting. ``connect(_:options:firstConnect:)`` takes every other connection option.
     ///
     /// - Throws: `NATSError` (`.invalidURL` for a malformed URL), or `CancellationError`.
@@ -94,7 +99,7 @@ extension Hemera {
         return try await connect(nats, options: options, firstConnect: firstConnect)
     }
 
-    /// ``NATSConnection/connect(_:logger:)``, retried while no server answers, as `firstConnect` says.
+    /// `NATSConnection.connect(_:logger:)`, retried while no server answers, as `firstConnect` says.
     static func connectWaiting(
         _ nats: NATSOptions,
         logger: Logger,

@@ -2,7 +2,7 @@ public import HemeraNATS
 
 extension Hemera {
     /// The task executor that resumes acts' callers on the NATS connection's reply thread with no
-    /// thread hop (``HemeraNATS/NATSReplyExecutor``), or `nil` on other transports.
+    /// thread hop (`NATSReplyExecutor` of HemeraNATS), or `nil` on other transports.
     ///
     /// ```swift
     /// if let executor = hemera.replyExecutor {

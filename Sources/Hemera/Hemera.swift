@@ -120,7 +120,7 @@ public struct HemeraActionInfo: Sendable {
     public var handle: HemeraActionHandle
 }
 
-/// Identifies one registration; pass it to ``Hemera/remove(_:)``.
+/// Identifies one registration; pass it to `Hemera.remove(_:)`.
 public struct HemeraActionHandle: Sendable, Hashable {
     let id: Int
 }
@@ -342,7 +342,10 @@ public final class Hemera: Sendable {
 
     /// Creates an instance over `transport`.
     ///
-    /// - Parameter closeTransport: whether ``close()`` also closes the transport.
+    /// - Parameters:
+    ///   - transport: NATS (``NATSTransport``) or ``InMemoryTransport``.
+    ///   - options: the instance's settings.
+    ///   - closeTransport: whether ``close(gracePeriod:)`` also closes the transport.
     public init(transport: any HemeraTransport, options: HemeraOptions = HemeraOptions(), closeTransport: Bool = false)
     {
         self.transport = transport
@@ -358,7 +361,10 @@ public final class Hemera: Sendable {
     /// - Parameters:
     ///   - pattern: routing keys (with `topic`), `$` options (`queue$`, `pubsub$`, `maxMessages$`)
     ///     and regular-expression matchers.
-    /// - Throws: ``HemeraError`` for a pattern without a string topic, or a transport error.
+    ///   - options: queue group, broadcast, limits, validation mode, middleware.
+    ///   - handler: gets the request's pattern and context, returns the result.
+    /// - Throws: ``HemeraError`` for a pattern without a string topic or one already in use
+    ///   (`PatternAlreadyInUse`), or a transport error.
     @discardableResult
     public func add(
         _ pattern: Pattern,

@@ -2,7 +2,7 @@ public import HemeraNATS
 public import Logging
 internal import HemeraLocks
 
-/// The production transport: a ``HemeraNATS/NATSConnection``.
+/// The production transport: a `NATSConnection` of HemeraNATS.
 ///
 /// ```swift
 /// let hemera = try await Hemera.connect(url: "nats://127.0.0.1:4222", options: HemeraOptions(app: "math"))

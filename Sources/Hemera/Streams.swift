@@ -24,9 +24,9 @@ extension Hemera {
     /// After a streaming handler returned: the end marker, when the caller asked for one.
     func endStream(context: HemeraContext) throws {
         guard let replyTo = context.replyTo else { return }
-        var probe = TransportMessage(subject: context.subject, replyTo: nil, payload: [])
-        probe.headerStorage = context.requestHeaderStorage
-        guard probe.header(HemeraStream.requestHeader) == HemeraStream.requestHeaderValue else { return }
+        guard context.requestHeaderStorage[HemeraStream.requestHeader] == HemeraStream.requestHeaderValue else {
+            return
+        }
         try transport.publish(to: replyTo, payload: HemeraStream.endMarker, replyTo: nil)
     }
 }

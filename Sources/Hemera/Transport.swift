@@ -11,15 +11,7 @@ public struct TransportMessage: Sendable {
     /// NATS headers (first value of each); empty when the message has none. Hemera 7 peers send
     /// none and ignore them.
     public var headers: [String: String] {
-        get {
-            switch headerStorage {
-            case .dictionary(let headers): return headers
-            case .nats(let received):
-                var headers: [String: String] = [:]
-                for name in received.names { headers[name] = received[name] }
-                return headers
-            }
-        }
+        get { headerStorage.dictionary }
         set { headerStorage = .dictionary(newValue) }
     }
 
@@ -28,6 +20,25 @@ public struct TransportMessage: Sendable {
     enum HeaderStorage: Sendable {
         case dictionary([String: String])
         case nats(NATSHeaders)
+
+        /// The first value of `name`, with no dictionary made.
+        subscript(name: String) -> String? {
+            switch self {
+            case .dictionary(let headers): return headers.isEmpty ? nil : headers[name]
+            case .nats(let received): return received[name]
+            }
+        }
+
+        /// The first value of each header.
+        var dictionary: [String: String] {
+            switch self {
+            case .dictionary(let headers): return headers
+            case .nats(let received):
+                var headers: [String: String] = [:]
+                for name in received.names { headers[name] = received[name] }
+                return headers
+            }
+        }
     }
 
     var headerStorage: HeaderStorage
@@ -53,12 +64,7 @@ public struct TransportMessage: Sendable {
     }
 
     /// The first value of the header `name` (case-sensitive), with no dictionary made.
-    func header(_ name: String) -> String? {
-        switch headerStorage {
-        case .dictionary(let headers): return headers.isEmpty ? nil : headers[name]
-        case .nats(let received): return received[name]
-        }
-    }
+    func header(_ name: String) -> String? { headerStorage[name] }
 }
 
 /// Why a transport call failed.

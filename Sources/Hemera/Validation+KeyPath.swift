@@ -19,7 +19,9 @@ extension ValidationRule {
         let text = String(describing: keyPath)
         let prefix = "\\" + String(describing: Root.self) + "."
         guard text.hasPrefix(prefix) else {
-            return ("", DerivedKey(keyPath: text, problem: "the key path's text does not name a property of \(Root.self)"))
+            return (
+                "", DerivedKey(keyPath: text, problem: "the key path's text does not name a property of \(Root.self)")
+            )
         }
         let name = String(text.dropFirst(prefix.count))
         let isIdentifier =
@@ -72,7 +74,9 @@ extension ValidationRule {
 
     /// The value must be one of `allowed`; the key is the property's name:
     /// `.oneOf(\.color, ["red", "green"])` (Joi's `any.allowOnly`).
-    public static func oneOf<V: Equatable & Sendable>(_ keyPath: any KeyPath<Root, V> & Sendable, _ allowed: [V]) -> Self {
+    public static func oneOf<V: Equatable & Sendable>(_ keyPath: any KeyPath<Root, V> & Sendable, _ allowed: [V])
+        -> Self
+    {
         let (field, derived) = key(of: keyPath)
         return Self.oneOf(field, keyPath, allowed).derived(derived)
     }
@@ -99,7 +103,9 @@ extension HemeraValidatable {
     static func derivedKeyProblems(fields: [String: JSONValue]) -> [String] {
         rules.compactMap { rule in
             guard let derived = rule.derivedKey else { return nil }
-            if let problem = derived.problem { return "\(problem); give the key: .rule(\"key\", \(derived.keyPath), …)" }
+            if let problem = derived.problem {
+                return "\(problem); give the key: .rule(\"key\", \(derived.keyPath), …)"
+            }
             if !fields.isEmpty, fields[rule.field] == nil {
                 return
                     "\(derived.keyPath) is decoded from another key than \"\(rule.field)\" (CodingKeys?); give the key: .rule(\"key\", \(derived.keyPath), …)"

@@ -11,7 +11,7 @@ public enum HemeraConnect {
     }
 
     /// Connects to NATS at `url` and returns a Hemera instance that owns the connection
-    /// (``Hemera/close()`` drains and closes it). The facade's own
+    /// (`close()` drains and closes it). The facade's own
     /// `Hemera.connect(url:options:firstConnect:)`, except that a tool fails at once when no server
     /// answers (`.failImmediately`) instead of waiting for one as a service does.
     public static func connect(url: String, options: HemeraOptions = HemeraOptions()) async throws -> Hemera {

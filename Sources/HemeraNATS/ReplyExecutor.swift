@@ -33,8 +33,8 @@ import Synchronization
 /// this executor as their task executor, as any task executor's jobs would.
 ///
 /// `@unchecked Sendable`: `inline` is only touched by the thread named in `deliveringThread`,
-/// which is the thread that stores its own id there (``beginDelivery()``) and clears it
-/// (``endDelivery()``); cnats runs the reply handler of one subscription on one thread at a time,
+/// which is the thread that stores its own id there (`beginDelivery()`) and clears it
+/// (`endDelivery()`); cnats runs the reply handler of one subscription on one thread at a time,
 /// so between those two calls no other thread reads or writes `inline`.
 public final class NATSReplyExecutor: TaskExecutor, @unchecked Sendable {
     /// The thread handing over a reply right now, or 0.

@@ -52,7 +52,10 @@ struct CLISubTests {
             try await service.ready()
             let result = try await runTool(
                 "hemera",
-                ["act", "--server", server.url, "--timeout", "20000", "--max-messages", "10", "topic:clock,cmd:countdown,from:3"]
+                [
+                    "act", "--server", server.url, "--timeout", "20000", "--max-messages", "10",
+                    "topic:clock,cmd:countdown,from:3",
+                ]
             )
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout == "3\n2\n1\n")
@@ -72,10 +75,16 @@ struct CLISubTests {
             let service = try await HemeraConnect.connect(url: server.url, options: quietOptions(app: "inventory"))
             try service.add("topic:inventory,cmd:echo") { pattern, _ in pattern["sku"] ?? .null }
             try await service.ready()
-            let quoted = try await runTool("hemera", ["act", "--server", server.url, #"topic:inventory,cmd:echo,sku:"001""#])
+            let quoted = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, #"topic:inventory,cmd:echo,sku:"001""#]
+            )
             #expect(quoted.status == 0, "\(quoted.stderr)")
             #expect(quoted.stdout == "\"001\"\n")
-            let number = try await runTool("hemera", ["act", "--server", server.url, "topic:inventory,cmd:echo,sku:001"])
+            let number = try await runTool(
+                "hemera",
+                ["act", "--server", server.url, "topic:inventory,cmd:echo,sku:001"]
+            )
             #expect(number.stdout == "1\n")
             await service.close()
         }
@@ -88,7 +97,10 @@ struct CLISubTests {
             #expect(result.status == 0)
             #expect(result.stderr.isEmpty, "\(result.stderr)")
             #expect(result.stdout.hasPrefix("published to orders: "), "\(result.stdout)")
-            let quiet = try await runTool("hemera", ["pub", "--quiet", "--server", server.url, "topic:orders,cmd:created,id:7"])
+            let quiet = try await runTool(
+                "hemera",
+                ["pub", "--quiet", "--server", server.url, "topic:orders,cmd:created,id:7"]
+            )
             #expect(quiet.status == 0)
             #expect(quiet.stdout.isEmpty && quiet.stderr.isEmpty)
         }

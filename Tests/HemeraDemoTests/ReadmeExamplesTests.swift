@@ -2,6 +2,7 @@ import Foundation
 import Hemera
 import HemeraAppSupport
 import HemeraTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -44,6 +45,8 @@ struct ReadmeExamplesTests {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             if current == nil, line == "```swift" {
                 current = []
+            } else if current == [], line.hasPrefix("// Package.swift") {
+                current = nil  // a manifest excerpt: compiled by a package of its own, not here
             } else if line == "```", let lines = current {
                 blocks.append(lines.joined(separator: "\n"))
                 current = nil
@@ -64,6 +67,16 @@ struct ReadmeExamplesTests {
         }
         for (title, snippet) in snippets {
             #expect(blocks.contains(snippet), "example \"\(title)\" is not in docs/api.md (or differs)")
+        }
+    }
+
+    @Test("every Swift block of the DocC Getting Started article is compiled code of Examples/ReadmeExamples")
+    func articleMatchesCompiledExamples() throws {
+        let snippets = try Self.exampleSnippets()
+        let blocks = try Self.documentedBlocks(in: "Sources/Hemera/Hemera.docc/GettingStarted.md")
+        #expect(blocks.count >= 6)
+        for block in blocks {
+            #expect(snippets.values.contains(block), "GettingStarted.md has a block not in the examples:\n\(block)")
         }
     }
 
@@ -114,6 +127,39 @@ struct ReadmeExamplesTests {
                 throw error
             }
             await hemera.close()
+        }
+    }
+
+    @Test("the service, connecting and typed-event examples run against a real nats-server")
+    func serviceConnectAndEventExamples() async throws {
+        var configuration = NATSServerConfiguration()
+        configuration.user = "inventory"
+        configuration.password = "s3cret"
+        try await withNATSServer(configuration) { server in
+            let url = "nats://inventory:s3cret@127.0.0.1:\(server.port)"
+            let group = try await inventoryService(url: url, logger: HemeraConnect.quietLogger(label: "inventory"))
+            let running = Task { try await group.run() }
+            let client = try await connectInventory(servers: [server.url], password: "s3cret", caFile: nil)
+            var answer = 0
+            for _ in 0..<100 {  // until the service's subscription reached the server
+                do {
+                    answer = try await client.act(CountStock(sku: "001"))
+                    break
+                } catch let error as HemeraError where error.name == .noResponders {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            #expect(answer == 12)
+            let created = Mutex<[Int]>([])
+            try await typedOrderEvents(client) { id in created.withLock { $0.append(id) } }
+            let deadline = ContinuousClock.now + .seconds(5)
+            while created.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(created.withLock { $0 } == [7])
+            await group.triggerGracefulShutdown()
+            try await running.value
+            await client.close()
         }
     }
 

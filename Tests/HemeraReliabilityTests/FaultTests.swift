@@ -399,7 +399,10 @@ extension Reliability {
                 let connection = try await NATSConnection.connect(natsOptions, logger: quietLogger("svc"))
                 let transport = NATSTransport(connection: connection)
                 var options = hemeraOptions("svc")
-                // A handler that hogs the delivery thread (CPU-bound work that never suspends).
+                // A handler that hogs the delivery thread (CPU-bound work that never suspends): on
+                // the delivery thread, as handlers start only when asked (on Swift's pool by default,
+                // 500 of them would block the pool that every other test of the process shares).
+                options.startsHandlersOnDeliveryThread = true
                 options.serverInterceptors = [BlockingInterceptor()]
                 let service = Hemera(transport: transport, options: options, closeTransport: true)
                 try service.add(["topic": "events", "cmd": "tick", "pubsub$": true]) { _, _ in .null }

@@ -89,9 +89,15 @@ import Testing
         } throws: { ($0 as? NATSError)?.code == .noServer }
 
         let (logger, logs) = CapturingLogHandler.logger()
-        let connecting = Task { try await Hemera.connect(url: url, options: HemeraOptions(app: "early", logger: logger)) }
-        try await Task.sleep(for: .milliseconds(600))
-        #expect(logs.all.contains { $0.level == .warning && $0.message.contains("waiting for one") })
+        let connecting = Task {
+            try await Hemera.connect(url: url, options: HemeraOptions(app: "early", logger: logger))
+        }
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                logs.all.contains { $0.level == .warning && $0.message.contains("waiting for one") }
+            }
+        )
+        try await Task.sleep(for: .milliseconds(300))  // a retry or two while the server is down
         try await server.start()
         #expect(server.url == url)
         let service = try await connecting.value

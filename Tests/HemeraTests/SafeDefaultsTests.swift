@@ -37,7 +37,9 @@ import Testing
             #expect(hidden?.hops.first?.app == "inventory")
 
             // The detail is in the service's log, with request id, trace id and pattern.
-            let entry = logs.all.first { $0.level == .error && "\($0.metadata["error"] ?? "")".contains("disk on fire") }
+            let entry = logs.all.first {
+                $0.level == .error && "\($0.metadata["error"] ?? "")".contains("disk on fire")
+            }
             #expect(entry != nil, "no error log with the handler's error: \(logs.all.map(\.message))")
             let requestId = "\(entry?.metadata[HemeraContext.LoggerMetadataKey.requestId] ?? "")"
             #expect(!requestId.isEmpty)
@@ -61,8 +63,10 @@ import Testing
         try await withEnv(kind) { env in
             let (logger, logs) = CapturingLogHandler.logger()
             let service = try await env.hemera { $0.logger = logger }
+            let headers = PthreadLock<[String: String]>([:])
             try service.add(AddAction.Request.self) { request, context in
                 context.logger.info("adding")
+                headers.withLock { $0 = context.requestHeaders }
                 return request.a + request.b
             }
             try await service.ready()
@@ -72,6 +76,9 @@ import Testing
             #expect(entry?.metadata[HemeraContext.LoggerMetadataKey.pattern] == "a:1,b:2,cmd:add,topic:math")
             #expect("\(entry?.metadata[HemeraContext.LoggerMetadataKey.requestId] ?? "")".count > 8)
             #expect("\(entry?.metadata[HemeraContext.LoggerMetadataKey.traceId] ?? "")".count > 8)
+            if kind == .nats {  // the deadline header a Swift caller sends
+                #expect(headers.withLock { $0[HemeraHeaders.timeout] } != nil)
+            }
         }
     }
 }
@@ -140,17 +147,24 @@ import Testing
 
     /// `static let cmd = "ping"` (a `String`) does not compile: the requirement has no default
     /// that would silently win. Checked by type-checking a user's file against the built module.
-    @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() throws {
+    @Test func aCmdDeclaredWithTheWrongTypeDoesNotCompile() async throws {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var modules = testBinary.deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path) {
-            guard modules.pathComponents.count > 1 else { throw TestFailure("no Modules directory near \(testBinary.path)") }
+        while !FileManager.default.fileExists(atPath: modules.appendingPathComponent("Modules/Hemera.swiftmodule").path)
+        {
+            guard modules.pathComponents.count > 1 else {
+                throw TestFailure("no Modules directory near \(testBinary.path)")
+            }
             modules = modules.deletingLastPathComponent()
         }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        func typecheck(_ declaration: String) throws -> (status: Int32, output: String) {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ping-\(UUID().uuidString).swift")
+        /// Type-checks a user's file with `swiftc`, waiting for it without blocking a thread of
+        /// Swift's pool (the other tests need them).
+        func typecheck(_ declaration: String) async throws -> (status: Int32, output: String) {
+            let directory = FileManager.default.temporaryDirectory
+            let file = directory.appendingPathComponent("ping-\(UUID().uuidString).swift")
+            let log = directory.appendingPathComponent("ping-\(UUID().uuidString).log")
             try """
             import Hemera
             struct Ping: HemeraPattern {
@@ -159,7 +173,11 @@ import Testing
                 typealias Reply = Bool
             }
             """.write(to: file, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: file) }
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            defer {
+                try? FileManager.default.removeItem(at: file)
+                try? FileManager.default.removeItem(at: log)
+            }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = [
@@ -167,17 +185,19 @@ import Testing
                 "-I", root.appendingPathComponent("CNats").path,
                 "-I", root.appendingPathComponent("Sources/CJansson").path, file.path,
             ]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
+            let output = try FileHandle(forWritingTo: log)
+            process.standardOutput = output
+            process.standardError = output
+            let (exited, exit) = AsyncStream<Void>.makeStream()
+            process.terminationHandler = { _ in exit.finish() }
             try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            for await _ in exited {}
+            try output.close()
+            return (process.terminationStatus, try String(contentsOf: log, encoding: .utf8))
         }
-        let right = try typecheck(#"static let cmd: String? = "ping""#)
+        let right = try await typecheck(#"static let cmd: String? = "ping""#)
         #expect(right.status == 0, "\(right.output)")
-        let wrong = try typecheck(#"static let cmd = "ping""#)
+        let wrong = try await typecheck(#"static let cmd = "ping""#)
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("does not conform to protocol 'HemeraPattern'"), "\(wrong.output)")
         #expect(wrong.output.contains("candidate has non-matching type 'String'"), "\(wrong.output)")
@@ -189,7 +209,10 @@ import Testing
     @Test func aNormalCloseLogsNoWarning() async throws {
         try await withNATSServer { server in
             let (logger, logs) = CapturingLogHandler.logger()
-            let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "quiet", logger: logger))
+            let service = try await Hemera.connect(
+                url: server.url,
+                options: HemeraOptions(app: "quiet", logger: logger)
+            )
             try service.add("topic:quiet,cmd:ping") { _, _ in true }
             try await service.ready()
             #expect(try await service.act("topic:quiet,cmd:ping") == true)
@@ -207,7 +230,11 @@ import Testing
         let (logger, logs) = CapturingLogHandler.logger()
         let service = try await Hemera.connect(url: server.url, options: HemeraOptions(app: "loud", logger: logger))
         server.stop()
-        #expect(await eventually(timeout: .seconds(5)) { logs.all.contains { $0.level == .warning && $0.message == "NATS disconnected" } })
+        #expect(
+            await eventually(timeout: .seconds(5)) {
+                logs.all.contains { $0.level == .warning && $0.message == "NATS disconnected" }
+            }
+        )
         await service.close()
     }
 }
@@ -262,7 +289,12 @@ import Testing
                     .utf8
             )
             var payloads: [[UInt8]] = []
-            for try await reply in raw.requestMany(to: "clock", payload: request, timeout: .milliseconds(700), maxReplies: nil) {
+            for try await reply in raw.requestMany(
+                to: "clock",
+                payload: request,
+                timeout: .milliseconds(700),
+                maxReplies: nil
+            ) {
                 payloads.append(reply.payload)
             }
             #expect(payloads.count == 2)
@@ -278,7 +310,11 @@ import Testing
             let subscription = try raw.subscribe(to: "legacy", queue: nil) { message in
                 guard let replyTo = message.replyTo else { return }
                 for value in [1, 2] {
-                    try? raw.publish(to: replyTo, payload: Array(#"{"meta":{},"result":\#(value),"error":null}"#.utf8), replyTo: nil)
+                    try? raw.publish(
+                        to: replyTo,
+                        payload: Array(#"{"meta":{},"result":\#(value),"error":null}"#.utf8),
+                        replyTo: nil
+                    )
                 }
             }
             defer { try? subscription.unsubscribe() }
@@ -300,7 +336,9 @@ import Testing
         static let cmd: String? = "created"
         var id: Int
         var sku: String
-        static let rules: [ValidationRule<OrderCreated>] = [.range(\.id, 1...Int.max), .pattern(\.sku, regex: "^[0-9]{3}$")]
+        static let rules: [ValidationRule<OrderCreated>] = [
+            .range(\.id, 1...Int.max), .pattern(\.sku, regex: "^[0-9]{3}$"),
+        ]
     }
 
     @Test(arguments: allKinds) func eventsReachEverySubscriber(kind: TransportKind) async throws {
@@ -308,7 +346,9 @@ import Testing
             let received = Recorder()
             for name in ["a", "b"] {
                 let subscriber = try await env.hemera(app: name)
-                try subscriber.subscribe(OrderCreated.self) { event, _ in received.append("\(name):\(event.id):\(event.sku)") }
+                try subscriber.subscribe(OrderCreated.self) { event, _ in
+                    received.append("\(name):\(event.id):\(event.sku)")
+                }
                 try await subscriber.ready()
             }
             let publisher = try await env.hemera()
