@@ -19,10 +19,11 @@ deps:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS); \
 	fi
 
-# A virtualenv with nats-py, the independent client the interop tests talk to.
+# A virtualenv with nats-py, the independent client the interop tests talk to, and jsonschema,
+# the validator that checks the services API replies and the derived request schemas.
 interop-venv:
-	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats' 2>/dev/null || { \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py; }
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, jsonschema' 2>/dev/null || { \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py jsonschema; }
 
 build: deps
 	$(SWIFT) build

@@ -76,26 +76,37 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let list = services.compactMap(DemoService.init(rawValue:))
         let app = "hemera-demo/" + list.map(\.rawValue).joined(separator: "+")
-        let hemera: Hemera
-        do {
-            hemera = try await HemeraConnect.connect(
-                url: options.url,
-                options: HemeraOptions(
-                    app: app,
-                    logger: HemeraConnect.quietLogger(label: app),
-                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
-                )
+        // One Hemera instance per service, all on one connection: each is its own service in the
+        // NATS services API (`$SRV`), named after it.
+        func hemeraOptions(_ service: DemoService) -> HemeraOptions {
+            var hemeraOptions = HemeraOptions(
+                app: app,
+                logger: HemeraConnect.quietLogger(label: app),
+                serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
             )
+            hemeraOptions.service = service.serviceOptions
+            return hemeraOptions
+        }
+        let connection: Hemera
+        do {
+            connection = try await HemeraConnect.connect(url: options.url, options: hemeraOptions(list[0]))
         } catch {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
         }
+        let instances =
+            [connection] + list.dropFirst().map { Hemera(transport: connection.transport, options: hemeraOptions($0)) }
         // Returns once the server has the subscriptions: "serving" means callable.
-        try await DemoService.start(list, on: hemera)
+        for (service, hemera) in zip(list, instances) { try await DemoService.start([service], on: hemera) }
         say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
         let signal = await TerminationSignal.wait()
-        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
-        await hemera.close()
+        let inFlight = instances.reduce(0) { $0 + $1.inFlightCount }
+        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(inFlight) in flight)")
+        // The instances sharing the connection first; the first owns it and closes it last.
+        await withTaskGroup(of: Void.self) { group in
+            for hemera in instances.dropFirst() { group.addTask { await hemera.close() } }
+        }
+        await connection.close()
         say("closed")
     }
 }
