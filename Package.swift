@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Light API packages (no backend): the facade emits metrics and spans through them.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // C libraries from Debian, wrapped without vendoring any C.
@@ -55,6 +58,8 @@ let package = Package(
                 "HemeraNATS",
                 "HemeraJSON",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Hemera as a swift-service-lifecycle Service (SIGTERM → graceful close).
@@ -119,7 +124,11 @@ let package = Package(
         ),
         .testTarget(
             name: "HemeraTests",
-            dependencies: ["Hemera", "HemeraLocks", "HemeraTesting"],
+            dependencies: [
+                "Hemera", "HemeraLocks", "HemeraTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             resources: [.copy("Resources")]
         ),
         .testTarget(

@@ -36,6 +36,9 @@ public struct HemeraOptions: Sendable {
     /// The instance's name, version and description in the NATS services API (`$SRV.PING`,
     /// `$SRV.INFO`, `$SRV.STATS`), answered once it has actions.
     public var service = HemeraServiceOptions()
+    /// Where metrics and spans go (see ``HemeraObservability``); by default what the process
+    /// bootstrapped before the instance was created, else nothing, at no cost.
+    public var observability = HemeraObservability()
 
     public init(
         app: String = "hemera-swift",
@@ -323,6 +326,8 @@ public final class Hemera: Sendable {
     let natsTransport: NATSTransport?
     /// Answers the NATS services API (`$SRV.*`) once the instance has actions.
     let services = ServicesResponder()
+    /// Metrics and tracing; `nil` when neither is on (the act and receive paths test only this).
+    let observers: Observers?
     var logger: Logger { options.logger }
 
     /// Creates an instance over `transport`.
@@ -334,6 +339,10 @@ public final class Hemera: Sendable {
         self.options = options
         self.ownsTransport = closeTransport
         self.natsTransport = transport as? NATSTransport
+        self.observers = Observers.make(
+            options.observability,
+            serviceName: options.service.name ?? HemeraServiceOptions.sanitizedName(options.app)
+        )
     }
 
     // MARK: - add
@@ -465,6 +474,7 @@ public final class Hemera: Sendable {
             pattern: info,
             subject: topic,
             queueGroup: queue,
+            observers: observers,
             requestSchema: requestSchema
                 ?? RequestSchemaBuilder.schema(
                     fixedKeys: pattern.keys,
@@ -739,7 +749,7 @@ extension Hemera {
         // `runPlain`: the same steps as `run` with nothing in between, in smaller async frames
         // (fewer task-allocator slabs per request) and with a synchronous reply.
         if case .success(let handler) = prepared, let action, action.middleware.isEmpty, action.limiter == nil,
-            options.serverInterceptors.isEmpty
+            options.serverInterceptors.isEmpty, observers == nil
         {
             if options.startsHandlersOnDeliveryThread {
                 Task.immediate { await self.runPlain(handler, action: action, context: context) }
@@ -748,15 +758,16 @@ extension Hemera {
             }
             return
         }
+        let observation = observers?.startRequest(message, context: context, action: action)
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
                 defer { self.finishRequest() }
-                await self.run(prepared, action: action, context: context)
+                await self.run(prepared, action: action, context: context, observation: observation)
             }
         } else {
             Task {
                 defer { self.finishRequest() }
-                await self.run(prepared, action: action, context: context)
+                await self.run(prepared, action: action, context: context, observation: observation)
             }
         }
     }
@@ -828,7 +839,8 @@ extension Hemera {
     private func run(
         _ prepared: Result<PreparedHandler, HemeraError>,
         action: RegisteredAction?,
-        context: HemeraContext
+        context: HemeraContext,
+        observation: RequestObservation?
     ) async {
         let interceptors = options.serverInterceptors
         var reply: ServerReply
@@ -850,10 +862,16 @@ extension Hemera {
             defer { if holdsSlot { action?.limiter?.release() } }
             if let expired = Self.deadlineExpired(context) { throw expired }
             let body = try await HemeraContext.$current.withValue(context) {
-                try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
+                if let observation {
+                    return try await observation.run {
+                        try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
+                    }
+                }
+                return try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
             }
             guard let body else {
                 action?.endpoint.stats.record(since: context.receivedAt, error: nil)
+                observation?.finish(since: context.receivedAt, error: nil)
                 return  // a streaming handler sent its replies itself
             }
             reply = ServerReply(body: body, error: nil)
@@ -863,6 +881,7 @@ extension Hemera {
             reply = ServerReply(body: .encoded(nil), error: hemeraError)
         }
         action?.endpoint.stats.record(since: context.receivedAt, error: reply.error)
+        observation?.finish(since: context.receivedAt, error: reply.error)
         do {
             try await sendReply(reply, context: context)
         } catch {

@@ -96,8 +96,16 @@ final class ServiceEndpoint: Sendable {
     let metadata: [String: String]
     let requestSchema: JSONValue
     let stats = EndpointStatistics()
+    /// The action's swift-metrics handles, when metrics are on.
+    let metrics: Observers.ActionMetrics?
 
-    init(pattern info: [String: JSONValue], subject: String, queueGroup: String?, requestSchema: JSONValue) {
+    init(
+        pattern info: [String: JSONValue],
+        subject: String,
+        queueGroup: String?,
+        observers: Observers? = nil,
+        requestSchema: JSONValue
+    ) {
         self.subject = subject
         self.queueGroup = queueGroup
         self.requestSchema = requestSchema
@@ -116,6 +124,7 @@ final class ServiceEndpoint: Sendable {
         ]
         if queueGroup == nil { metadata["pubsub"] = "true" }
         self.metadata = metadata
+        metrics = observers?.actionMetrics(action: baseName)
     }
 }
 
