@@ -76,8 +76,34 @@ private let servicesClientScript = #"""
     asyncio.run(main())
     """#
 
-/// Runs the services client against `url` and returns what it printed, parsed.
-private func runServicesClient(url: String, samples: [(endpoint: String, request: JSONValue)]) throws -> JSONValue {
+/// Runs the services client against `url` and returns what it printed, parsed. The process is
+/// waited for on a thread of its own: blocking one of the cooperative pool's threads (two on this
+/// machine) would stall every other test's tasks.
+private func runServicesClient(
+    url: String,
+    samples: [(endpoint: String, request: JSONValue)]
+) async throws -> JSONValue {
+    let box = SamplesBox(samples)
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            do {
+                continuation.resume(returning: try runServicesClientBlocking(url: url, samples: box.samples))
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+}
+
+/// The samples, handed to the waiting thread.
+private struct SamplesBox: Sendable {
+    let samples: [(endpoint: String, request: JSONValue)]
+    init(_ samples: [(endpoint: String, request: JSONValue)]) { self.samples = samples }
+}
+
+private func runServicesClientBlocking(url: String, samples: [(endpoint: String, request: JSONValue)]) throws
+    -> JSONValue
+{
     let samplesPath = NSTemporaryDirectory() + "hemera-samples-\(UUID().uuidString).json"
     let file: JSONValue = .array(samples.map { ["endpoint": .string($0.endpoint), "request": $0.request] })
     try JSONText.render(file).write(toFile: samplesPath, atomically: true, encoding: .utf8)
@@ -168,7 +194,7 @@ struct ServicesAPITests {
     @Test(.enabled(if: interopPython != nil, "set HEMERA_INTEROP_PYTHON (make test does)"))
     func repliesValidateAgainstTheADR32SchemasForARealClient() async throws {
         try await withDemo { server, client, _ in
-            let output = try runServicesClient(url: server.url, samples: [])
+            let output = try await runServicesClient(url: server.url, samples: [])
             for verb in ["PING", "INFO", "STATS"] {
                 #expect(output[verb]?["names"] == ["cart", "math", "products", "users"], "\(verb)")
                 #expect(output[verb]?["errors"] == [], "\(verb)")
@@ -186,7 +212,7 @@ struct ServicesAPITests {
     @Test(.enabled(if: interopPython != nil, "set HEMERA_INTEROP_PYTHON (make test does)"))
     func schemaAndServiceJudgeEveryBoundarySampleAlike() async throws {
         try await withDemo { server, client, _ in
-            let output = try runServicesClient(url: server.url, samples: boundarySamples)
+            let output = try await runServicesClient(url: server.url, samples: boundarySamples)
             let verdicts = try #require(output["verdicts"]?.arrayValue)
             #expect(verdicts.count == boundarySamples.count)
             var accepted = 0
