@@ -5,7 +5,7 @@ VENV       := .venv-interop
 PYTHON     ?= python3
 TEST_FLAGS ?=
 
-.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak chaos bench bench-thresholds-check bench-thresholds-update clean
+.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak chaos bench bench-thresholds-check bench-thresholds-update clean example-observability
 
 all: build
 
@@ -19,10 +19,11 @@ deps:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS); \
 	fi
 
-# A virtualenv with nats-py, the independent client the interop tests talk to.
+# A virtualenv with nats-py, the independent client the interop tests talk to, and jsonschema,
+# the validator that checks the services API replies and the derived request schemas.
 interop-venv:
-	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats' 2>/dev/null || { \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py; }
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, jsonschema' 2>/dev/null || { \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py jsonschema; }
 
 build: deps
 	$(SWIFT) build
@@ -50,6 +51,17 @@ test-asan: deps interop-venv
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(TEST_FLAGS)
 	HEMERA_TEST_BUILD=release HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt:print_suppressions=0 \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=address --scratch-path .build-asan $(RELEASE_TEST_FLAGS) $(TEST_FLAGS)
+
+# Exporting metrics and spans (Examples/Observability, a package of its own so `make test` never
+# builds the exporters; swift-otel takes minutes: 22 min here under load). Runs the Prometheus
+# program (checks its metrics text) and the OpenTelemetry program against a small OTLP/HTTP JSON
+# receiver (checks one trace links act, handler, nested act and its handler, and the metrics).
+example-observability: deps
+	cd Examples/Observability && $(SWIFT) build
+	cd Examples/Observability && $(SWIFT) run PrometheusExample > ../../.build/example-prometheus.txt
+	grep -q 'hemera_service_requests_total{service="orders",action="orders_total",outcome="validation_error"} 2' .build/example-prometheus.txt
+	grep -E '^hemera_(service_requests_total|client_act_duration_seconds_count)' .build/example-prometheus.txt
+	cd Examples/Observability && $(PYTHON) scripts/otlp_check.py "$$($(SWIFT) build --show-bin-path)/OTelExample"
 
 demo: deps
 	$(SWIFT) build --product hemera-demo
@@ -97,7 +109,7 @@ fuzz-json:
 	  $(FUZZ_DIR)/corpus-json Fuzz/corpus/json
 
 # libFuzzer over Hemera's whole inbound path (parse, match, validate, deadline, handler, reply):
-# swift-log, HemeraJSON, HemeraLocks and HemeraNATS as static libraries, then Sources/Hemera and
+# swift-log, swift-metrics' CoreMetrics, swift-distributed-tracing's modules, HemeraJSON, HemeraLocks and HemeraNATS as static libraries, then Sources/Hemera and
 # Fuzz/InboundFuzz compiled as one module, all with -sanitize=fuzzer,address. Ten minutes by
 # default (FUZZ_INBOUND_SECONDS=…); new inputs go to .build-fuzz/corpus-inbound, seeds in Fuzz/corpus/inbound.
 FUZZ_INBOUND_SECONDS ?= 600
@@ -108,6 +120,14 @@ fuzz:
 	@mkdir -p $(FUZZ_DIR)/inbound $(FUZZ_DIR)/corpus-inbound fuzz-artifacts
 	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Logging -package-name swift_log -emit-module -emit-library -static \
 	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-log/Sources/Logging/*.swift .build/checkouts/swift-log/Sources/Logging/*/*.swift))
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name CoreMetrics -package-name swift_metrics -emit-module -emit-library -static \
+	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-metrics/Sources/CoreMetrics/*.swift))
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Instrumentation -package-name swift_distributed_tracing -emit-module -emit-library -static \
+	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-distributed-tracing/Sources/Instrumentation/*.swift))
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name ServiceContextModule -package-name swift_distributed_tracing -I . -emit-module -emit-library -static \
+	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-distributed-tracing/Sources/ServiceContextModule/*.swift))
+	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name Tracing -package-name swift_distributed_tracing -I . -emit-module -emit-library -static \
+	  $(addprefix $(CURDIR)/,$(wildcard .build/checkouts/swift-distributed-tracing/Sources/Tracing/*.swift))
 	cd $(FUZZ_DIR)/inbound && $(SWIFT)c $(FUZZ_SAN) -module-name HemeraJSON -package-name swift_hemera -emit-module -emit-library -static \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
 	  $(CURDIR)/Sources/HemeraJSON/*.swift
@@ -120,7 +140,8 @@ fuzz:
 	  -Xcc -fmodule-map-file=$(CURDIR)/CNats/module.modulemap -I $(CURDIR)/CNats \
 	  -Xcc -fmodule-map-file=$(CURDIR)/Sources/CJansson/module.modulemap -I $(CURDIR)/Sources/CJansson \
 	  $(wildcard $(CURDIR)/Sources/Hemera/*.swift) $(CURDIR)/Fuzz/InboundFuzz/main.swift \
-	  -lHemeraNATS -lHemeraLocks -lHemeraJSON -lLogging -ljansson -lnats -o inbound-fuzz
+	  -lHemeraNATS -lHemeraLocks -lHemeraJSON -lLogging -lTracing -lServiceContextModule -lInstrumentation -lCoreMetrics \
+	  -ljansson -lnats -o inbound-fuzz
 	LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-fuzz.supp $(FUZZ_DIR)/inbound/inbound-fuzz -max_total_time=$(FUZZ_INBOUND_SECONDS) -max_len=8192 -timeout=10 \
 	  -rss_limit_mb=4096 -artifact_prefix=fuzz-artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
 	  $(FUZZ_DIR)/corpus-inbound Fuzz/corpus/inbound

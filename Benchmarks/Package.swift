@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         // Raw cnats for the baselines (the library itself uses CNats from the root package).
@@ -69,6 +71,17 @@ let package = Package(
         // The JSON shapes of issue 11 (envelope with trace, product list, five strings, 64 KB of
         // records), shared by JSONBenchmarks and JSONRatio.
         .target(name: "JSONShapes", path: "Sources/JSONShapes"),
+        // What metrics and tracing cost per act, off and on (instructions under callgrind).
+        .executableTarget(
+            name: "ObservabilityProbe",
+            dependencies: [
+                .product(name: "Hemera", package: root),
+                .product(name: "HemeraTesting", package: root),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Sources/ObservabilityProbe"
+        ),
         // HemeraJSON against Foundation's JSONEncoder/JSONDecoder.
         .executableTarget(
             name: "ActProbe",

@@ -138,6 +138,8 @@ public struct HemeraContext: Sendable {
     /// The request message's NATS headers (first value of each); empty for Hemera 7 callers, which
     /// send none.
     public var requestHeaders: [String: String] { requestHeaderStorage.dictionary }
+    /// When the request was received: the start of its processing time (`$SRV.STATS`).
+    let receivedAt: ContinuousClock.Instant = .now
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

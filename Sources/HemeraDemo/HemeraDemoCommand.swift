@@ -92,35 +92,48 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let list = services.compactMap(DemoService.init(rawValue:))
         let app = "hemera-demo/" + list.map(\.rawValue).joined(separator: "+")
-        let hemera: Hemera
-        do {
-            hemera = try await HemeraConnect.connect(
-                url: options.url,
-                options: HemeraOptions(
-                    app: app,
-                    logger: HemeraConnect.quietLogger(label: app),
-                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
-                )
+        // One Hemera instance per service, all on one connection: each is its own service in the
+        // NATS services API (`$SRV`), named after it.
+        func hemeraOptions(_ service: DemoService) -> HemeraOptions {
+            var hemeraOptions = HemeraOptions(
+                app: app,
+                logger: HemeraConnect.quietLogger(label: app),
+                serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
             )
+            hemeraOptions.service = service.serviceOptions
+            return hemeraOptions
+        }
+        let connection: Hemera
+        do {
+            connection = try await HemeraConnect.connect(url: options.url, options: hemeraOptions(list[0]))
         } catch {
             complain("hemera-demo: cannot connect to \(options.redactedURL): \(NATSRedaction.redact("\(error)"))")
             throw DemoExit.connection
         }
+        let instances =
+            [connection] + list.dropFirst().map { Hemera(transport: connection.transport, options: hemeraOptions($0)) }
         // Returns once the server has the subscriptions: "serving" means callable.
-        try await DemoService.start(list, on: hemera)
-        say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.redactedURL) (pid \(getpid()))")
-        switch await HemeraConnect.waitForSignalOrConnectionLoss(hemera) {
+        for (service, hemera) in zip(list, instances) { try await DemoService.start([service], on: hemera) }
+        let names = list.map(\.rawValue).joined(separator: ", ")
+        say("serving \(names) on \(options.redactedURL) (pid \(getpid()))")
+        // The instances sharing the connection close first; the first owns it and closes it last.
+        func closeAll(gracePeriod: Duration = .seconds(30)) async {
+            await withTaskGroup(of: Void.self) { group in
+                for hemera in instances.dropFirst() { group.addTask { await hemera.close(gracePeriod: gracePeriod) } }
+            }
+            await connection.close(gracePeriod: gracePeriod)
+        }
+        switch await HemeraConnect.waitForSignalOrConnectionLoss(connection) {
         case .signal(let signal):
-            say(
-                "\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)"
-            )
-            await hemera.close()
+            let inFlight = instances.reduce(0) { $0 + $1.inFlightCount }
+            say("\(signal): closing \(names) (\(inFlight) in flight)")
+            await closeAll()
             say("closed")
         case .connectionLost(let reason):
             // cnats gave up reconnecting (e.g. the server refused the credentials twice): this
             // process would never serve again, so it ends for its supervisor to restart it.
             complain("hemera-demo: the NATS connection closed for good: \(reason)")
-            await hemera.close(gracePeriod: .seconds(1))
+            await closeAll(gracePeriod: .seconds(1))
             throw DemoExit.connection
         }
     }

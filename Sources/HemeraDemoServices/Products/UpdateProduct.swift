@@ -17,9 +17,6 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
         self.priceCents = priceCents
     }
 
-    /// Ids are integers >= 0.
-    public static let rules: [ValidationRule<UpdateProduct>] = [.range("id", \.id, 0...Int.max)]
-
     /// The largest name, in characters (grapheme clusters).
     public static let maxNameCharacters = 100
     /// The largest name in bytes of UTF-8: a character may carry any number of combining marks, so
@@ -28,40 +25,14 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
     /// The highest price: 100,000,000 cents (one million). Cart totals stay far from overflow.
     public static let maxPriceCents = 100_000_000
 
-    /// The optional fields, when present: a name of 1 to 100 characters and at most 400 bytes, a
-    /// price from 0 to ``maxPriceCents``.
-    public func validate() throws(ValidationFailure) {
-        var issues: [ValidationIssue] = []
-        if let name, name.isEmpty || name.utf8.count > Self.maxNameBytes || name.count > Self.maxNameCharacters {
-            issues.append(
-                ValidationIssue(
-                    message:
-                        "name: length must be between 1 and \(Self.maxNameCharacters) characters and at most \(Self.maxNameBytes) bytes",
-                    path: ["name"],
-                    type: "string.length"
-                )
-            )
-        }
-        if let priceCents, priceCents < 0 {
-            issues.append(
-                ValidationIssue(
-                    message: "priceCents: must be greater than or equal to 0",
-                    path: ["priceCents"],
-                    type: "number.min"
-                )
-            )
-        }
-        if let priceCents, priceCents > Self.maxPriceCents {
-            issues.append(
-                ValidationIssue(
-                    message: "priceCents: must be less than or equal to \(Self.maxPriceCents)",
-                    path: ["priceCents"],
-                    type: "number.max"
-                )
-            )
-        }
-        if !issues.isEmpty { throw ValidationFailure(issues) }
-    }
+    /// Ids are integers >= 0; the optional fields, when present: a name of 1 to 100 characters and
+    /// at most 400 bytes, a price from 0 to ``maxPriceCents``.
+    public static let rules: [ValidationRule<UpdateProduct>] = [
+        .range("id", \.id, 0...Int.max),
+        .length("name", \.name, 1...maxNameCharacters),
+        .maxBytes("name", \.name, maxNameBytes),
+        .range("priceCents", \.priceCents, 0...maxPriceCents),
+    ]
 }
 
 /// Implements ``UpdateProduct``.
