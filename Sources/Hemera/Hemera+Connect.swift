@@ -83,7 +83,9 @@ extension Hemera {
     }
 
     /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
-    /// ``close(gracePeriod:)``): a send-asap connection named after ``HemeraOptions/app`` that never stops
+    /// ``close(gracePeriod:)``): a connection in the coalesced write mode
+    /// (``NATSOptions/WriteMode/coalesced(bufferSize:)``: a burst of replies or requests leaves in one
+    /// write, a lone one at once from its own thread) named after ``HemeraOptions/app`` that never stops
     /// reconnecting. ``connect(_:options:firstConnect:)`` takes every other connection option.
     ///
     /// - Throws: `NATSError` (`.invalidURL` for a malformed URL), or `CancellationError`.
@@ -96,6 +98,8 @@ extension Hemera {
         nats.name = options.app
         // A service that stops reconnecting is dead until restarted: keep trying.
         nats.maxReconnectAttempts = nil
+        // Coalesced writes, as NATSTransport.connect(url:): measured in docs/performance.md (issue 12).
+        nats.writeMode = .coalesced()
         return try await connect(nats, options: options, firstConnect: firstConnect)
     }
 
