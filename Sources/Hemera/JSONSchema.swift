@@ -204,6 +204,13 @@ final class SchemaNode {
                 return
             }
             keywords["enum"] = .array(typed + (nullable ? [.null] : []))
+        case "maxBytes":
+            // JSON Schema counts characters, not bytes: the limit is an annotation of ours.
+            guard let high = rule["max"], case .string = kind else {
+                otherRules.append(rule)
+                return
+            }
+            keywords["x-hemera-maxBytes"] = high
         case "invalid":
             guard let values = rule["values"]?.arrayValue else {
                 otherRules.append(rule)

@@ -135,6 +135,7 @@ public enum ServicesReference {
         if let values = property["not"]?["enum"]?.arrayValue {
             rules.append("not " + values.map { "`\(JSONText.render($0))`" }.joined(separator: ", "))
         }
+        if let bytes = property["x-hemera-maxBytes"]?.integerValue { rules.append("at most \(bytes) bytes of UTF-8") }
         if let other = property["x-hemera-rules"] { rules.append("also `\(JSONText.render(other))`") }
         return rules
     }

@@ -128,7 +128,10 @@ struct ServicesTests {
         let hemera = Hemera(transport: InMemoryTransport())
         try hemera.add("topic:a.b,cmd:do it") { _, _ in .null }
         try hemera.add("topic:a.b,cmd:do it,version:2") { _, _ in .null }
-        try hemera.add("topic:a.b,cmd:do it,queue$:other") { _, _ in .null }
+        // The same pattern again, in another queue group: a duplicate allowed on purpose.
+        var again = AddOptions()
+        again.allowsDuplicatePattern = true
+        try hemera.add("topic:a.b,cmd:do it,queue$:other", options: again) { _, _ in .null }
         #expect(hemera.serviceEndpoints().map(\.name) == ["a_b_do_it", "a_b_do_it_version-2", "a_b_do_it_2"])
         await hemera.close()
     }
