@@ -59,8 +59,9 @@ final class _Tape {
     /// The containers open while parsing (entry indices).
     @exclusivity(unchecked) private var open: [Int] = []
 
-    /// The most entries kept between decodes (16 MiB of tape); a larger tape is given back.
-    static let maxKeptEntries = 1 << 20
+    /// The most entries kept between decodes (1 MiB of tape, documents of a few hundred KiB); a
+    /// larger tape is given back, so a thread that once read a large document does not keep it.
+    static let maxKeptEntries = 1 << 16
 
     init() {
         capacity = 256
@@ -127,8 +128,9 @@ final class _Tape {
         }
         let bytes = buffer.assumingMemoryBound(to: UInt8.self)
         base = UnsafeRawPointer(bytes.baseAddress) ?? UnsafeRawPointer(bitPattern: 0x10)!
-        // About one entry per 6 bytes of typical JSON: most documents need no growth.
-        let estimate = buffer.count / 6 + 16
+        // About one entry per 6 bytes of typical JSON: most documents need no growth. Larger
+        // ones grow by doubling rather than reserving for the worst case up front.
+        let estimate = min(buffer.count / 6 + 16, Self.maxKeptEntries)
         if capacity < estimate { grow(estimate) }
         var scanner = _JSONScanner(bytes: bytes)
         do {
