@@ -1,7 +1,9 @@
 import ArgumentParser
 import Hemera
 import HemeraAppSupport
+import HemeraDemoGateway
 import HemeraDemoServices
+import HemeraGateway
 import Logging
 
 #if canImport(Glibc)
@@ -22,7 +24,8 @@ struct HemeraDemoCommand: AsyncParsableCommand {
             Run each service as its own process, all against one nats-server, then the tour:
               hemera-demo serve products --server nats://127.0.0.1:4222 &
               hemera-demo serve cart --server nats://127.0.0.1:4222 &
-              hemera-demo tour --wait-for products,cart
+              hemera-demo serve gateway --server nats://127.0.0.1:4222 --port 8080 &
+              hemera-demo tour --wait-for products,cart --gateway http://127.0.0.1:8080
             `make demo` does all of it on a private nats-server.
             """,
         subcommands: [Serve.self, TourCommand.self]
@@ -47,16 +50,26 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Runs the named services until SIGTERM or SIGINT, then closes gracefully.",
         discussion: """
-            Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")). On SIGTERM or SIGINT \
-            the process stops taking requests, finishes the ones in flight and sends their replies, \
-            drains the connection and exits 0.
+            Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")), and `gateway`: the \
+            article's HTTP API on 127.0.0.1:--port, each route calling a service with act. On SIGTERM \
+            or SIGINT the process stops taking requests, finishes the ones in flight and sends their \
+            replies, drains the connection and exits 0.
             """
     )
 
     @OptionGroup var options: ServerOptions
 
-    @Argument(help: "The services to run: math, users, products, cart.")
+    @Argument(help: "The services to run: math, users, products, cart, gateway.")
     var services: [String]
+
+    @Option(name: .long, help: "The gateway's HTTP port on 127.0.0.1 (0 picks a free one, printed when serving).")
+    var port: Int = 8080
+
+    @Option(
+        name: .customLong("gateway-timeout"),
+        help: "The gateway's timeout for each act, in milliseconds (default: Hemera's)."
+    )
+    var gatewayTimeout: Int?
 
     @Option(
         name: .customLong("handler-delay"),
@@ -68,14 +81,17 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         if services.isEmpty { throw ValidationError("name at least one service") }
         if handlerDelay < 0 { throw ValidationError("--handler-delay must be >= 0") }
-        for name in services where DemoService(rawValue: name) == nil {
-            throw ValidationError(UnknownService(name: name).description)
+        for name in services where DemoService(rawValue: name) == nil && name != "gateway" {
+            throw ValidationError(UnknownService(name: name).description + " or gateway")
         }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535") }
+        if let gatewayTimeout, gatewayTimeout <= 0 { throw ValidationError("--gateway-timeout must be positive") }
     }
 
     func run() async throws {
         let list = services.compactMap(DemoService.init(rawValue:))
-        let app = "hemera-demo/" + list.map(\.rawValue).joined(separator: "+")
+        let servesGateway = services.contains("gateway")
+        let app = "hemera-demo/" + services.joined(separator: "+")
         let hemera: Hemera
         do {
             hemera = try await HemeraConnect.connect(
@@ -92,9 +108,39 @@ struct Serve: AsyncParsableCommand {
         }
         // Returns once the server has the subscriptions: "serving" means callable.
         try await DemoService.start(list, on: hemera)
+        if servesGateway {
+            try await serveGateway(hemera: hemera, alongside: list)
+            return
+        }
         say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
         let signal = await TerminationSignal.wait()
         say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
+        await hemera.close()
+        say("closed")
+    }
+}
+
+extension Serve {
+    /// Runs the gateway (and the services in `list`, already started) until SIGTERM or SIGINT:
+    /// the HTTP server stops accepting, finishes the requests in flight, then Hemera closes.
+    func serveGateway(hemera: Hemera, alongside list: [DemoService]) async throws {
+        let gateway = DemoGateway.gateway(
+            hemera: hemera,
+            logger: HemeraConnect.quietLogger(label: "hemera-demo/gateway"),
+            timeout: gatewayTimeout.map { .milliseconds($0) }
+        )
+        let services = list.map(\.rawValue)
+        do {
+            try await gateway.run(host: "127.0.0.1", port: port, handlesSignals: true) { port in
+                let also = services.isEmpty ? "" : " and \(services.joined(separator: ", "))"
+                say("serving gateway on http://127.0.0.1:\(port)\(also) over \(options.url) (pid \(getpid()))")
+            }
+        } catch {
+            complain("hemera-demo: the gateway cannot serve on 127.0.0.1:\(port): \(error)")
+            await hemera.close()
+            throw ExitCode(4)
+        }
+        say("closing gateway (\(hemera.inFlightCount) in flight)")
         await hemera.close()
         say("closed")
     }
@@ -126,6 +172,12 @@ struct TourCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("wait-timeout"), help: "How long to wait for them, in seconds.")
     var waitTimeout: Double = 30
+
+    @Option(
+        name: .long,
+        help: "The gateway's base URL (e.g. http://127.0.0.1:8080): the tour then also calls the HTTP API."
+    )
+    var gateway: String?
 
     func validate() throws {
         if let waitFor {
@@ -160,8 +212,14 @@ struct TourCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        say("")
+        say("== direct acts over NATS")
         let summary = await Tour(hemera: hemera, print: { say($0) }).run()
         await hemera.close()
-        if !summary.unexpected.isEmpty { throw ExitCode.failure }
+        var unexpected = summary.unexpected
+        if let gateway {
+            unexpected += await HTTPTour(baseURL: gateway, print: { say($0) }).run().unexpected
+        }
+        if !unexpected.isEmpty { throw ExitCode.failure }
     }
 }
