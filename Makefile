@@ -20,11 +20,12 @@ deps:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS); \
 	fi
 
-# A virtualenv with nats-py, the independent client the interop tests talk to, and
+# A virtualenv with nats-py, the independent client the interop tests talk to; jsonschema, the
+# validator that checks the services API replies and the derived request schemas; and
 # openapi-spec-validator, which checks the gateway's OpenAPI 3.1 document.
 interop-venv:
-	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, openapi_spec_validator' 2>/dev/null || { \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py openapi-spec-validator; }
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, jsonschema, openapi_spec_validator' 2>/dev/null || { \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py jsonschema openapi-spec-validator; }
 
 build: deps
 	$(SWIFT) build

@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Light API packages (no backend): the facade emits metrics and spans through them.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // The HTTP gateway only (HemeraGateway, the demo, their tests): Hemera itself never links them.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -61,6 +64,8 @@ let package = Package(
                 "HemeraNATS",
                 "HemeraJSON",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // Hemera as a swift-service-lifecycle Service (SIGTERM → graceful close).
@@ -157,7 +162,11 @@ let package = Package(
         ),
         .testTarget(
             name: "HemeraTests",
-            dependencies: ["Hemera", "HemeraLocks", "HemeraTesting"],
+            dependencies: [
+                "Hemera", "HemeraLocks", "HemeraTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             resources: [.copy("Resources")]
         ),
         .testTarget(

@@ -16,6 +16,21 @@ extension Hemera {
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
     ) async throws -> JSONValue {
+        if let observers {
+            return try await observers.observeAct(topic: pattern.topic ?? "", cmd: pattern.keys["cmd"]?.stringValue) {
+                try await self.actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
+            }
+        }
+        return try await actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
+    }
+
+    /// ``act(_:meta:delegate:timeout:)`` without metrics and spans.
+    func actUnobserved(
+        _ pattern: Pattern,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration?
+    ) async throws -> JSONValue {
         let request = try makeRequest(pattern, meta: meta, delegate: delegate, timeout: timeout)
         return try await intercepted(request).result
     }
@@ -31,6 +46,21 @@ extension Hemera {
         meta: [String: JSONValue] = [:],
         delegate: [String: JSONValue] = [:],
         timeout: Duration? = nil
+    ) async throws -> P.Reply {
+        if let observers {
+            return try await observers.observeAct(topic: P.topic, cmd: P.cmd) {
+                try await self.actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
+            }
+        }
+        return try await actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
+    }
+
+    /// ``act(_:meta:delegate:timeout:)`` of a typed pattern without metrics and spans.
+    func actUnobserved<P: HemeraPattern>(
+        _ pattern: P,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration?
     ) async throws -> P.Reply {
         // The fixed part is looked up once (a lock and a dictionary look-up) and used for both.
         if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
@@ -80,7 +110,7 @@ extension Hemera {
         }
         var untyped = try typedPattern(pattern)
         if P.self is any HemeraIdempotentPattern.Type { untyped.options["idempotent"] = true }
-        let result = try await act(untyped, meta: meta, delegate: delegate, timeout: timeout)
+        let result = try await actUnobserved(untyped, meta: meta, delegate: delegate, timeout: timeout)
         return try decodeReply(P.Reply.self, from: result)
     }
 
@@ -378,14 +408,23 @@ extension Hemera {
         writer.object(delegate)
         // The trace and request objects, written in place (the layout of `HemeraTrace.write` and
         // `HemeraRequestInfo.write`); the ids go straight into the buffer.
+        // With tracing on, an act started by ``Observers/observeAct(topic:cmd:_:)`` carries its
+        // span's W3C ids: the trace id when it starts a trace, the span id always.
+        let traced = observers == nil ? nil : ObservedAct.current
         writer.raw(",\"trace\":{\"traceId\":")
         if let parent, !parent.traceId.isEmpty {
             writer.string(parent.traceId)
+        } else if let traceID = traced?.traceID {
+            writer.string(traceID)
         } else {
             IDGenerator.writeNext(to: &writer)
         }
         writer.raw(",\"spanId\":")
-        IDGenerator.writeNext(to: &writer)
+        if let spanID = traced?.spanID {
+            writer.string(spanID)
+        } else {
+            IDGenerator.writeNext(to: &writer)
+        }
         if let parent, !parent.spanId.isEmpty {
             writer.raw(",\"parentSpanId\":")
             writer.string(parent.spanId)
@@ -451,6 +490,14 @@ extension Hemera {
             timeout = min(timeout, remaining)
         }
         do {
+            // With tracing on: the span's context as headers (`traceparent`, `tracestate`).
+            if observers != nil, let traced = ObservedAct.current, !traced.headers.isEmpty {
+                var headers = traced.headers
+                if options.propagatesDeadline {
+                    headers[HemeraHeaders.timeout] = String(max(1, timeout.wholeMilliseconds))
+                }
+                return try await transport.request(to: topic, payload: payload, headers: headers, timeout: timeout)
+            }
             if options.propagatesDeadline {
                 let milliseconds = max(1, timeout.wholeMilliseconds)
                 if let natsTransport {

@@ -132,6 +132,8 @@ public struct HemeraContext: Sendable {
     /// When the caller stops waiting (from the `Hemera-Timeout` header), if it said so. Nested
     /// acts get at most the time left.
     public internal(set) var deadline: ContinuousClock.Instant? = nil
+    /// When the request was received: the start of its processing time (`$SRV.STATS`).
+    let receivedAt: ContinuousClock.Instant = .now
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

@@ -33,6 +33,12 @@ public struct HemeraOptions: Sendable {
     /// Send the call's remaining time as the `Hemera-Timeout` header, so the service skips work
     /// whose caller has given up and nested acts stay within it.
     public var propagatesDeadline: Bool = true
+    /// The instance's name, version and description in the NATS services API (`$SRV.PING`,
+    /// `$SRV.INFO`, `$SRV.STATS`), answered once it has actions.
+    public var service = HemeraServiceOptions()
+    /// Where metrics and spans go (see ``HemeraObservability``); by default what the process
+    /// bootstrapped before the instance was created, else nothing, at no cost.
+    public var observability = HemeraObservability()
 
     public init(
         app: String = "hemera-swift",
@@ -93,6 +99,9 @@ public struct HemeraActionInfo: Sendable {
     public var pattern: JSONValue
     /// Field rules when known (typed actions with ``HemeraValidatable``), else `{}`.
     public var schema: JSONValue
+    /// The JSON Schema (draft 2020-12) of the action's request (see
+    /// ``HemeraPattern/requestSchema``), as published in its `$SRV.INFO` endpoint metadata.
+    public var requestSchema: JSONValue
     public var handle: HemeraActionHandle
 }
 
@@ -134,6 +143,8 @@ final class RegisteredAction: Sendable {
     let prepare: @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     let middleware: [HemeraMiddleware]
     let limiter: ConcurrencyLimiter?
+    /// The action as an ADR-32 endpoint: its `$SRV.INFO` entry and `$SRV.STATS` counters.
+    let endpoint: ServiceEndpoint
 
     init(
         id: Int,
@@ -145,7 +156,8 @@ final class RegisteredAction: Sendable {
         maxMessages: Int?,
         prepare: @escaping @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler,
         middleware: [HemeraMiddleware],
-        limiter: ConcurrencyLimiter?
+        limiter: ConcurrencyLimiter?,
+        endpoint: ServiceEndpoint
     ) {
         self.id = id
         self.matchers = matchers
@@ -157,6 +169,7 @@ final class RegisteredAction: Sendable {
         self.prepare = prepare
         self.middleware = middleware
         self.limiter = limiter
+        self.endpoint = endpoint
     }
 
     @inline(__always) func matches(_ members: [String: JSONValue]) -> Bool {
@@ -311,6 +324,10 @@ public final class Hemera: Sendable {
     let ownsTransport: Bool
     /// The transport when it is NATS: calls take its direct path for the deadline header.
     let natsTransport: NATSTransport?
+    /// Answers the NATS services API (`$SRV.*`) once the instance has actions.
+    let services = ServicesResponder()
+    /// Metrics and tracing; `nil` when neither is on (the act and receive paths test only this).
+    let observers: Observers?
     var logger: Logger { options.logger }
 
     /// Creates an instance over `transport`.
@@ -322,6 +339,10 @@ public final class Hemera: Sendable {
         self.options = options
         self.ownsTransport = closeTransport
         self.natsTransport = transport as? NATSTransport
+        self.observers = Observers.make(
+            options.observability,
+            serviceName: options.service.name ?? HemeraServiceOptions.sanitizedName(options.app)
+        )
     }
 
     // MARK: - add
@@ -354,7 +375,12 @@ public final class Hemera: Sendable {
         let mode = options.validation
         // Looked up once, not per request.
         let validates = P.self is any HemeraValidatable.Type
-        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
+        return try register(
+            Pattern(P.fixedKeys),
+            options: options,
+            schema: Self.schema(of: P.self),
+            requestSchema: P.requestSchema(validation: mode)
+        ) {
             received,
             _ throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: received, mode: mode)
@@ -386,7 +412,12 @@ public final class Hemera: Sendable {
     ) throws -> HemeraActionHandle {
         let mode = options.validation
         let validates = P.self is any HemeraValidatable.Type
-        return try register(Pattern(P.fixedKeys), options: options, schema: Self.schema(of: P.self)) {
+        return try register(
+            Pattern(P.fixedKeys),
+            options: options,
+            schema: Self.schema(of: P.self),
+            requestSchema: P.requestSchema(validation: mode)
+        ) {
             received,
             hemera throws(ValidationFailure) in
             let request = try decodeValidated(P.self, from: received, mode: mode)
@@ -416,6 +447,7 @@ public final class Hemera: Sendable {
         _ pattern: Pattern,
         options addOptions: AddOptions,
         schema: JSONValue,
+        requestSchema: JSONValue? = nil,
         prepare: @escaping @Sendable (ReceivedPattern, Hemera) throws(ValidationFailure) -> PreparedHandler
     ) throws -> HemeraActionHandle {
         guard let topic = pattern.topic, !topic.isEmpty else {
@@ -438,6 +470,18 @@ public final class Hemera: Sendable {
         matchers.sort { $0.key < $1.key }
         info["topic"] = .string(topic)
         let subKey = SubscriptionKey(topic: topic, queue: queue)
+        let endpoint = ServiceEndpoint(
+            pattern: info,
+            subject: topic,
+            queueGroup: queue,
+            observers: observers,
+            requestSchema: requestSchema
+                ?? RequestSchemaBuilder.schema(
+                    fixedKeys: pattern.keys,
+                    regexes: pattern.regexes.map { ($0.key, $0.regex.source) }
+                )
+        )
+        try services.startIfNeeded(self)
         return try state.withLock { state throws -> HemeraActionHandle in
             if state.closed { throw HemeraError(name: .closed, message: "Hemera is closed") }
             state.nextID += 1
@@ -453,7 +497,8 @@ public final class Hemera: Sendable {
                 middleware: addOptions.middleware,
                 limiter: addOptions.concurrencyLimit.map {
                     ConcurrencyLimiter(limit: $0, maxQueued: addOptions.maxQueued)
-                }
+                },
+                endpoint: endpoint
             )
             var router = state.routers[subKey] ?? Router()
             if router.subscription == nil {
@@ -514,7 +559,12 @@ public final class Hemera: Sendable {
     public var actions: [HemeraActionInfo] {
         state.withLock { state in
             state.routers.values.flatMap(\.all).sorted { $0.id < $1.id }.map {
-                HemeraActionInfo(pattern: $0.info, schema: $0.schema, handle: HemeraActionHandle(id: $0.id))
+                HemeraActionInfo(
+                    pattern: $0.info,
+                    schema: $0.schema,
+                    requestSchema: $0.endpoint.requestSchema,
+                    handle: HemeraActionHandle(id: $0.id)
+                )
             }
         }
     }
@@ -527,6 +577,7 @@ public final class Hemera: Sendable {
     /// - Parameter gracePeriod: how long to wait for running handlers; after it, close goes on
     ///   without them (their replies may then fail).
     public func close(gracePeriod: Duration = .seconds(30)) async {
+        services.stop()
         let subscriptions = state.withLock { state -> [any HemeraTransportSubscription] in
             state.closed = true
             let list = state.routers.values.compactMap(\.subscription)
@@ -698,24 +749,25 @@ extension Hemera {
         // `runPlain`: the same steps as `run` with nothing in between, in smaller async frames
         // (fewer task-allocator slabs per request) and with a synchronous reply.
         if case .success(let handler) = prepared, let action, action.middleware.isEmpty, action.limiter == nil,
-            options.serverInterceptors.isEmpty
+            options.serverInterceptors.isEmpty, observers == nil
         {
             if options.startsHandlersOnDeliveryThread {
-                Task.immediate { await self.runPlain(handler, context: context) }
+                Task.immediate { await self.runPlain(handler, action: action, context: context) }
             } else {
-                Task { await self.runPlain(handler, context: context) }
+                Task { await self.runPlain(handler, action: action, context: context) }
             }
             return
         }
+        let observation = observers?.startRequest(message, context: context, action: action)
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {
                 defer { self.finishRequest() }
-                await self.run(prepared, action: action, context: context)
+                await self.run(prepared, action: action, context: context, observation: observation)
             }
         } else {
             Task {
                 defer { self.finishRequest() }
-                await self.run(prepared, action: action, context: context)
+                await self.run(prepared, action: action, context: context, observation: observation)
             }
         }
     }
@@ -735,7 +787,11 @@ extension Hemera {
     /// Only what lives across the `await` is in this async frame; the steps before and after are
     /// synchronous functions of their own. A service task is new for every request, so each 984-byte
     /// slab its frames need is a `malloc`: `run`'s frame alone is 3,296 bytes.
-    private func runPlain(_ handler: @escaping PreparedHandler, context: HemeraContext) async {
+    private func runPlain(
+        _ handler: @escaping PreparedHandler,
+        action: RegisteredAction,
+        context: HemeraContext
+    ) async {
         let outcome: Result<ServerReply.Body?, any Error>
         if let expired = Self.deadlineExpired(context) {
             outcome = .failure(expired)
@@ -746,7 +802,7 @@ extension Hemera {
                 outcome = .failure(error)
             }
         }
-        finishPlain(outcome, context: context)
+        finishPlain(outcome, action: action, context: context)
     }
 
     /// The error of a request whose caller's deadline already passed, if it did.
@@ -758,14 +814,21 @@ extension Hemera {
 
     /// Replies to a request run by ``runPlain(_:context:)`` and ends it.
     @inline(never)
-    private func finishPlain(_ outcome: Result<ServerReply.Body?, any Error>, context: HemeraContext) {
+    private func finishPlain(
+        _ outcome: Result<ServerReply.Body?, any Error>,
+        action: RegisteredAction,
+        context: HemeraContext
+    ) {
         defer { finishRequest() }
         let reply: ServerReply
         switch outcome {
         case .success(let body?): reply = ServerReply(body: body, error: nil)
-        case .success(nil): return  // a streaming handler sent its replies itself
+        case .success(nil):
+            action.endpoint.stats.record(since: context.receivedAt, error: nil)
+            return  // a streaming handler sent its replies itself
         case .failure(let error): reply = ServerReply(body: .encoded(nil), error: HemeraError.from(error))
         }
+        action.endpoint.stats.record(since: context.receivedAt, error: reply.error)
         do {
             try publishReply(reply, context: context)
         } catch {
@@ -776,7 +839,8 @@ extension Hemera {
     private func run(
         _ prepared: Result<PreparedHandler, HemeraError>,
         action: RegisteredAction?,
-        context: HemeraContext
+        context: HemeraContext,
+        observation: RequestObservation?
     ) async {
         let interceptors = options.serverInterceptors
         var reply: ServerReply
@@ -798,15 +862,26 @@ extension Hemera {
             defer { if holdsSlot { action?.limiter?.release() } }
             if let expired = Self.deadlineExpired(context) { throw expired }
             let body = try await HemeraContext.$current.withValue(context) {
-                try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
+                if let observation {
+                    return try await observation.run {
+                        try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
+                    }
+                }
+                return try await self.invoke(handler, middleware: action?.middleware ?? [], context: context)
             }
-            guard let body else { return }  // a streaming handler sent its replies itself
+            guard let body else {
+                action?.endpoint.stats.record(since: context.receivedAt, error: nil)
+                observation?.finish(since: context.receivedAt, error: nil)
+                return  // a streaming handler sent its replies itself
+            }
             reply = ServerReply(body: body, error: nil)
         } catch {
             let hemeraError = HemeraError.from(error)
             for interceptor in interceptors { await interceptor.onError(hemeraError, context: context) }
             reply = ServerReply(body: .encoded(nil), error: hemeraError)
         }
+        action?.endpoint.stats.record(since: context.receivedAt, error: reply.error)
+        observation?.finish(since: context.receivedAt, error: reply.error)
         do {
             try await sendReply(reply, context: context)
         } catch {

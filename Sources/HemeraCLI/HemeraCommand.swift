@@ -23,7 +23,10 @@ struct HemeraCommand: AsyncParsableCommand {
               4   cannot connect to NATS, or the connection closed
               64  bad usage (unparsable pattern, unknown option)
             """,
-        subcommands: [ActCommand.self, PubCommand.self, BenchCommand.self]
+        subcommands: [
+            ActCommand.self, PubCommand.self, BenchCommand.self, ServicesCommand.self, DescribeCommand.self,
+            DocsCommand.self,
+        ]
     )
 }
 

@@ -92,30 +92,41 @@ struct Serve: AsyncParsableCommand {
         let list = services.compactMap(DemoService.init(rawValue:))
         let servesGateway = services.contains("gateway")
         let app = "hemera-demo/" + services.joined(separator: "+")
-        let hemera: Hemera
-        do {
-            hemera = try await HemeraConnect.connect(
-                url: options.url,
-                options: HemeraOptions(
-                    app: app,
-                    logger: HemeraConnect.quietLogger(label: app),
-                    serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
-                )
+        // One Hemera instance per service, all on one connection: each is its own service in the
+        // NATS services API (`$SRV`), named after it. The gateway alone needs one plain instance.
+        func hemeraOptions(_ service: DemoService?) -> HemeraOptions {
+            var hemeraOptions = HemeraOptions(
+                app: app,
+                logger: HemeraConnect.quietLogger(label: app),
+                serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
             )
+            if let service { hemeraOptions.service = service.serviceOptions }
+            return hemeraOptions
+        }
+        let connection: Hemera
+        do {
+            connection = try await HemeraConnect.connect(url: options.url, options: hemeraOptions(list.first))
         } catch {
             complain("hemera-demo: cannot connect to \(options.url): \(error)")
             throw ExitCode(3)
         }
+        let instances =
+            [connection] + list.dropFirst().map { Hemera(transport: connection.transport, options: hemeraOptions($0)) }
         // Returns once the server has the subscriptions: "serving" means callable.
-        try await DemoService.start(list, on: hemera)
+        for (service, hemera) in zip(list, instances) { try await DemoService.start([service], on: hemera) }
         if servesGateway {
-            try await serveGateway(hemera: hemera, alongside: list)
+            try await serveGateway(instances: instances, alongside: list)
             return
         }
         say("serving \(list.map(\.rawValue).joined(separator: ", ")) on \(options.url) (pid \(getpid()))")
         let signal = await TerminationSignal.wait()
-        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(hemera.inFlightCount) in flight)")
-        await hemera.close()
+        let inFlight = instances.reduce(0) { $0 + $1.inFlightCount }
+        say("\(signal): closing \(list.map(\.rawValue).joined(separator: ", ")) (\(inFlight) in flight)")
+        // The instances sharing the connection first; the first owns it and closes it last.
+        await withTaskGroup(of: Void.self) { group in
+            for hemera in instances.dropFirst() { group.addTask { await hemera.close() } }
+        }
+        await connection.close()
         say("closed")
     }
 }
@@ -123,7 +134,10 @@ struct Serve: AsyncParsableCommand {
 extension Serve {
     /// Runs the gateway (and the services in `list`, already started) until SIGTERM or SIGINT:
     /// the HTTP server stops accepting, finishes the requests in flight, then Hemera closes.
-    func serveGateway(hemera: Hemera, alongside list: [DemoService]) async throws {
+    ///
+    /// The gateway's acts go through the first instance, which owns the connection.
+    func serveGateway(instances: [Hemera], alongside list: [DemoService]) async throws {
+        let hemera = instances[0]
         let gateway = DemoGateway.gateway(
             hemera: hemera,
             logger: HemeraConnect.quietLogger(label: "hemera-demo/gateway"),
@@ -137,12 +151,23 @@ extension Serve {
             }
         } catch {
             complain("hemera-demo: the gateway cannot serve on 127.0.0.1:\(port): \(error)")
-            await hemera.close()
+            await Self.close(instances)
             throw ExitCode(4)
         }
-        say("closing gateway (\(hemera.inFlightCount) in flight)")
-        await hemera.close()
+        let inFlight = instances.reduce(0) { $0 + $1.inFlightCount }
+        say(
+            "closing gateway\(list.isEmpty ? "" : " and \(list.map(\.rawValue).joined(separator: ", "))") (\(inFlight) in flight)"
+        )
+        await Self.close(instances)
         say("closed")
+    }
+
+    /// Closes the instances sharing the first one's connection, then the first, which owns it.
+    static func close(_ instances: [Hemera]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for hemera in instances.dropFirst() { group.addTask { await hemera.close() } }
+        }
+        await instances[0].close()
     }
 }
 

@@ -6,6 +6,19 @@ public enum DemoService: String, CaseIterable, Sendable, CustomStringConvertible
 
     public var description: String { rawValue }
 
+    /// The service's identity in the NATS services API (`$SRV`, ADR-32): named after the service,
+    /// version 1.0.0. Set it as ``HemeraOptions/service`` of the instance that serves it.
+    public var serviceOptions: HemeraServiceOptions {
+        let description: String
+        switch self {
+        case .math: description = "Integer arithmetic: add, multiply, divide"
+        case .users: description = "The shop's users"
+        case .products: description = "The shop's products and prices"
+        case .cart: description = "The shopping cart; checks products with the products service"
+        }
+        return HemeraServiceOptions(name: rawValue, version: "1.0.0", description: description)
+    }
+
     /// Registers the service's actions on `hemera`.
     public func register(on hemera: Hemera) throws {
         switch self {

@@ -28,7 +28,10 @@ extension HemeraGateway {
                     summary: "Calls \(topic):\(cmd) (service \(action.service) \(action.version))"
                 )
                 route.isGenericAct = false
-                paths[route.path, default: [:]]["post"] = operation(for: route)
+                guard case .object(var documented) = operation(for: route) else { continue }
+                // Unique beside the named route calling the same action (`post_cart_addProduct`).
+                documented["operationId"] = .string("act_" + route.operationId)
+                paths[route.path, default: [:]]["post"] = .object(documented)
             }
         }
         var pathObject: [String: JSONValue] = [:]

@@ -8,7 +8,7 @@ import HemeraTesting
 /// process would be), and a client instance; closes everything afterwards.
 func withDemo<Result>(
     _ services: [DemoService] = DemoService.allCases,
-    serviceOptions: (DemoService) -> HemeraOptions = { quietOptions(app: $0.rawValue) },
+    serviceOptions: (DemoService) -> HemeraOptions = { serviceOptions($0) },
     _ body: (NATSTestServer, Hemera, [DemoService: Hemera]) async throws -> Result
 ) async throws -> Result {
     try await withNATSServer { server in
@@ -32,6 +32,13 @@ func withDemo<Result>(
             throw error
         }
     }
+}
+
+/// The options a demo service runs with: quiet, and named in the services API.
+func serviceOptions(_ service: DemoService) -> HemeraOptions {
+    var options = quietOptions(app: service.rawValue)
+    options.service = service.serviceOptions
+    return options
 }
 
 /// Options whose logger prints errors only (closing a connection logs a disconnect warning).

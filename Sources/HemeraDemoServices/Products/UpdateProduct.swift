@@ -17,32 +17,13 @@ public struct UpdateProduct: HemeraPattern, HemeraValidatable {
         self.priceCents = priceCents
     }
 
-    /// Ids are integers >= 0.
-    public static let rules: [ValidationRule<UpdateProduct>] = [.range("id", \.id, 0...Int.max)]
-
-    /// The optional fields, when present: a name of 1 to 100 characters, a price >= 0.
-    public func validate() throws(ValidationFailure) {
-        var issues: [ValidationIssue] = []
-        if let name, name.isEmpty || name.count > 100 {
-            issues.append(
-                ValidationIssue(
-                    message: "name: length must be between 1 and 100",
-                    path: ["name"],
-                    type: "string.length"
-                )
-            )
-        }
-        if let priceCents, priceCents < 0 {
-            issues.append(
-                ValidationIssue(
-                    message: "priceCents: must be greater than or equal to 0",
-                    path: ["priceCents"],
-                    type: "number.min"
-                )
-            )
-        }
-        if !issues.isEmpty { throw ValidationFailure(issues) }
-    }
+    /// Ids are integers >= 0; the optional fields, when present: a name of 1 to 100 characters, a
+    /// price >= 0.
+    public static let rules: [ValidationRule<UpdateProduct>] = [
+        .range("id", \.id, 0...Int.max),
+        .length("name", \.name, 1...100),
+        .range("priceCents", \.priceCents, 0...Int.max),
+    ]
 }
 
 /// Implements ``UpdateProduct``.
