@@ -49,20 +49,33 @@ public final class GatewayClient: Sendable {
     ///   - body: The body's bytes, sent with `contentType`.
     ///   - contentType: The body's media type.
     ///   - headers: More header fields.
+    ///   - chunked: Send the body with chunked transfer encoding, without a `Content-Length`.
     /// - Throws: When the connection fails or no answer comes within 30 s.
     public func send(
         _ method: String,
         _ path: String,
         body: [UInt8]? = nil,
         contentType: String? = "application/json",
-        headers: [(String, String)] = []
+        headers: [(String, String)] = [],
+        chunked: Bool = false
     ) async throws -> Response {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             if let contentType { request.headers.replaceOrAdd(name: "content-type", value: contentType) }
-            request.body = .bytes(ByteBuffer(bytes: body))
+            if chunked {
+                // In pieces of 1 KiB, length unknown: chunked transfer encoding.
+                let pieces = stride(from: 0, to: body.count, by: 1024).map {
+                    ByteBuffer(bytes: body[$0..<min($0 + 1024, body.count)])
+                }
+                let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+                for piece in pieces { continuation.yield(piece) }
+                continuation.finish()
+                request.body = .stream(stream, length: .unknown)
+            } else {
+                request.body = .bytes(ByteBuffer(bytes: body))
+            }
         }
         let response = try await client.execute(request, timeout: .seconds(30))
         let collected = try await response.body.collect(upTo: 16 << 20)

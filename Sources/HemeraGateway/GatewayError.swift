@@ -106,6 +106,16 @@ public struct GatewayError: Error, Sendable, Equatable {
         )
     }
 
+    /// The JSON body's bytes, its members in the order `name`, `message`, `code`, `details`.
+    public var bodyBytes: [UInt8] {
+        func text(_ value: JSONValue?) -> [UInt8] { (try? (value ?? .null).serialized()) ?? Array("null".utf8) }
+        var bytes = Array(#"{"name":"#.utf8) + text(.string(name))
+        bytes += Array(#","message":"#.utf8) + text(.string(message))
+        bytes += Array(#","code":"#.utf8) + text(code)
+        bytes += Array(#","details":"#.utf8) + text(details) + [UInt8(ascii: "}")]
+        return bytes
+    }
+
     /// The JSON body: `{"name", "message", "code", "details"}`.
     public var body: JSONValue {
         [

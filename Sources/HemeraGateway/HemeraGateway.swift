@@ -265,7 +265,7 @@ public final class HemeraGateway: Sendable {
 
     /// The response of an error, with `Retry-After` when it has one.
     func answer(_ error: GatewayError, span: GatewaySpan) -> Response {
-        var response = Self.jsonResponse(status: HTTPResponse.Status(code: error.status), error.body)
+        var response = Self.jsonResponse(status: HTTPResponse.Status(code: error.status), bytes: error.bodyBytes)
         if let seconds = error.retryAfterSeconds { response.headers[.retryAfter] = String(seconds) }
         if !error.allow.isEmpty { response.headers[.allow] = error.allow.joined(separator: ", ") }
         return response
@@ -274,8 +274,12 @@ public final class HemeraGateway: Sendable {
     /// A JSON response.
     static func jsonResponse(status: HTTPResponse.Status, _ value: JSONValue) -> Response {
         // `serialized()` fails only for a NaN or infinite double, which no parsed reply holds.
-        let bytes = (try? value.serialized()) ?? Array("null".utf8)
-        return Response(
+        jsonResponse(status: status, bytes: (try? value.serialized()) ?? Array("null".utf8))
+    }
+
+    /// A response whose body is `bytes` of JSON.
+    static func jsonResponse(status: HTTPResponse.Status, bytes: [UInt8]) -> Response {
+        Response(
             status: status,
             headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
