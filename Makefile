@@ -5,7 +5,7 @@ VENV       := .venv-interop
 PYTHON     ?= python3
 TEST_FLAGS ?=
 
-.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak chaos bench bench-thresholds-check bench-thresholds-update clean example-observability
+.PHONY: all deps build test test-tsan test-asan demo interop-venv fuzz-json fuzz soak chaos bench bench-thresholds-check bench-thresholds-update bench-gateway clean example-observability
 
 all: build
 
@@ -19,11 +19,12 @@ deps:
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEB_PKGS); \
 	fi
 
-# A virtualenv with nats-py, the independent client the interop tests talk to, and jsonschema,
-# the validator that checks the services API replies and the derived request schemas.
+# A virtualenv with nats-py, the independent client the interop tests talk to; jsonschema, the
+# validator that checks the services API replies and the derived request schemas; and
+# openapi-spec-validator, which checks the gateway's OpenAPI 3.1 document.
 interop-venv:
-	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, jsonschema' 2>/dev/null || { \
-	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py jsonschema; }
+	@[ -x $(VENV)/bin/python ] && $(VENV)/bin/python -c 'import nats, jsonschema, openapi_spec_validator' 2>/dev/null || { \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install --quiet nats-py jsonschema openapi-spec-validator; }
 
 build: deps
 	$(SWIFT) build
@@ -77,6 +78,17 @@ BENCH_RUNS ?= 3
 BENCH_THRESHOLDS ?= 0
 bench: deps
 	BENCH_RUNS=$(BENCH_RUNS) BENCH_THRESHOLDS=$(BENCH_THRESHOLDS) SWIFT=$(SWIFT) $(PYTHON) scripts/bench.py
+
+# GET /products/1 through the HTTP gateway (wrk, Debian's, installed here when missing) against the
+# same act made directly (`hemera bench`), in one run, release builds: GATEWAY_BENCH_ROUNDS rounds of
+# GATEWAY_BENCH_SECONDS each, alternating; prints each round and the medians (docs/performance.md).
+GATEWAY_BENCH_ROUNDS ?= 3
+GATEWAY_BENCH_SECONDS ?= 10
+bench-gateway: deps
+	@command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk; }
+	$(SWIFT) build -c release --product hemera-demo
+	$(SWIFT) build -c release --product hemera
+	BENCH_ROUNDS=$(GATEWAY_BENCH_ROUNDS) BENCH_SECONDS=$(GATEWAY_BENCH_SECONDS) scripts/bench-gateway.sh "$$($(SWIFT) build -c release --show-bin-path)"
 
 # Allocation thresholds (Benchmarks/Thresholds/<Swift version>/, as swift-nio): check, or update
 # after an intended change.

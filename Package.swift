@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "HemeraJSON", targets: ["HemeraJSON"]),
         .library(name: "HemeraTesting", targets: ["HemeraTesting"]),
         .library(name: "HemeraServiceLifecycle", targets: ["HemeraServiceLifecycle"]),
+        .library(name: "HemeraGateway", targets: ["HemeraGateway"]),
         .executable(name: "hemera", targets: ["HemeraCLI"]),
         .executable(name: "hemera-demo", targets: ["HemeraDemo"]),
     ],
@@ -23,6 +24,11 @@ let package = Package(
         // Light API packages (no backend): the facade emits metrics and spans through them.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // The HTTP gateway only (HemeraGateway, the demo, their tests): Hemera itself never links them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C libraries from Debian, wrapped without vendoring any C.
@@ -100,12 +106,44 @@ let package = Package(
         // The seed's demo services (math, users, products, cart) and the client tour, as a library
         // so tests can run them.
         .target(name: "HemeraDemoServices", dependencies: ["Hemera", "HemeraAppSupport"]),
+        // The HTTP gateway: HTTP routes to acts on Hummingbird, errors to status codes, W3C
+        // traceparent into the acts, an OpenAPI document. Its own target, so `Hemera` users do not
+        // build Hummingbird.
+        .target(
+            name: "HemeraGateway",
+            dependencies: [
+                "Hemera",
+                "HemeraNATS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The article's HTTP API over the demo services (its routes) and the tour's HTTP client.
+        .target(
+            name: "HemeraDemoGateway",
+            dependencies: [
+                "Hemera",
+                "HemeraAppSupport",
+                "HemeraDemoServices",
+                "HemeraGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "HemeraDemo",
             dependencies: [
                 "Hemera",
                 "HemeraAppSupport",
                 "HemeraDemoServices",
+                "HemeraDemoGateway",
+                "HemeraGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -145,8 +183,16 @@ let package = Package(
         .testTarget(
             name: "HemeraDemoTests",
             dependencies: [
-                "Hemera", "HemeraAppSupport", "HemeraDemoServices", "HemeraNATS", "HemeraTesting", "ReadmeExamples",
+                "Hemera", "HemeraAppSupport", "HemeraDemoGateway", "HemeraDemoServices", "HemeraNATS", "HemeraTesting",
+                "ReadmeExamples",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "HemeraGatewayTests",
+            dependencies: [
+                "Hemera", "HemeraDemoGateway", "HemeraDemoServices", "HemeraGateway", "HemeraTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: starts a nats-server on a free loopback port (unless NATS_URL is set), starts each
 # demo service as its own `hemera-demo serve` process (as the seed runs each in its own
-# container), runs the client tour against them, and stops everything it started, by PID:
-# the services with SIGTERM (each closes gracefully and exits 0), then the nats-server.
+# container) and the HTTP gateway on a free loopback port, runs the client tour against them (the
+# direct acts, then the same API through HTTP with a real client), and stops everything it
+# started, by PID: the services and the gateway with SIGTERM (each closes gracefully and exits 0),
+# then the nats-server.
 set -euo pipefail
 demo="$1"
 service_pids=()
@@ -54,7 +56,21 @@ for service in math users products cart; do
   echo "== started service $service (pid $!): $demo serve $service --server $url"
 done
 
+"$demo" serve gateway --server "$url" --port 0 >"$log_dir/gateway.log" 2>&1 &
+service_pids+=($!)
+services+=("gateway")
+gateway_port=""
+for _ in $(seq 1 600); do
+  gateway_port=$(sed -n 's/^serving gateway on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$log_dir/gateway.log")
+  [ -n "$gateway_port" ] && break
+  kill -0 "${service_pids[-1]}" 2>/dev/null || break
+  sleep 0.05
+done
+[ -n "$gateway_port" ] || { cat "$log_dir/gateway.log"; echo "the gateway did not start" >&2; exit 1; }
+gateway_url="http://127.0.0.1:$gateway_port"
+echo "== started gateway (pid ${service_pids[-1]}) on $gateway_url: $demo serve gateway --server $url --port 0"
+
 status=0
-"$demo" tour --server "$url" --wait-for math,users,products,cart --wait-timeout 30 || status=$?
+"$demo" tour --server "$url" --wait-for math,users,products,cart --wait-timeout 30 --gateway "$gateway_url" || status=$?
 echo "== tour finished with status $status; stopping what this script started"
 exit $status

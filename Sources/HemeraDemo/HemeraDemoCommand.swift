@@ -1,8 +1,10 @@
 import ArgumentParser
 import Hemera
 import HemeraAppSupport
+import HemeraDemoGateway
 import HemeraDemoServices
 import HemeraNATS
+import HemeraGateway
 import Logging
 
 #if canImport(Glibc)
@@ -23,7 +25,8 @@ struct HemeraDemoCommand: AsyncParsableCommand {
             Run each service as its own process, all against one nats-server, then the tour:
               hemera-demo serve products --server nats://127.0.0.1:4222 &
               hemera-demo serve cart --server nats://127.0.0.1:4222 &
-              hemera-demo tour --wait-for products,cart
+              hemera-demo serve gateway --server nats://127.0.0.1:4222 --port 8080 &
+              hemera-demo tour --wait-for products,cart --gateway http://127.0.0.1:8080
             `make demo` does all of it on a private nats-server.
             """,
         subcommands: [Serve.self, TourCommand.self]
@@ -49,6 +52,8 @@ enum DemoExit {
     static let noAnswer = ExitCode(2)
     /// Cannot connect to NATS, or the connection closed for good.
     static let connection = ExitCode(4)
+    /// `serve gateway`: the gateway cannot listen on its port.
+    static let listen = ExitCode(5)
 }
 
 /// Writes a line to standard output at once (the demo script interleaves several processes).
@@ -61,18 +66,29 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Runs the named services until SIGTERM or SIGINT, then closes gracefully.",
         discussion: """
-            Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")). On SIGTERM or SIGINT \
-            the process stops taking requests, finishes the ones in flight and sends their replies, \
-            drains the connection and exits 0. When the NATS connection closes for good (cnats gave up \
-            reconnecting, e.g. the server refused the credentials twice in a row) it exits 4, so a \
-            supervisor restarts it. Exit codes as `hemera`'s: 4 for a connection failure.
+            Services: \(DemoService.allCases.map(\.rawValue).joined(separator: ", ")), and `gateway`: the \
+            article's HTTP API on 127.0.0.1:--port, each route calling a service with act. On SIGTERM \
+            or SIGINT the process stops taking requests, finishes the ones in flight and sends their \
+            replies, drains the connection and exits 0. When the NATS connection closes for good (cnats \
+            gave up reconnecting, e.g. the server refused the credentials twice in a row) it exits 4, so \
+            a supervisor restarts it. Exit codes as `hemera`'s: 4 for a connection failure; 5 when the \
+            gateway cannot listen on its port.
             """
     )
 
     @OptionGroup var options: ServerOptions
 
-    @Argument(help: "The services to run: math, users, products, cart.")
+    @Argument(help: "The services to run: math, users, products, cart, gateway.")
     var services: [String]
+
+    @Option(name: .long, help: "The gateway's HTTP port on 127.0.0.1 (0 picks a free one, printed when serving).")
+    var port: Int = 8080
+
+    @Option(
+        name: .customLong("gateway-timeout"),
+        help: "The gateway's timeout for each act, in milliseconds (default: Hemera's)."
+    )
+    var gatewayTimeout: Int?
 
     @Option(
         name: .customLong("handler-delay"),
@@ -84,28 +100,31 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         if services.isEmpty { throw ValidationError("name at least one service") }
         if handlerDelay < 0 { throw ValidationError("--handler-delay must be >= 0") }
-        for name in services where DemoService(rawValue: name) == nil {
-            throw ValidationError(UnknownService(name: name).description)
+        for name in services where DemoService(rawValue: name) == nil && name != "gateway" {
+            throw ValidationError(UnknownService(name: name).description + " or gateway")
         }
+        if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535") }
+        if let gatewayTimeout, gatewayTimeout <= 0 { throw ValidationError("--gateway-timeout must be positive") }
     }
 
     func run() async throws {
         let list = services.compactMap(DemoService.init(rawValue:))
-        let app = "hemera-demo/" + list.map(\.rawValue).joined(separator: "+")
+        let servesGateway = services.contains("gateway")
+        let app = "hemera-demo/" + services.joined(separator: "+")
         // One Hemera instance per service, all on one connection: each is its own service in the
-        // NATS services API (`$SRV`), named after it.
-        func hemeraOptions(_ service: DemoService) -> HemeraOptions {
+        // NATS services API (`$SRV`), named after it. The gateway alone needs one plain instance.
+        func hemeraOptions(_ service: DemoService?) -> HemeraOptions {
             var hemeraOptions = HemeraOptions(
                 app: app,
                 logger: HemeraConnect.quietLogger(label: app),
                 serverInterceptors: handlerDelay > 0 ? [Delay(milliseconds: handlerDelay)] : []
             )
-            hemeraOptions.service = service.serviceOptions
+            if let service { hemeraOptions.service = service.serviceOptions }
             return hemeraOptions
         }
         let connection: Hemera
         do {
-            connection = try await HemeraConnect.connect(url: options.url, options: hemeraOptions(list[0]))
+            connection = try await HemeraConnect.connect(url: options.url, options: hemeraOptions(list.first))
         } catch {
             complain("hemera-demo: cannot connect to \(options.redactedURL): \(NATSRedaction.redact("\(error)"))")
             throw DemoExit.connection
@@ -114,6 +133,10 @@ struct Serve: AsyncParsableCommand {
             [connection] + list.dropFirst().map { Hemera(transport: connection.transport, options: hemeraOptions($0)) }
         // Returns once the server has the subscriptions: "serving" means callable.
         for (service, hemera) in zip(list, instances) { try await DemoService.start([service], on: hemera) }
+        if servesGateway {
+            try await serveGateway(instances: instances, alongside: list)
+            return
+        }
         let names = list.map(\.rawValue).joined(separator: ", ")
         say("serving \(names) on \(options.redactedURL) (pid \(getpid()))")
         // The instances sharing the connection close first; the first owns it and closes it last.
@@ -136,6 +159,46 @@ struct Serve: AsyncParsableCommand {
             await closeAll(gracePeriod: .seconds(1))
             throw DemoExit.connection
         }
+    }
+}
+
+extension Serve {
+    /// Runs the gateway (and the services in `list`, already started) until SIGTERM or SIGINT:
+    /// the HTTP server stops accepting, finishes the requests in flight, then Hemera closes.
+    ///
+    /// The gateway's acts go through the first instance, which owns the connection.
+    func serveGateway(instances: [Hemera], alongside list: [DemoService]) async throws {
+        let hemera = instances[0]
+        let gateway = DemoGateway.gateway(
+            hemera: hemera,
+            logger: HemeraConnect.quietLogger(label: "hemera-demo/gateway"),
+            timeout: gatewayTimeout.map { .milliseconds($0) }
+        )
+        let services = list.map(\.rawValue)
+        do {
+            try await gateway.run(host: "127.0.0.1", port: port, handlesSignals: true) { port in
+                let also = services.isEmpty ? "" : " and \(services.joined(separator: ", "))"
+                say("serving gateway on http://127.0.0.1:\(port)\(also) over \(options.redactedURL) (pid \(getpid()))")
+            }
+        } catch {
+            complain("hemera-demo: the gateway cannot serve on 127.0.0.1:\(port): \(error)")
+            await Self.close(instances)
+            throw DemoExit.listen
+        }
+        let inFlight = instances.reduce(0) { $0 + $1.inFlightCount }
+        say(
+            "closing gateway\(list.isEmpty ? "" : " and \(list.map(\.rawValue).joined(separator: ", "))") (\(inFlight) in flight)"
+        )
+        await Self.close(instances)
+        say("closed")
+    }
+
+    /// Closes the instances sharing the first one's connection, then the first, which owns it.
+    static func close(_ instances: [Hemera]) async {
+        await withTaskGroup(of: Void.self) { group in
+            for hemera in instances.dropFirst() { group.addTask { await hemera.close() } }
+        }
+        await instances[0].close()
     }
 }
 
@@ -166,6 +229,12 @@ struct TourCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("wait-timeout"), help: "How long to wait for them, in seconds.")
     var waitTimeout: Double = 30
+
+    @Option(
+        name: .long,
+        help: "The gateway's base URL (e.g. http://127.0.0.1:8080): the tour then also calls the HTTP API."
+    )
+    var gateway: String?
 
     func validate() throws {
         if let waitFor {
@@ -200,8 +269,14 @@ struct TourCommand: AsyncParsableCommand {
                 throw DemoExit.noAnswer
             }
         }
+        say("")
+        say("== direct acts over NATS")
         let summary = await Tour(hemera: hemera, print: { say($0) }).run()
         await hemera.close()
-        if !summary.unexpected.isEmpty { throw DemoExit.failure }
+        var unexpected = summary.unexpected
+        if let gateway {
+            unexpected += await HTTPTour(baseURL: gateway, print: { say($0) }).run().unexpected
+        }
+        if !unexpected.isEmpty { throw DemoExit.failure }
     }
 }

@@ -12,6 +12,12 @@ public struct Tour: Sendable {
         public var steps: Int
         /// Steps whose outcome differed from the expected one.
         public var unexpected: [String]
+
+        /// A summary of `steps` steps, of which `unexpected` behaved otherwise.
+        public init(steps: Int, unexpected: [String]) {
+            self.steps = steps
+            self.unexpected = unexpected
+        }
     }
 
     let hemera: Hemera
