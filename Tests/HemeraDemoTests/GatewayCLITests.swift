@@ -40,7 +40,7 @@ struct GatewayCLITests {
         }
     }
 
-    @Test("a port in use is a clear error, exit 4")
+    @Test("a port in use is a clear error, exit 5")
     func portInUse() async throws {
         try await withNATSServer { server in
             // The nats-server's own port is taken on 127.0.0.1.
@@ -49,7 +49,7 @@ struct GatewayCLITests {
                 ["serve", "gateway", "--server", server.url, "--port", "\(server.port)"],
                 timeout: .seconds(30)
             )
-            #expect(result.status == 4, "\(result.stdout)\n\(result.stderr)")
+            #expect(result.status == 5, "\(result.stdout)\n\(result.stderr)")
             #expect(result.stderr.contains("cannot serve on 127.0.0.1:\(server.port)"))
         }
     }
