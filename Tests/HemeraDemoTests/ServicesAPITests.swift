@@ -9,9 +9,13 @@ import Testing
 /// sets the variable).
 private let interopPython = ProcessInfo.processInfo.environment["HEMERA_INTEROP_PYTHON"]
 
-/// The ADR-32 reply schemas, as the NATS tooling publishes them (Tests/micro-schemas).
-private let microSchemas = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("micro-schemas").path
+/// The ADR-32 reply schemas, as the NATS tooling publishes them: the project's shared copy beside
+/// the checkout (`../shared/micro-schemas`, as laid out for developers and CI), or
+/// `HEMERA_MICRO_SCHEMAS`. They are not copied into this repository.
+private let microSchemas =
+    ProcessInfo.processInfo.environment["HEMERA_MICRO_SCHEMAS"]
+    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/micro-schemas").path
 
 /// A real services client and validator: nats-py sends `$SRV.PING`, `$SRV.INFO` and `$SRV.STATS`,
 /// collects every reply for half a second and validates each against the ADR-32 schema files with

@@ -104,7 +104,10 @@ struct RequestTests {
             let shortStart = clock.now
             _ = await short.result
             let shortEnd = clock.now
-            #expect(shortEnd - shortStart < Duration.milliseconds(800).scaledForTests)
+            // Well under the long one's 900 ms: the ordering below is the real check; this bound is
+            // wide because the whole suite shares Swift's two pool threads here, and a busy pool
+            // delays the task that observes the timeout (seen: 0.9-1.2 s in full runs).
+            #expect(shortEnd - shortStart < Duration.seconds(3).scaledForTests)
             let (longResult, longEnd) = await long.value
             #expect(shortEnd < longEnd)
             if case .failure(let longError as NATSError) = longResult {
