@@ -63,13 +63,10 @@ package enum NATSServerURL {
         return nil
     }
 
-    /// `url` with the password or token of its user information replaced by `***`.
+    /// `url` with the password or token of its user information replaced by `***`: the one
+    /// redaction of ``NATSRedaction``, for a URL with or without its scheme.
     package static func redacted(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@") else { return url }
-        let start = url.firstRange(of: "://")?.upperBound ?? url.startIndex
-        guard start < at else { return url }
-        let userInfo = url[start..<at]
-        let kept = userInfo.firstIndex(of: ":").map { userInfo[..<$0] + ":***" } ?? "***"
-        return url[..<start] + kept + url[at...]
+        if url.contains("://") { return NATSRedaction.redact(url) }
+        return String(NATSRedaction.redact("nats://" + url).dropFirst("nats://".count))
     }
 }
