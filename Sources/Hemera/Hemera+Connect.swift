@@ -84,7 +84,7 @@ extension Hemera {
 
     /// Connects to NATS at `url` and returns an instance that owns the connection (closed by
     /// ``close(gracePeriod:)``): a connection in the coalesced write mode
-    /// (``NATSOptions/WriteMode/coalesced(bufferSize:)``: a burst of replies or requests leaves in one
+    /// (`NATSOptions.WriteMode.coalesced(bufferSize:)`: a burst of replies or requests leaves in one
     /// write, a lone one at once from its own thread) named after ``HemeraOptions/app`` that never stops
     /// reconnecting. ``connect(_:options:firstConnect:)`` takes every other connection option.
     ///

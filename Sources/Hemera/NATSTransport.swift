@@ -80,7 +80,7 @@ public final class NATSTransport: HemeraTransport {
         return TransportError(.permissionDenied, "Permissions violation for publish to \"\(subject)\"")
     }
 
-    /// Connects to `url` in the coalesced write mode (``NATSOptions/WriteMode/coalesced(bufferSize:)``:
+    /// Connects to `url` in the coalesced write mode (`NATSOptions.WriteMode.coalesced(bufferSize:)`:
     /// a burst of replies or requests leaves in one write, a lone one at once from its own thread);
     /// reconnects without limit after losing the server.
     public static func connect(url: String, name: String? = nil, logger: Logger = Logger(label: "hemera.nats"))

@@ -133,7 +133,7 @@ public struct ValidationRule<Root>: Sendable {
     /// A string is also limited to ``maxBytesPerCharacter`` bytes of UTF-8 per allowed character:
     /// one character (grapheme cluster) may carry any number of combining marks, so a character
     /// count alone does not bound its size (one character with 200,000 marks is 400 KB). Use
-    /// ``maxBytes(_:_:_:)`` for a tighter byte limit.
+    /// the `maxBytes` rule for a tighter byte limit.
     public static func length<C: Collection & Sendable>(
         _ field: String,
         _ keyPath: any KeyPath<Root, C> & Sendable,
@@ -177,7 +177,7 @@ public struct ValidationRule<Root>: Sendable {
         }
     }
 
-    /// Bytes of UTF-8 a string may use per character allowed by ``length(_:_:_:)``: generous for
+    /// Bytes of UTF-8 a string may use per character allowed by the `length` rule: generous for
     /// any real text (the longest common emoji sequences are about 35 bytes; most characters 1 to 4).
     public static var maxBytesPerCharacter: Int { 32 }
 
