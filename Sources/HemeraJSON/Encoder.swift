@@ -212,8 +212,8 @@ final class _EncoderState {
         maxDepth = options.maxDepth
         if case .useDefaultKeys = options.keyEncodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
         frames.reserveCapacity(8)
-        path.reserveCapacity(8)
         filled.reserveCapacity(8)
+        // `path` grows only when a member records its key (none for a flat object of scalars).
     }
 
     func codingPath(_ depth: Int) -> [any CodingKey] {
@@ -269,7 +269,9 @@ final class _EncoderState {
     }
 
     /// Closes what the slot at `depth` opened; an empty slot becomes `{}` as in Foundation.
-    func endSlot(_ depth: Int, value: Any) throws {
+    /// (Generic, not `Any`: boxing `value` into an existential on every call would copy it.)
+    @inline(__always)
+    func endSlot<T>(_ depth: Int, value: T) throws {
         closeFrames(above: depth - 1)
         if !filled[depth] {
             if depth == 0 {

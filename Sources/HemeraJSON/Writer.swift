@@ -63,7 +63,11 @@ struct _ByteBuffer: ~Copyable {
     var last: UInt8? { count > 0 ? base[count - 1] : nil }
 
     func toArray() -> [UInt8] {
-        [UInt8](UnsafeBufferPointer(start: base, count: count))
+        [UInt8](unsafeUninitializedCapacity: count) { array, initialized in
+            // Safe: `array` has room for `count` bytes, and `base` holds `count` written bytes.
+            if let start = array.baseAddress { start.update(from: base, count: count) }
+            initialized = count
+        }
     }
 
     // MARK: Numbers
