@@ -77,7 +77,11 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
         warmupIterations: 1000,
         maxDuration: .seconds(2),
-        maxIterations: 200_000
+        maxIterations: 200_000,
+        // Allocations per operation (one encode or decode per iteration) are checked against
+        // Thresholds/<Swift version>/ by `make bench-thresholds-check`: they are deterministic, so
+        // the tolerance is one allocation either way.
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 1])]
     )
 
     Benchmark("small request: encode HemeraJSON") { benchmark in
