@@ -95,10 +95,10 @@ bench-gateway: deps
 SWIFT_VERSION_DIR ?= $(shell $(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9]*\.[0-9]*\).*/\1/p' | head -1)
 bench-thresholds-check: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds check \
-	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
+	  --target NATSRequest --target HemeraAct --target JSONBenchmarks --path Thresholds/$(SWIFT_VERSION_DIR)/
 bench-thresholds-update: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update \
-	  --target NATSRequest --target HemeraAct --path Thresholds/$(SWIFT_VERSION_DIR)/
+	  --target NATSRequest --target HemeraAct --target JSONBenchmarks --path Thresholds/$(SWIFT_VERSION_DIR)/
 	$(PYTHON) scripts/bench.py keep-allocations-only Benchmarks/Thresholds/$(SWIFT_VERSION_DIR)
 
 # libFuzzer over the JSON layer: HemeraJSON's sources and Fuzz/JSONFuzz compiled as one module,

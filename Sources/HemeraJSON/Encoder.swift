@@ -187,9 +187,12 @@ final class _EncoderState {
         var pendingSuper: Bool
     }
 
-    @exclusivity(unchecked) var buffer = _ByteBuffer()
+    @exclusivity(unchecked) var buffer = _ByteBuffer(capacity: 1024)
     @exclusivity(unchecked) var frames: [Frame] = []
-    /// `path[i]`: the key of the member being written in `frames[i]`.
+    /// `path[i]`: the key of the member being written in the object `frames[i]`, recorded only
+    /// for members that can observe it (a nested value's `encode(to:)`, nested containers,
+    /// `superEncoder`, a custom key strategy, errors); a string, number or Boolean member does not.
+    /// An array's level of the path is its frame's element count (see ``codingPath(_:)``).
     @exclusivity(unchecked) var path: [any CodingKey] = []
     /// `filled[d]`: whether the value slot at depth `d` has received its value.
     @exclusivity(unchecked) var filled: [Bool] = []
@@ -209,12 +212,23 @@ final class _EncoderState {
         maxDepth = options.maxDepth
         if case .useDefaultKeys = options.keyEncodingStrategy { usesDefaultKeys = true } else { usesDefaultKeys = false }
         frames.reserveCapacity(8)
-        path.reserveCapacity(8)
         filled.reserveCapacity(8)
+        // `path` grows only when a member records its key (none for a flat object of scalars).
     }
 
     func codingPath(_ depth: Int) -> [any CodingKey] {
-        Array(path.prefix(depth))
+        var result: [any CodingKey] = []
+        result.reserveCapacity(depth)
+        for level in 0..<depth {
+            if level < frames.count && !frames[level].isObject {
+                result.append(_JSONKey(index: frames[level].count - 1))
+            } else if level < path.count {
+                result.append(path[level])
+            } else {
+                break
+            }
+        }
+        return result
     }
 
     var userInfo: [CodingUserInfoKey: Any] { options.userInfo }
@@ -247,6 +261,7 @@ final class _EncoderState {
 
     /// Writes `value` into the value slot at `depth`, whose key (if any) is already written.
     func encodeValue<T: Encodable>(_ value: T, depth: Int) throws {
+        if try encodeScalar(value, depth: depth) { return }
         if let special = try encodeSpecial(value, depth: depth), special { return }
         beginSlot(depth)
         try value.encode(to: _Encoder(state: self, depth: depth))
@@ -254,7 +269,9 @@ final class _EncoderState {
     }
 
     /// Closes what the slot at `depth` opened; an empty slot becomes `{}` as in Foundation.
-    func endSlot(_ depth: Int, value: Any) throws {
+    /// (Generic, not `Any`: boxing `value` into an existential on every call would copy it.)
+    @inline(__always)
+    func endSlot<T>(_ depth: Int, value: T) throws {
         closeFrames(above: depth - 1)
         if !filled[depth] {
             if depth == 0 {
@@ -270,6 +287,47 @@ final class _EncoderState {
         beginSlot(depth)
         try body(_Encoder(state: self, depth: depth))
         try endSlot(depth, value: value)
+    }
+
+    /// Strings, numbers and Booleans reached through a generic call (`[String]`'s elements,
+    /// `[String: Int]`'s values…) are written as their own `encode(to:)` would write them through
+    /// a single-value container, without going through it. Returns `true` when `value` was written.
+    ///
+    /// `unsafeBitCast` is the identity here: each cast runs only when `T` is the type cast to.
+    @inline(__always)
+    func encodeScalar<T: Encodable>(_ value: T, depth: Int) throws -> Bool {
+        if T.self == String.self {
+            markFilled(depth)
+            buffer.appendString(unsafeBitCast(value, to: String.self))
+        } else if T.self == Int.self {
+            markFilled(depth)
+            buffer.appendInteger(unsafeBitCast(value, to: Int.self))
+        } else if T.self == Double.self {
+            markFilled(depth)
+            try writeDouble(unsafeBitCast(value, to: Double.self), depth: depth)
+        } else if T.self == Bool.self {
+            markFilled(depth)
+            if unsafeBitCast(value, to: Bool.self) { buffer.appendASCII("true") } else { buffer.appendASCII("false") }
+        } else if T.self == Int64.self {
+            markFilled(depth)
+            buffer.appendInteger(unsafeBitCast(value, to: Int64.self))
+        } else if T.self == Int32.self {
+            markFilled(depth)
+            buffer.appendInteger(unsafeBitCast(value, to: Int32.self))
+        } else if T.self == Float.self {
+            markFilled(depth)
+            try writeFloat(unsafeBitCast(value, to: Float.self), depth: depth)
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// Marks the slot at `depth` filled, as a single-value write through ``beginSlot(_:)`` leaves it.
+    @inline(__always)
+    func markFilled(_ depth: Int) {
+        if filled.count <= depth { beginSlot(depth) }
+        filled[depth] = true
     }
 
     /// Dates, data, URLs and JSONValue take a shortcut. Returns `true` when `value` was written.
@@ -375,41 +433,44 @@ final class _EncoderState {
         guard index < frames.count, frames[index].serial == serial else {
             throw _Errors.encoding(
                 (), "a container was used after its parent moved on; HemeraJSONEncoder writes in one pass",
-                path: codingPath(min(index, path.count)))
+                path: codingPath(min(index, frames.count)))
         }
         closeFrames(above: index)
         settleSuper(index)
     }
 
-    /// Writes the separator and `key:` of the next member of the object frame `index`.
+    /// Writes the separator and `key:` of the next member of the object frame `index`, and
+    /// records `key` in the coding path when `recordingPath` (see ``path``).
     @inline(__always)
-    func beginMember(_ index: Int, _ serial: Int, key: some CodingKey) throws {
+    func beginMember(_ index: Int, _ serial: Int, key: some CodingKey, recordingPath: Bool) throws {
         try reopen(index, serial)
         if frames[index].count > 0 { buffer.append(UInt8(ascii: ",")) }
         frames[index].count += 1
-        setPath(index, key)
-        if usesDefaultKeys {
-            writeKey(key.stringValue, index)
-            buffer.append(UInt8(ascii: ":"))
+        if recordingPath { setPath(index, key) }
+        if usesDefaultKeys && (index > 0 || extraMembers == nil) {
+            buffer.appendKey(key.stringValue)
             return
         }
-        switch options.keyEncodingStrategy {
-        case .useDefaultKeys:
-            writeKey(key.stringValue, index)
-        case .convertToSnakeCase:
-            writeKey(_KeyConversion.toSnakeCase(key.stringValue), index)
-        case .custom(let convert):
-            writeKey(convert(codingPath(index + 1)).stringValue, index)
-        }
-        buffer.append(UInt8(ascii: ":"))
+        writeConvertedKey(key, index)
     }
 
-    @inline(__always)
-    private func writeKey(_ key: String, _ index: Int) {
-        if index == 0, let extraMembers, extraMembers[key] != nil {
-            fail(_Errors.encoding(key, "the key is both in the value and in the extra members", path: codingPath(1)))
+    /// The key of a member under a key strategy, or of the top-level object with extra members.
+    @inline(never)
+    private func writeConvertedKey(_ key: some CodingKey, _ index: Int) {
+        let name: String
+        switch options.keyEncodingStrategy {
+        case .useDefaultKeys:
+            name = key.stringValue
+        case .convertToSnakeCase:
+            name = _KeyConversion.toSnakeCase(key.stringValue)
+        case .custom(let convert):
+            setPath(index, key)
+            name = convert(codingPath(index + 1)).stringValue
         }
-        buffer.appendString(key)
+        if index == 0, let extraMembers, extraMembers[name] != nil {
+            fail(_Errors.encoding(name, "the key is both in the value and in the extra members", path: [key]))
+        }
+        buffer.appendKey(name)
     }
 
     /// Writes the separator before the next element of the array frame `index`.
@@ -417,7 +478,6 @@ final class _EncoderState {
     func beginElement(_ index: Int, _ serial: Int) throws {
         try reopen(index, serial)
         if frames[index].count > 0 { buffer.append(UInt8(ascii: ",")) }
-        setPath(index, _JSONKey(index: frames[index].count))
         frames[index].count += 1
     }
 
@@ -456,6 +516,35 @@ final class _EncoderState {
         } else {
             try writeNonConforming(value, isNaN: value.isNaN, positive: value > 0, depth: depth)
         }
+    }
+
+    /// A keyed member's double: the key enters the coding path only if the value is rejected.
+    @inline(__always)
+    func writeDouble(_ value: Double, depth: Int, key: some CodingKey) throws {
+        if value.isFinite {
+            buffer.appendDouble(value)
+        } else {
+            setPath(depth - 1, key)
+            try writeNonConforming(value, isNaN: value.isNaN, positive: value > 0, depth: depth)
+        }
+    }
+
+    /// A keyed member's float: the key enters the coding path only if the value is rejected.
+    @inline(__always)
+    func writeFloat(_ value: Float, depth: Int, key: some CodingKey) throws {
+        if value.isFinite {
+            buffer.appendFloat(value)
+        } else {
+            setPath(depth - 1, key)
+            try writeNonConforming(value, isNaN: value.isNaN, positive: value > 0, depth: depth)
+        }
+    }
+
+    /// A keyed member's unsigned integer: the key enters the coding path only if the value is rejected.
+    @inline(__always)
+    func writeInteger<I: FixedWidthInteger>(_ value: I, depth: Int, key: some CodingKey) throws {
+        if I.bitWidth >= 64 && !I.isSigned && value > Int64.max { setPath(depth - 1, key) }
+        try writeInteger(value, depth: depth)
     }
 
     @inline(__always)
@@ -541,9 +630,17 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     var codingPath: [any CodingKey] { state.codingPath(index) }
 
+    /// Begins a string, number, Boolean or null member: its key is not recorded in the coding
+    /// path (nothing below it can read the path; see ``_EncoderState/path``).
     @inline(__always)
     private func member(_ key: Key) throws {
-        try state.beginMember(index, serial, key: key)
+        try state.beginMember(index, serial, key: key, recordingPath: false)
+    }
+
+    /// Begins a member whose encoding can read the coding path.
+    @inline(__always)
+    private func memberWithPath(_ key: Key) throws {
+        try state.beginMember(index, serial, key: key, recordingPath: true)
     }
 
     mutating func encodeNil(forKey key: Key) throws {
@@ -560,11 +657,11 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
     mutating func encode(_ value: Double, forKey key: Key) throws {
         try member(key)
-        try state.writeDouble(value, depth: index + 1)
+        try state.writeDouble(value, depth: index + 1, key: key)
     }
     mutating func encode(_ value: Float, forKey key: Key) throws {
         try member(key)
-        try state.writeFloat(value, depth: index + 1)
+        try state.writeFloat(value, depth: index + 1, key: key)
     }
     mutating func encode(_ value: Int, forKey key: Key) throws {
         try member(key)
@@ -588,7 +685,7 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
     mutating func encode(_ value: UInt, forKey key: Key) throws {
         try member(key)
-        try state.writeInteger(value, depth: index + 1)
+        try state.writeInteger(value, depth: index + 1, key: key)
     }
     mutating func encode(_ value: UInt8, forKey key: Key) throws {
         try member(key)
@@ -604,10 +701,16 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     }
     mutating func encode(_ value: UInt64, forKey key: Key) throws {
         try member(key)
-        try state.writeInteger(value, depth: index + 1)
+        try state.writeInteger(value, depth: index + 1, key: key)
     }
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        try member(key)
+        if T.self == String.self || T.self == Int.self || T.self == Bool.self {
+            // `[String: String]`'s and `[String: Int]`'s values, among others: nothing to record.
+            try member(key)
+            try state.encodeValue(value, depth: index + 1)
+            return
+        }
+        try memberWithPath(key)
         try state.encodeValue(value, depth: index + 1)
     }
 
@@ -624,7 +727,7 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     private func nested(_ key: Key, isObject: Bool) -> Int {
         do {
-            try member(key)
+            try memberWithPath(key)
             try state.checkDepth(index + 1)
         } catch let error as EncodingError {
             state.fail(error)
@@ -643,7 +746,7 @@ struct _KeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     private func superEncoder(key: some CodingKey) -> any Encoder {
         do {
-            try state.beginMember(index, serial, key: key)
+            try state.beginMember(index, serial, key: key, recordingPath: true)
         } catch let error as EncodingError {
             state.fail(error)
         } catch {}

@@ -71,28 +71,8 @@ package struct JSONWriter: ~Copyable {
             return
         }
         // At most three decimals (millisecond timestamps with microseconds, as the trace's
-        // `timestamp`): written from the integer `value * 1000`. It reads back as `value`, since
-        // both are the correctly rounded double of the same decimal; and below 2^43 a double's
-        // spacing is under 0.001, so no shorter decimal reads back as `value`: this is the
-        // shortest form, JavaScript's.
-        let scaled = (value * 1000).rounded()
-        if abs(value) < 0x1p43, scaled / 1000 == value {
-            let units = Int64(scaled)
-            if units < 0 { raw(UInt8(ascii: "-")) }
-            let magnitude = units.magnitude
-            buffer.appendDigits(magnitude / 1000)
-            var fraction = magnitude % 1000  // not 0: integral values were written above
-            var width = 3
-            while fraction % 10 == 0 {
-                fraction /= 10
-                width -= 1
-            }
-            raw(UInt8(ascii: "."))
-            if width == 3, fraction < 100 { raw(UInt8(ascii: "0")) }
-            if width >= 2, fraction < 10 { raw(UInt8(ascii: "0")) }
-            buffer.appendDigits(fraction)
-            return
-        }
+        // `timestamp`): written from the integer `value * 1000`, the shortest form, JavaScript's too.
+        if buffer.appendThreeDecimals(value) { return }
         buffer.appendPlain(formatJavaScriptNumber(value))
     }
 

@@ -63,7 +63,11 @@ struct _ByteBuffer: ~Copyable {
     var last: UInt8? { count > 0 ? base[count - 1] : nil }
 
     func toArray() -> [UInt8] {
-        [UInt8](UnsafeBufferPointer(start: base, count: count))
+        [UInt8](unsafeUninitializedCapacity: count) { array, initialized in
+            // Safe: `array` has room for `count` bytes, and `base` holds `count` written bytes.
+            if let start = array.baseAddress { start.update(from: base, count: count) }
+            initialized = count
+        }
     }
 
     // MARK: Numbers
@@ -118,53 +122,150 @@ struct _ByteBuffer: ~Copyable {
             }
             return
         }
-        var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        appendPlain(text)
+        if F.self == Double.self, appendThreeDecimals(Double(value)) { return }
+        appendDescription(value.description)
+    }
+
+    /// `description` without a trailing `.0` (`1e+20`, not `1e+20.0`; Foundation's rendering).
+    @inline(never)
+    private mutating func appendDescription(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            var length = utf8.count
+            if length >= 2 && utf8[length - 2] == UInt8(ascii: ".") && utf8[length - 1] == UInt8(ascii: "0") {
+                length -= 2
+            }
+            append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<length]))
+        }
+    }
+
+    /// Writes a non-integral `value` below 2^43 with at most three decimals (prices, millisecond
+    /// timestamps) from the integer `value * 1000`, without formatting a `String`; returns false,
+    /// writing nothing, for any other value.
+    ///
+    /// This is exactly `description`'s text: the decimal `units / 1000` reads back as `value`
+    /// (both are the correctly rounded double of the same decimal), and below 2^43 a double's
+    /// spacing is under 0.001, so no other decimal of at most three places, in particular no
+    /// shorter one, reads back as `value`; the shortest round-trip digits are these. Swift writes
+    /// such values without an exponent (it switches to one below 1e-4 and from 2^53).
+    @inline(__always)
+    mutating func appendThreeDecimals(_ value: Double) -> Bool {
+        let scaled = (value * 1000).rounded()
+        guard abs(value) < 0x1p43, scaled / 1000 == value else { return false }
+        let units = Int64(scaled)
+        if units < 0 { append(UInt8(ascii: "-")) }
+        let magnitude = units.magnitude
+        appendDigits(magnitude / 1000)
+        var fraction = magnitude % 1000  // not 0: integral values are written as integers before this
+        var width = 3
+        while fraction % 10 == 0 {
+            fraction /= 10
+            width -= 1
+        }
+        reserve(4)
+        base[count] = UInt8(ascii: ".")
+        count += 1
+        if width == 3, fraction < 100 {
+            base[count] = UInt8(ascii: "0")
+            count += 1
+        }
+        if width >= 2, fraction < 10 {
+            base[count] = UInt8(ascii: "0")
+            count += 1
+        }
+        appendDigits(fraction)
+        return true
     }
 
     // MARK: Strings
 
+    @inline(__always)
     mutating func appendString(_ text: String) {
-        var text = text
-        text.withUTF8 { appendEscaped($0) }
+        // Native strings (all but bridged ones) lend their UTF-8 in place: no copy of `text`, and
+        // no retain of it as a mutable `withUTF8` would take.
+        if text.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            var text = text
+            text.withUTF8 { appendEscaped($0) }
+        }
     }
 
     mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
-        append(UInt8(ascii: "\""))
+        reserve(utf8.count + 2)
+        base[count] = UInt8(ascii: "\"")
+        count += 1
         appendEscapedContents(utf8)
         append(UInt8(ascii: "\""))
+    }
+
+    /// Writes `"key":`, the key escaped.
+    @inline(__always)
+    mutating func appendKey(_ key: String) {
+        if key.utf8.withContiguousStorageIfAvailable({ appendKey($0) }) == nil {
+            var key = key
+            key.withUTF8 { appendKey($0) }
+        }
+    }
+
+    mutating func appendKey(_ utf8: UnsafeBufferPointer<UInt8>) {
+        reserve(utf8.count + 3)
+        base[count] = UInt8(ascii: "\"")
+        count += 1
+        appendEscapedContents(utf8)
+        reserve(2)
+        base[count] = UInt8(ascii: "\"")
+        base[count + 1] = UInt8(ascii: ":")
+        count += 2
     }
 
     /// The text of `utf8` escaped as inside a JSON string, without the quotes.
     mutating func appendEscapedContents(_ utf8: UnsafeBufferPointer<UInt8>) {
         let end = utf8.count
         guard let source = utf8.baseAddress else { return }
-        // Most strings need no escaping: find out with a tight scan, then copy them whole. Eight
-        // bytes at a time first (exact tests for "some byte is a quote, a backslash or below 0x20",
-        // whatever the byte order), then byte by byte from the first word holding one.
+        // Most strings need no escaping: scan and copy them eight bytes at a time (exact tests for
+        // "some byte is a quote, a backslash or below 0x20", whatever the byte order), the last
+        // eight bytes of a string as one word too (overlapping what was copied), and byte by
+        // byte only from a word that holds such a byte, or in strings shorter than eight bytes.
+        reserve(end)
+        let destination = UnsafeMutableRawPointer(base + count)
         var clean = 0
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        while clean + 8 <= end {
-            // Safe: `clean + 8 <= end`, so the eight bytes lie inside `utf8`; an unaligned load reads
-            // them as they are, whatever the address.
-            let word = UnsafeRawPointer(source + clean).loadUnaligned(as: UInt64.self)
-            let quotes = word ^ (ones &* 0x22)
-            let backslashes = word ^ (ones &* 0x5C)
-            let special =
-                ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes) | ((word &- ones &* 0x20) & ~word)
-            if special & 0x8080_8080_8080_8080 != 0 { break }
-            clean += 8
+        if end >= 8 {
+            // Safe: every load and store below covers eight bytes at offsets `clean` or `end - 8`,
+            // with `clean + 8 <= end`: inside `utf8`, and inside the `end` bytes reserved at
+            // `destination`. Unaligned loads and stores read and write the bytes as they are.
+            while clean + 8 <= end {
+                let word = UnsafeRawPointer(source + clean).loadUnaligned(as: UInt64.self)
+                if Self.hasSpecialByte(word) { break }
+                destination.storeBytes(of: word, toByteOffset: clean, as: UInt64.self)
+                clean += 8
+            }
+            if clean + 8 > end && clean < end {
+                let word = UnsafeRawPointer(source + end - 8).loadUnaligned(as: UInt64.self)
+                if !Self.hasSpecialByte(word) {
+                    destination.storeBytes(of: word, toByteOffset: end - 8, as: UInt64.self)
+                    clean = end
+                }
+            }
         }
         while clean < end {
             let byte = source[clean]
             if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+            destination.storeBytes(of: byte, toByteOffset: clean, as: UInt8.self)
             clean += 1
         }
-        reserve(clean)
-        (base + count).update(from: source, count: clean)
         count += clean
         if clean < end { appendEscapedTail(source + clean, end - clean) }
+    }
+
+    /// Whether one of the eight bytes of `word` is a quote, a backslash or below 0x20 (exact:
+    /// the borrow of a subtraction only runs on from a byte that matched).
+    @inline(__always)
+    static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quotes = word ^ (ones &* 0x22)
+        let backslashes = word ^ (ones &* 0x5C)
+        let special =
+            ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes) | ((word &- ones &* 0x20) & ~word)
+        return special & 0x8080_8080_8080_8080 != 0
     }
 
     /// Appends a copy of bytes this buffer already holds (`range` within its first `count`).

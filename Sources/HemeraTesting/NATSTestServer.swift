@@ -262,7 +262,7 @@ public final class NATSTestServer: @unchecked Sendable {
         guard let process, process.isRunning else { return }
         // Only the PID this harness started.
         _ = sendSignal(process.processIdentifier, signal)
-        process.waitUntilExit()
+        waitForExit(process)
     }
 
     /// Puts the server into lame duck mode (SIGUSR2): it tells clients and closes them gradually.
@@ -381,6 +381,41 @@ func httpGet(port: Int, path: String) throws -> String {
     let response = readAll(fd) { _ in false }
     guard let split = response.range(of: "\r\n\r\n") else { return response }
     return String(response[split.upperBound...])
+}
+
+/// Waits until `process` has exited.
+///
+/// Not `Process.waitUntilExit()`: on Linux, Foundation can miss a child's exit, leaving it a
+/// zombie (`<defunct>`) with `isRunning` true, and `waitUntilExit()` then spins forever. Seen in
+/// `make test-asan`: `NATSTestServer.stop()` spun 47 minutes on a cooperative-pool thread over a
+/// defunct nats-server, which stalled every other test of the run. This also stops when the kernel
+/// reports the process exited, and sends SIGKILL (to this PID only) after `timeout`.
+func waitForExit(_ process: Process, timeout: Duration = .seconds(10)) {
+    let pid = process.processIdentifier
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var killed = false
+    while process.isRunning && !processHasExited(pid) {
+        if !killed && clock.now >= deadline {
+            _ = sendSignal(pid, SIGKILL)
+            killed = true
+        }
+        usleep(2_000)
+    }
+}
+
+/// Whether the process `pid` has exited, as the kernel sees it: a zombie not yet reaped, or gone.
+/// Linux only (`/proc/<pid>/stat`); elsewhere `false`, and callers rely on `Process.isRunning`.
+package func processHasExited(_ pid: Int32) -> Bool {
+    #if os(Linux)
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // `pid (command) state ...`: the state follows the last `)` (the command may hold one).
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].first { $0 != " " }
+        return state == "Z" || state == "X"
+    #else
+        return false
+    #endif
 }
 
 /// `kill(2)`, named apart from ``NATSTestServer/kill()``.

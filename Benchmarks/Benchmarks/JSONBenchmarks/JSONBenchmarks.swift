@@ -77,7 +77,12 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
         warmupIterations: 1000,
         maxDuration: .seconds(2),
-        maxIterations: 200_000
+        maxIterations: 200_000,
+        // Allocations per operation (one encode or decode per iteration, plus the harness's own
+        // 16-18 per iteration) are checked against Thresholds/<Swift version>/ by
+        // `make bench-thresholds-check`. The codecs' counts are deterministic (valgrind); the
+        // harness's vary by up to 2 between runs, hence ±4.
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 4])]
     )
 
     Benchmark("small request: encode HemeraJSON") { benchmark in
