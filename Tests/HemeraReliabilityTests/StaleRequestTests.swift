@@ -180,6 +180,7 @@ extension Reliability {
                 // reconnect buffer is off) and the connection keeps it.
                 finish.withLock { $0 = true }
                 try await waitUntil { serviceConnection.heldPublishCount == 1 }
+                #expect(serviceConnection.heldPublishCount == 1, "the reply was not held for the reconnect")
                 try await server.start()
                 let (result, _) = await reply
                 #expect(result == .success, "\(result)")
@@ -187,6 +188,45 @@ extension Reliability {
                 #expect(started["n"] == 1)
                 await client.close()
                 await service.close()
+            }
+        }
+
+        @Test("Plain publishes while reconnecting are kept within reconnectBufferSize and arrive in order")
+        func publishesWhileReconnectingArriveInOrder() async throws {
+            try await withNATSServer { server in
+                let received = PthreadLock<[String]>([])
+                let subscriber = try await NATSConnection.connect(faultOptions([server.url], name: "sub"))
+                let subscription = try subscriber.subscribe(to: "events.>") { message in
+                    received.withLock { $0.append(String(decoding: message.payload, as: UTF8.self)) }
+                }
+                try await subscriber.flush(timeout: .seconds(2))
+                var options = faultOptions([server.url], name: "pub")
+                options.reconnectBufferSize = 1_000
+                // Back after the subscriber, whose subscription must be restored first.
+                options.reconnectWait = .milliseconds(600)
+                options.reconnectJitter = (.zero, .zero)
+                let publisher = try await NATSConnection.connect(options)
+                server.stop()
+                try await waitUntil { !publisher.isConnected && !subscriber.isConnected }
+                let body = String(repeating: "x", count: 90)
+                for n in 0..<5 {
+                    try publisher.publish(to: "events.\(n)", payload: Array("\(n)\(body)".utf8))
+                }
+                #expect(publisher.heldPublishCount == 5)
+                // Past the budget: a typed error, nothing kept.
+                let error = #expect(throws: NATSError.self) {
+                    try publisher.publish(to: "events.big", payload: Array(repeating: 0x61, count: 1_000))
+                }
+                #expect(error?.code == .disconnected)
+                #expect(publisher.heldPublishCount == 5)
+                try await server.start()
+                try await waitUntil { received.withLock { $0.count } >= 5 }
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(received.withLock { $0.map { String($0.prefix(1)) } } == ["0", "1", "2", "3", "4"])
+                #expect(publisher.heldPublishCount == 0)
+                try subscription.unsubscribe()
+                await publisher.close()
+                await subscriber.close()
             }
         }
 
