@@ -22,6 +22,8 @@ public final class NATSTransport: HemeraTransport {
         /// Subjects the server refused a publish to, with when (for ``request``); at most
         /// ``maxDeniedSubjects``, as every refused reply subject of a hostile peer lands here.
         var deniedPublishes: [String: ContinuousClock.Instant] = [:]
+        /// Refused publishes seen, all of them (for tests: the record above keeps at most 1,024).
+        var deniedPublishEvents = 0
 
         /// How many refused subjects are remembered.
         static let maxDeniedSubjects = 1_024
@@ -60,7 +62,10 @@ public final class NATSTransport: HemeraTransport {
                     logger.warning("slow consumer on \(subject ?? "?"): messages were dropped")
                 case .notPermitted:
                     if let denied = error.deniedPublishSubject {
-                        faults.withLock { $0.recordDenied(denied, at: .now) }
+                        faults.withLock {
+                            $0.deniedPublishEvents += 1
+                            $0.recordDenied(denied, at: .now)
+                        }
                     }
                 default:
                     break

@@ -26,6 +26,10 @@ public import Logging
 /// Requests and disconnects: a request made while the connection is reconnecting fails at once
 /// with ``NATSError/Code/disconnected`` and is not sent (unless
 /// ``NATSOptions/queuesRequestsWhileDisconnected``), so no service runs it after its caller gave up.
+/// cnats itself refuses it at the write (its reconnect buffer is off), so this holds even for a
+/// request published in the very microsecond cnats notices the disconnect. Other publishes made
+/// while reconnecting (replies, events) are kept in order and sent after the reconnect, within
+/// ``NATSOptions/reconnectBufferSize``.
 /// A request sent before a disconnect survives it (the reply subscription is restored on
 /// reconnect) and ends by reply, timeout, cancellation or the connection closing
 /// (``NATSError/Code/connectionClosed``). With ``NATSOptions/failRequestsOnDisconnect`` those fail
@@ -40,6 +44,11 @@ public final class NATSConnection: Sendable {
     let inboxPrefix: String
     /// ``NATSOptions/queuesRequestsWhileDisconnected``.
     let queuesRequestsWhileDisconnected: Bool
+    /// Publishes other than requests made while reconnecting, nil with
+    /// ``NATSOptions/queuesRequestsWhileDisconnected`` (cnats' own buffer keeps everything then).
+    let held: HeldPublishes?
+    /// Runs between a request's connection check and its publish (tests force a disconnect there).
+    let requestWillPublish: (@Sendable () -> Void)?
     /// The logger of this connection's events.
     public let logger: Logger
     /// The thread driving the socket with ``NATSOptions/WriteMode/coalesced(bufferSize:)``, else nil.
@@ -61,8 +70,20 @@ public final class NATSConnection: Sendable {
         self.table = table
         self.inboxPrefix = options.inboxPrefix
         self.queuesRequestsWhileDisconnected = options.queuesRequestsWhileDisconnected
+        self.held =
+            options.queuesRequestsWhileDisconnected
+            ? nil : HeldPublishes(limit: options.reconnectBufferSize ?? NATSOptions.defaultReconnectBufferSize)
+        self.requestWillPublish = options.requestWillPublishForTesting
         self.eventLoop = eventLoop
         self.logger = logger
+        if self.held != nil {
+            // The reconnected callback runs on cnats' one callback thread: send from a thread of
+            // our own. Weak: the hub outlives the connection object.
+            hub.setOnReconnected { [weak self] in
+                guard let self else { return }
+                spawnDetachedThread { self.releaseHeld() }
+            }
+        }
     }
 
     deinit {
@@ -216,6 +237,73 @@ public final class NATSConnection: Sendable {
         replyTo: String? = nil,
         headers: NATSHeaders? = nil
     ) throws {
+        guard let held = self.held else {
+            try self.publishNow(to: subject, payload: payload, replyTo: replyTo, headers: headers)
+            return
+        }
+        if held.isHolding {
+            let message = HeldPublishes.Message(
+                subject: subject,
+                payload: Array(payload),
+                replyTo: replyTo,
+                headers: headers
+            )
+            if try held.holdIfHolding(message) {
+                if self.isConnected { self.releaseHeld() }
+                return
+            }
+        }
+        do throws(NATSError) {
+            try self.publishNow(to: subject, payload: payload, replyTo: replyTo, headers: headers)
+        } catch  where error.code.rawValue == Int(NATS_INSUFFICIENT_BUFFER.rawValue) {
+            // Reconnecting: cnats keeps nothing (see HeldPublishes), so this connection does.
+            try held.hold(
+                HeldPublishes.Message(subject: subject, payload: Array(payload), replyTo: replyTo, headers: headers)
+            )
+            // The reconnect may have completed (and its callback released) since the refusal.
+            if self.isConnected { self.releaseHeld() }
+        }
+    }
+
+    /// Sends the publishes held during a reconnect, in order; logs any that fail otherwise than by
+    /// another disconnect (those stay held).
+    func releaseHeld() {
+        guard let held = self.held else { return }
+        let failures = held.release { (message) throws(NATSError) in
+            try self.publishNow(
+                to: message.subject,
+                bytes: message.payload,
+                replyTo: message.replyTo,
+                headers: message.headers
+            )
+        }
+        for failure in failures {
+            self.logger.error("a message kept during the reconnect failed to publish: \(failure)")
+        }
+    }
+
+    /// The number of publishes held for the reconnect (for tests and diagnostics).
+    var heldPublishCount: Int { self.held?.count ?? 0 }
+
+    private func publishNow(to subject: String, bytes: [UInt8], replyTo: String?, headers: NATSHeaders?)
+        throws(NATSError)
+    {
+        let result: Result<Void, NATSError> = bytes.withUnsafeBytes { payload in
+            do throws(NATSError) {
+                return .success(try self.publishNow(to: subject, payload: payload, replyTo: replyTo, headers: headers))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    private func publishNow(
+        to subject: String,
+        payload: UnsafeRawBufferPointer,
+        replyTo: String?,
+        headers: NATSHeaders?
+    ) throws(NATSError) {
         if let replyTo {
             let result: Result<Void, NATSError> = replyTo.withCString { reply in
                 do throws(NATSError) {
@@ -378,7 +466,7 @@ public final class NATSConnection: Sendable {
             try self.checkConnectedForRequest()
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
-                    return .success(try self.publish(subject, bytes, reply, headers))
+                    return .success(try self.publishRequest(subject, bytes, reply, headers))
                 } catch {
                     return .failure(error)
                 }
@@ -409,12 +497,17 @@ public final class NATSConnection: Sendable {
         maxReplies: Int?
     ) -> NATSReplies {
         let (stream, continuation) = AsyncThrowingStream<NATSMessage, any Error>.makeStream()
-        let id = self.table.requestMany(subject: subject, timeout: timeout, maxReplies: maxReplies, continuation: continuation) {
+        let id = self.table.requestMany(
+            subject: subject,
+            timeout: timeout,
+            maxReplies: maxReplies,
+            continuation: continuation
+        ) {
             (reply) throws(NATSError) in
             try self.checkConnectedForRequest()
             let result: Result<Void, NATSError> = payload.withUnsafeBytes { bytes in
                 do throws(NATSError) {
-                    return .success(try self.publish(subject, bytes, reply, headers))
+                    return .success(try self.publishRequest(subject, bytes, reply, headers))
                 } catch {
                     return .failure(error)
                 }
@@ -428,8 +521,9 @@ public final class NATSConnection: Sendable {
     /// ``NATSOptions/queuesRequestsWhileDisconnected``: its publish would wait in cnats' reconnect
     /// buffer and reach the service after the reconnect, whether or not its caller still waits.
     ///
-    /// The status is read just before the publish; a disconnect noticed by cnats between the two
-    /// (microseconds, against the seconds of a reconnect) still buffers that one publish.
+    /// The status read here only gives the clear error early: a disconnect cnats notices between
+    /// this check and the publish is caught by cnats itself, whose reconnect buffer is off (see
+    /// ``publishRequest(_:_:_:_:)``).
     @inline(__always)
     func checkConnectedForRequest() throws(NATSError) {
         if self.queuesRequestsWhileDisconnected { return }
@@ -437,7 +531,31 @@ public final class NATSConnection: Sendable {
         if status == NATS_CONN_STATUS_RECONNECTING || status == NATS_CONN_STATUS_CONNECTING
             || status == NATS_CONN_STATUS_DISCONNECTED
         {
-            throw NATSError(code: .disconnected, message: "not connected to a server: the request was not sent")
+            throw Self.requestNotSent
+        }
+        if let hook = self.requestWillPublish { hook() }
+    }
+
+    static let requestNotSent = NATSError(
+        code: .disconnected,
+        message: "not connected to a server: the request was not sent"
+    )
+
+    /// Publishes a request. Unless ``NATSOptions/queuesRequestsWhileDisconnected``, cnats' reconnect
+    /// buffer is 0 bytes, so cnats refuses the publish with `NATS_INSUFFICIENT_BUFFER` when it is
+    /// reconnecting, decided under its connection lock at the write: no request waits in a buffer
+    /// for the reconnect, whenever the disconnect came.
+    @inline(__always)
+    func publishRequest(
+        _ subject: String,
+        _ payload: UnsafeRawBufferPointer,
+        _ reply: UnsafePointer<CChar>?,
+        _ headers: NATSHeaders?
+    ) throws(NATSError) {
+        do {
+            try self.publish(subject, payload, reply, headers)
+        } catch  where error.code.rawValue == Int(NATS_INSUFFICIENT_BUFFER.rawValue) && self.held != nil {
+            throw Self.requestNotSent
         }
     }
 

@@ -84,6 +84,8 @@ final class ConnectionEventHub: @unchecked Sendable {
         var errorLogWindow = ContinuousClock.now
         var errorLogCount = 0
         var suppressedErrorLogs = 0
+        /// Called on each (re)connect (the connection sends the publishes it held).
+        var onReconnected: (@Sendable () -> Void)?
     }
 
     /// Asynchronous errors logged per second at most; the others are counted in the next line's
@@ -124,6 +126,11 @@ final class ConnectionEventHub: @unchecked Sendable {
         _ = self.state.withLock { $0.subscribers.removeValue(forKey: key) }
     }
 
+    /// Sets what runs on each reconnect, on cnats' callback thread: it must not block.
+    func setOnReconnected(_ body: @escaping @Sendable () -> Void) {
+        self.state.withLock { $0.onReconnected = body }
+    }
+
     var subscriberCount: Int { self.state.withLock { $0.subscribers.count } }
 
     /// Waits until the closed callback ran.
@@ -158,14 +165,18 @@ final class ConnectionEventHub: @unchecked Sendable {
 
     func emit(_ event: NATSConnectionEvent) {
         switch event {
-        case .connected: self.logger.info("NATS connected")
+        case .connected:
+            self.logger.info("NATS connected")
+            self.state.withLock { $0.onReconnected }?()
         case .disconnected:
             if self.state.withLock({ $0.closeRequested }) {
                 self.logger.debug("NATS disconnected (closing)")
             } else {
                 self.logger.warning("NATS disconnected")
             }
-        case .reconnected(let url): self.logger.info("NATS reconnected", metadata: ["url": "\(url ?? "?")"])
+        case .reconnected(let url):
+            self.logger.info("NATS reconnected", metadata: ["url": "\(url ?? "?")"])
+            self.state.withLock { $0.onReconnected }?()
         case .closed: self.logger.debug("NATS connection closed")
         case .lameDuckMode: self.logger.warning("NATS server entered lame duck mode")
         case .discoveredServers(let servers):

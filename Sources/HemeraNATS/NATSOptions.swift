@@ -130,9 +130,21 @@ public struct NATSOptions: Sendable {
     public var reconnectWait: Duration = .seconds(2)
     /// Random extra wait added to ``reconnectWait`` (`natsOptions_SetReconnectJitter`), plain and TLS.
     public var reconnectJitter: (plain: Duration, tls: Duration) = (.milliseconds(100), .seconds(1))
-    /// Bytes of publishes kept while reconnecting and sent after it (`natsOptions_SetReconnectBufSize`);
-    /// `nil` keeps cnats' 8 MiB.
+    /// Bytes of publishes kept while reconnecting and sent after it; `nil` for 8 MiB (cnats' default).
+    ///
+    /// With ``queuesRequestsWhileDisconnected`` this is cnats' own reconnect buffer
+    /// (`natsOptions_SetReconnectBufSize`), which keeps requests too. Without it (the default),
+    /// cnats' buffer is set to 0 bytes, so cnats refuses every publish while reconnecting, at the
+    /// write: requests then fail with ``NATSError/Code/disconnected``, and the connection keeps the
+    /// other publishes (replies, events) in order within this budget and sends them once reconnected.
+    /// Past the budget, a publish fails with ``NATSError/Code/disconnected``.
     public var reconnectBufferSize: Int?
+
+    /// cnats' default reconnect buffer, 8 MiB.
+    static let defaultReconnectBufferSize = 8 * 1024 * 1024
+
+    /// Runs between a request's connection check and its publish: tests force a disconnect there.
+    var requestWillPublishForTesting: (@Sendable () -> Void)?
     /// Interval between pings to the server (`natsOptions_SetPingInterval`); cnats' default is 2 minutes.
     public var pingInterval: Duration = .seconds(120)
     /// Unanswered pings before the connection is considered stale (`natsOptions_SetMaxPingsOut`).
@@ -167,7 +179,10 @@ public struct NATSOptions: Sendable {
     /// publishes in its reconnect buffer). Off by default: such a request fails at once with
     /// ``NATSError/Code/disconnected`` and is never sent, because a buffered request reaches the
     /// service only after the reconnect, often after its caller timed out, and the service would
-    /// then run work nobody waits for (gRPC's default, "fail fast", for the same reason).
+    /// then run work nobody waits for (gRPC's default, "fail fast", for the same reason). cnats
+    /// itself refuses the publish (see ``reconnectBufferSize``), so no request slips through in the
+    /// instant between a status check and its write. With this on, a queued request carries the time
+    /// left when it was made, and may run after its caller gave up.
     public var queuesRequestsWhileDisconnected: Bool = false
 
     /// Options for the given servers, with defaults for everything else.
@@ -245,8 +260,13 @@ final class COptions {
                 options.reconnectJitter.tls.cMilliseconds
             )
         )
-        if let size = options.reconnectBufferSize {
-            try check(natsOptions_SetReconnectBufSize(opts, Int32(clamping: size)))
+        if options.queuesRequestsWhileDisconnected {
+            if let size = options.reconnectBufferSize {
+                try check(natsOptions_SetReconnectBufSize(opts, Int32(clamping: size)))
+            }
+        } else {
+            // cnats refuses every publish while reconnecting: see NATSOptions.reconnectBufferSize.
+            try check(natsOptions_SetReconnectBufSize(opts, 0))
         }
         try check(natsOptions_SetPingInterval(opts, options.pingInterval.cMilliseconds))
         try check(natsOptions_SetMaxPingsOut(opts, Int32(clamping: options.maxPingsOut)))

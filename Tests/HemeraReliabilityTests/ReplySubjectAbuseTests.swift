@@ -1,5 +1,5 @@
 import Foundation
-import Hemera
+@testable import Hemera
 import HemeraLocks
 import HemeraNATS
 import HemeraTesting
@@ -27,6 +27,66 @@ struct RecordingLogHandler: LogHandler {
 extension Reliability {
     @Suite("Reply-subject abuse: bounded log, bounded record, clean error text", .timeLimit(.minutes(2)))
     struct ReplySubjectAbuseTests {
+        @Test("5,000 unique refused reply subjects, every refusal seen: the record stays at most 1,024")
+        func deniedRecordStaysBounded() async throws {
+            var configuration = NATSServerConfiguration()
+            configuration.extraConfiguration = """
+                authorization {
+                  users = [
+                    { user: svc, password: svc, permissions: { publish: { allow: [">"], deny: ["forbidden.>"] }, subscribe: ">" } }
+                    { user: cli, password: cli, permissions: { publish: ">", subscribe: ">" } }
+                  ]
+                }
+                """
+            try await withNATSServer(configuration) { server in
+                var serviceOptions = faultOptions([server.url], name: "svc")
+                serviceOptions.authentication = .userPassword(user: "svc", password: "svc")
+                let connection = try await NATSConnection.connect(serviceOptions, logger: quietLogger("svc"))
+                let transport = NATSTransport(connection: connection)
+                let service = Hemera(transport: transport, options: hemeraOptions("svc"), closeTransport: true)
+                try service.add(["topic": "abuse", "cmd": "echo"]) { _, _ in true }
+                try await service.ready()
+                var clientOptions = faultOptions([server.url], name: "peer")
+                clientOptions.authentication = .userPassword(user: "cli", password: "cli")
+                let peer = try await NATSConnection.connect(clientOptions)
+                let count = 5_000
+                let batch = 100
+                var largest = 0
+                for first in stride(from: 0, to: count, by: batch) {
+                    for n in first..<(first + batch) {
+                        try peer.publish(
+                            to: "abuse",
+                            payload: Array(
+                                #"{"pattern":{"topic":"abuse","cmd":"echo"},"request":{"id":"x","type":"request"}}"#
+                                    .utf8
+                            ),
+                            replyTo: "forbidden.\(n)"
+                        )
+                    }
+                    try await peer.flush(timeout: .seconds(5))
+                    // Paced by the refusals themselves: the event stream keeps the newest 256, so a
+                    // batch of 100 is never dropped, and every refused subject reaches the record.
+                    try await waitUntil(timeout: .seconds(20)) {
+                        transport.faults.withLock { $0.deniedPublishEvents } >= first + batch
+                    }
+                    largest = max(largest, transport.rememberedDeniedSubjects)
+                }
+                let seen = transport.faults.withLock { $0.deniedPublishEvents }
+                print("denied record: \(seen) refusals seen, at most \(largest) subjects remembered")
+                #expect(seen == count)
+                #expect(largest <= NATSTransport.Faults.maxDeniedSubjects, "the record grew to \(largest)")
+                #expect(transport.rememberedDeniedSubjects <= NATSTransport.Faults.maxDeniedSubjects)
+                // A subject refused just now is still known (the record keeps the newest).
+                #expect(transport.faults.withLock { $0.deniedPublishes["forbidden.\(count - 1)"] } != nil)
+                // The service still serves normal callers.
+                let client = try await connectHemera(clientOptions, options: hemeraOptions("cli"))
+                #expect(try await client.act(["topic": "abuse", "cmd": "echo"]) == true)
+                await client.close()
+                await peer.close()
+                await service.close()
+            }
+        }
+
         @Test("8,000 requests with unique reply subjects the service may not publish to")
         func forbiddenReplySubjects() async throws {
             var configuration = NATSServerConfiguration()

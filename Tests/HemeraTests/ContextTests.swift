@@ -261,7 +261,7 @@ import HemeraLocks
             return true
         }
         let client = Hemera(transport: transport)
-        let call = Task { try await client.act("topic:hang,cmd:x", timeout: .milliseconds(200)) }
+        let call = Task { try await client.act("topic:hang,cmd:x", timeout: .seconds(20)) }
         #expect(await eventually { started.count == 1 })
         let clock = ContinuousClock()
         let start = clock.now
@@ -269,9 +269,12 @@ import HemeraLocks
         // The 100 ms grace period, not the handler's 30 s (scaled for sanitizer runs).
         #expect(clock.now - start < Duration.seconds(2).scaledForTests)
         #expect(service.inFlightCount == 1)
-        // The abandoned handler never replies: the caller ends with its own 200 ms timeout.
+        // The abandoned handler never replies: its caller is answered by the close with a typed
+        // error (issue 13, item 6), long before its own 20 s timeout.
         let error = await #expect(throws: HemeraError.self) { try await call.value }
-        #expect(error?.name == .timeout)
+        #expect(error?.name == .unavailable)
+        #expect(error?.code == "E_SHUTDOWN")
+        #expect(clock.now - start < Duration.seconds(5).scaledForTests)
     }
 
     @Test func withHemeraScope() async throws {
