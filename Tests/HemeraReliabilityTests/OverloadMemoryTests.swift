@@ -26,10 +26,13 @@ extension Reliability {
                     options: hemeraOptions("svc")
                 )
                 let defaultBound = try #require(HemeraOptions().maxConcurrentRequests)
+                // The handlers (5 s) outlast the bound on the refusals (4 s); a sanitizer run scales
+                // both, since the refusals are slower there too.
+                let slowFor = Duration.seconds(5).scaledForTests
                 let started = Counter()
                 try service.add(["topic": "slow", "cmd": "work"]) { _, _ in
                     started.add("run")
-                    try await Task.sleep(for: .seconds(5))
+                    try await Task.sleep(for: slowFor)
                     return true
                 }
                 try await service.ready()
@@ -57,7 +60,7 @@ extension Reliability {
                 }
                 try await client.flush(timeout: .seconds(10))
                 // The excess is answered while the admitted ones still sleep.
-                try await waitUntil(timeout: .seconds(20)) {
+                try await waitUntil(timeout: .seconds(20).scaledForTests) {
                     peakKiB = max(peakKiB, ProcessFigures.now().rssKiB)
                     return replies["overloaded"] >= count - defaultBound
                 }
@@ -69,11 +72,11 @@ extension Reliability {
                 )
                 #expect(replies["overloaded"] == count - defaultBound, "\(replies.all)")
                 #expect(started["run"] <= defaultBound)
-                #expect(refusedIn < .seconds(4), "the refusals waited for the slow handlers")
+                #expect(refusedIn < .seconds(4).scaledForTests, "the refusals waited for the slow handlers")
                 // 5,000 requests in flight, about 9 KiB each; before the bound every one of 30,000 held a task.
                 #expect(peakKiB - before.rssKiB < 150 * 1024, "RSS grew by \((peakKiB - before.rssKiB) / 1024) MiB")
                 // The admitted ones finish normally.
-                try await waitUntil(timeout: .seconds(20)) { replies["ok"] == defaultBound }
+                try await waitUntil(timeout: .seconds(20).scaledForTests) { replies["ok"] == defaultBound }
                 #expect(replies["ok"] == defaultBound)
                 withExtendedLifetime(inbox) {}
                 await client.close()

@@ -53,6 +53,10 @@ final class Env: Sendable {
         -> Hemera
     {
         var options = HemeraOptions(app: app)
+        // Under a sanitizer (HEMERA_TEST_TIME_SCALE > 1) every step is several times slower: the
+        // default act timeout grows with it, so a test that is not about timeouts does not fail
+        // on one. Tests about timeouts set theirs in `configure` or per act, which this leaves.
+        options.timeout = options.timeout.scaledForTests
         configure(&options)
         let hemera = Hemera(transport: try await transport(), options: options)
         instances.withLock { $0.append(hemera) }
