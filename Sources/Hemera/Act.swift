@@ -156,13 +156,16 @@ extension Hemera {
         {
             return try decodeReply(R.self, from: Self.parseResult(payload, range))
         }
-        // The common shapes from the small tree of `result`, others straight from its bytes; a
-        // failure is decoded again through the tree path, for its error.
-        let result = try Self.parseResult(payload, range)
-        do throws(FlatValueDecoder.Refused) {
-            return try FlatValueDecoder.decodeFast(R.self, tree: result, bytes: payload, range: range)
+        // Structured replies straight from the bytes of `result` by the tape decoder: no tree of
+        // `JSONValue`s (its dictionaries and strings were about three allocations per act). A
+        // failure is decoded again through the tree path, which decides how the error reads.
+        // (A `do`, not `try?`: an `R?` here asks the runtime for `Optional<R>`'s metadata.)
+        do {
+            return try payload.withUnsafeBytes { buffer in
+                try HemeraJSONDecoder().decode(R.self, from: UnsafeRawBufferPointer(rebasing: buffer[range]))
+            }
         } catch {}
-        return try decodeReply(R.self, from: result)
+        return try decodeReply(R.self, from: Self.parseResult(payload, range))
     }
 
     static func parseResult(_ payload: [UInt8], _ range: Range<Int>) throws -> JSONValue {

@@ -268,21 +268,33 @@ final class _Tape {
     /// Throws `duplicate object key` if two keys of `object` are the same text (compared as the
     /// bytes they stand for, escapes decoded, as RFC 8259 compares names).
     private func checkDuplicates(_ object: _Node, _ scanner: inout _JSONScanner) throws {
-        var keys: [_Node] = []
-        keys.reserveCapacity(object.count)
-        object.forEachMember { key, _ in keys.append(key) }
         func duplicate(_ key: _Node) -> EnvelopeParser.Failure {
             EnvelopeParser.Failure(
                 reason: "duplicate object key \(_quoted(key.string))",
                 offset: Int(truncatingIfNeeded: key.entry.pointee.tag >> 8 & UInt64(_Entry.maxOffset)) - 1
             )
         }
-        if keys.count <= 16 {
-            for later in 1..<keys.count {
-                for earlier in 0..<later where keys[earlier].sameKey(keys[later]) { throw duplicate(keys[later]) }
+        let count = object.count
+        if count <= 16 {
+            // Small objects (every request envelope and most payloads): the keys in a buffer on
+            // the stack, compared pairwise; an array here was one allocation per object decoded.
+            try withUnsafeTemporaryAllocation(of: _Node.self, capacity: count) { keys in
+                var index = 0
+                object.forEachMember { key, _ in
+                    // Safe: `forEachMember` visits exactly `object.count` members, the capacity.
+                    keys.initializeElement(at: index, to: key)
+                    index += 1
+                }
+                for later in 1..<max(index, 1) {
+                    for earlier in 0..<later where keys[earlier].sameKey(keys[later]) { throw duplicate(keys[later]) }
+                }
+                // `_Node` is two pointers (trivial): nothing to deinitialize.
             }
             return
         }
+        var keys: [_Node] = []
+        keys.reserveCapacity(count)
+        object.forEachMember { key, _ in keys.append(key) }
         var hashed: [(hash: UInt64, index: Int)] = []
         hashed.reserveCapacity(keys.count)
         for (index, key) in keys.enumerated() { hashed.append((key.keyHash, index)) }
