@@ -16,6 +16,10 @@ package struct JSONWriter: ~Copyable {
 
     package var count: Int { buffer.count }
 
+    /// The bytes the writer can hold before it grows (at least what it was made with: a spare
+    /// block it was given may be larger).
+    package var capacity: Int { buffer.capacity }
+
     /// Calls `body` with the bytes written so far, without copying them into an array (as
     /// ``bytes`` does): for handing an envelope to the connection's write buffer. The pointer is
     /// valid only inside `body`.

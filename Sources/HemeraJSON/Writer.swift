@@ -6,14 +6,17 @@
 struct _ByteBuffer: ~Copyable {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
-    private var capacity: Int
+    private(set) var capacity: Int
 
+    /// A buffer of at least `capacity` bytes, on a spare block when one is kept (`_SpareBlocks`).
     init(capacity: Int = 256) {
-        self.capacity = capacity
-        base = .allocate(capacity: capacity)
+        let block = _SpareBlocks.allocate(atLeast: capacity)
+        self.capacity = block.capacity
+        base = block.base
     }
 
-    deinit { base.deallocate() }
+    /// The block goes back to the spare blocks (or is freed, past their limits).
+    deinit { _SpareBlocks.release(_SpareBlock(base: base, capacity: capacity)) }
 
     @inline(__always)
     mutating func reserve(_ extra: Int) {
@@ -24,11 +27,11 @@ struct _ByteBuffer: ~Copyable {
     private mutating func grow(_ needed: Int) {
         var newCapacity = capacity * 2
         while newCapacity < needed { newCapacity *= 2 }
-        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        newBase.update(from: base, count: count)
-        base.deallocate()
-        base = newBase
-        capacity = newCapacity
+        let block = _SpareBlocks.allocate(atLeast: newCapacity)
+        block.base.update(from: base, count: count)
+        _SpareBlocks.release(_SpareBlock(base: base, capacity: capacity))
+        base = block.base
+        capacity = block.capacity
     }
 
     @inline(__always)
