@@ -355,6 +355,8 @@ public final class Hemera: Sendable {
     let services = ServicesResponder()
     /// Metrics and tracing; `nil` when neither is on (the act and receive paths test only this).
     let observers: Observers?
+    /// The recycled tasks plain handlers run on (stopped by ``close(gracePeriod:)``).
+    let handlerWorkers = HandlerWorkers()
     var logger: Logger { options.logger }
 
     /// Creates an instance over `transport`.
@@ -666,6 +668,7 @@ public final class Hemera: Sendable {
             }
         }
         state.withLock { $0.routers.removeAll() }
+        handlerWorkers.stop()
         do { try await transport.flush(timeout: .seconds(5)) } catch { logger.warning("flush failed: \(error)") }
         if ownsTransport { await transport.close() }
     }
@@ -842,7 +845,8 @@ extension Hemera {
             if options.startsHandlersOnDeliveryThread {
                 Task.immediate { await self.runPlain(handler, action: action, context: context) }
             } else {
-                Task { await self.runPlain(handler, action: action, context: context) }
+                // A recycled task (`HandlerWorkers`): no task, closure and frames made per request.
+                handlerWorkers.submit(PlainJob(hemera: self, handler: handler, action: action, context: context))
             }
             return
         }
@@ -875,7 +879,7 @@ extension Hemera {
     /// Only what lives across the `await` is in this async frame; the steps before and after are
     /// synchronous functions of their own. A service task is new for every request, so each 984-byte
     /// slab its frames need is a `malloc`: `run`'s frame alone is 3,296 bytes.
-    private func runPlain(
+    func runPlain(
         _ handler: @escaping PreparedHandler,
         action: RegisteredAction,
         context: HemeraContext
