@@ -71,20 +71,11 @@ extension Hemera {
             let current = HemeraContext.current
             let callTimeout = timeout ?? options.timeout
             // Flat patterns are written straight into the envelope; others through the encoder.
-            if let started = EncodedTypedPattern.startEnvelope(pattern, fixed: fixed) {
-                writeEnvelopeRest(
-                    into: &started.encoder.writer,
-                    topic: started.topic,
-                    method: .parts(started.methodParts),
-                    meta: mergedMeta(meta, current: current),
-                    delegate: delegate,
-                    type: .request,
-                    current: current
-                )
+            if let envelope = flatEnvelope(pattern, fixed: fixed, meta: meta, delegate: delegate, current: current) {
                 return try await typedRequest(
                     P.Reply.self,
-                    topic: started.topic,
-                    payload: started.encoder.writer.bytes,
+                    topic: envelope.topic,
+                    payload: envelope.payload,
                     timeout: callTimeout,
                     current: current
                 )
@@ -112,6 +103,30 @@ extension Hemera {
         if P.self is any HemeraIdempotentPattern.Type { untyped.options["idempotent"] = true }
         let result = try await actUnobserved(untyped, meta: meta, delegate: delegate, timeout: timeout)
         return try decodeReply(P.Reply.self, from: result)
+    }
+
+    /// A typed request's envelope by the flat path (`nil` when the pattern is not flat). Synchronous
+    /// on purpose: the thread's reusable encoder it writes with is given back before the caller
+    /// can suspend (and resume on another thread).
+    func flatEnvelope<P: HemeraPattern>(
+        _ pattern: P,
+        fixed: EncodedTypedPattern.FixedPart,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        current: HemeraContext?
+    ) -> (payload: [UInt8], topic: String)? {
+        guard let started = EncodedTypedPattern.startEnvelope(pattern, fixed: fixed) else { return nil }
+        defer { started.encoder.finish() }
+        writeEnvelopeRest(
+            into: &started.encoder.writer,
+            topic: started.topic,
+            method: .parts(started.methodParts),
+            meta: mergedMeta(meta, current: current),
+            delegate: delegate,
+            type: .request,
+            current: current
+        )
+        return (started.encoder.writer.bytes, started.topic)
     }
 
     /// Sends a typed act's finished envelope and decodes its reply. Its own async function, so the

@@ -232,7 +232,8 @@ struct EncodedTypedPattern {
 
     /// The flat-struct path: no JSON layer at all.
     static func flat<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) -> EncodedTypedPattern? {
-        let encoder = FlatPatternEncoder()
+        let encoder = FlatPatternEncoder.reusable(capacity: 128)
+        defer { encoder.finish() }
         guard let method = writeFlat(pattern, fixed: fixed, into: encoder) else { return nil }
         return EncodedTypedPattern(bytes: encoder.writer.bytes, method: method, topic: P.topic)
     }
@@ -261,7 +262,9 @@ struct EncodedTypedPattern {
             encoder.writer.raw(fixed.members)
             encoder.count = 1  // the payload's members follow with a comma
         }
-        encoder.parts = fixed.parts
+        // Appended, not assigned: a reused encoder's array keeps its storage (an assignment would
+        // share `fixed.parts`' and copy it at the first append).
+        encoder.parts.append(contentsOf: fixed.parts)
         do {
             try pattern.encode(to: encoder)
         } catch {
@@ -315,9 +318,14 @@ struct EncodedTypedPattern {
     static func startEnvelope<P: HemeraPattern>(_ pattern: P, fixed: FixedPart) -> StartedEnvelope? {
         // Room for the whole envelope of a small pattern (about 3x the pattern plus 300 bytes):
         // larger ones grow the writer by doubling, as the pattern's own writer did.
-        let encoder = FlatPatternEncoder(capacity: 1024)
+        // This thread's reusable encoder: the caller gives it back (`finish()`) once it copied
+        // the envelope out, before it suspends.
+        let encoder = FlatPatternEncoder.reusable(capacity: 1024)
         encoder.writer.raw("{\"pattern\":")
-        guard writePattern(pattern, fixed: fixed, into: encoder) else { return nil }
+        guard writePattern(pattern, fixed: fixed, into: encoder) else {
+            encoder.finish()
+            return nil
+        }
         return StartedEnvelope(encoder: encoder, topic: P.topic)
     }
 

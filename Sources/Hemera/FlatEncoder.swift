@@ -1,4 +1,26 @@
 import HemeraJSON
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The pthread key of each thread's reusable `FlatPatternEncoder`: a Swift global, created once.
+/// The destructor releases the thread's encoder when the thread exits.
+private let _flatEncoderKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key) { raw in
+        let pointer: UnsafeMutableRawPointer? = raw
+        guard let pointer else { return }
+        // Safe: the value is the encoder retained by `FlatPatternEncoder.reusable`, released here once.
+        let encoder = Unmanaged<FlatPatternEncoder>.fromOpaque(pointer).takeRetainedValue()
+        encoder.dropContainers()
+    }
+    precondition(status == 0, "pthread_key_create failed: \(status)")
+    return key
+}()
 
 /// Encodes a flat `Encodable` (a struct of strings, numbers, Booleans and optionals of them)
 /// straight into JSON members and the `method` parts, with no tree and no JSON-layer round trip.
@@ -25,8 +47,78 @@ final class FlatPatternEncoder: Encoder {
         writer = JSONWriter(capacity: capacity)
     }
 
+    // MARK: Reuse
+
+    /// Whether a reusable encoder is lent out (``reusable(capacity:)`` to ``finish()``).
+    @exclusivity(unchecked) private var busy = false
+    /// Whether this is a thread's reusable encoder, which keeps the containers it made.
+    private var reused = false
+    /// The containers made so far, one per coding-key type (a reusable encoder's only): making a
+    /// `KeyedEncodingContainer` allocates its box, once per encode otherwise. Each is stored as an
+    /// `Any`, which holds the container's one reference inline (no box of its own).
+    @exclusivity(unchecked) private var containerKeys: [ObjectIdentifier] = []
+    @exclusivity(unchecked) private var containers: [Any] = []
+    private static let maxContainers = 8
+    /// A reusable encoder's writer is dropped after a document larger than this (16 KiB), so a
+    /// thread does not keep a large buffer for the rest of its life.
+    private static let maxKeptCapacity = 16 * 1024
+
+    /// This thread's reusable encoder, reset, or a new one when it is lent out already (an
+    /// `encode(to:)` that encodes a pattern itself). Give it back with ``finish()`` once its bytes
+    /// are copied out, on the same thread, before any suspension.
+    static func reusable(capacity: Int) -> FlatPatternEncoder {
+        let key = _flatEncoderKey
+        if let raw = pthread_getspecific(key) {
+            // Safe: the key's value is a retained encoder set below on this thread, released only
+            // by the key's destructor when the thread exits.
+            let encoder = Unmanaged<FlatPatternEncoder>.fromOpaque(raw).takeUnretainedValue()
+            if encoder.busy { return FlatPatternEncoder(capacity: capacity) }
+            encoder.busy = true
+            encoder.reset(capacity: capacity)
+            return encoder
+        }
+        let encoder = FlatPatternEncoder(capacity: max(capacity, 1024))
+        encoder.reused = true
+        encoder.busy = true
+        // Retained for the thread's lifetime; the key's destructor releases it.
+        pthread_setspecific(key, Unmanaged.passRetained(encoder).toOpaque())
+        return encoder
+    }
+
+    /// Ends a loan from ``reusable(capacity:)`` (nothing for an encoder made directly).
+    func finish() { busy = false }
+
+    private func reset(capacity: Int) {
+        if writer.capacity > Self.maxKeptCapacity {
+            writer = JSONWriter(capacity: max(capacity, 1024))
+        } else {
+            writer.removeAll()
+        }
+        parts.removeAll(keepingCapacity: true)
+        collectsParts = true
+        count = 0
+        failed = false
+    }
+
+    /// Breaks the cycle between a reusable encoder and its kept containers (they refer to it).
+    fileprivate func dropContainers() {
+        containers.removeAll()
+        containerKeys.removeAll()
+    }
+
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        KeyedEncodingContainer(Container<Key>(encoder: self))
+        guard reused else { return KeyedEncodingContainer(Container<Key>(encoder: self)) }
+        let id = ObjectIdentifier(Key.self)
+        for index in containerKeys.indices where containerKeys[index] == id {
+            // The container stored for this key type is a `KeyedEncodingContainer<Key>`.
+            if let kept = containers[index] as? KeyedEncodingContainer<Key> { return kept }
+        }
+        let made = KeyedEncodingContainer(Container<Key>(encoder: self))
+        if containers.count < Self.maxContainers {
+            containerKeys.append(id)
+            containers.append(made)
+        }
+        return made
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {

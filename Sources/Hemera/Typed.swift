@@ -92,7 +92,8 @@ func encodeResult<R: Encodable>(_ value: R) throws -> [UInt8] {
     guard isPrimitiveResult(R.self) else {
         // A flat struct (strings, numbers, Booleans, optionals) straight into bytes; anything
         // else through the encoder. (No primitive writer is made for it: one allocation less.)
-        let flat = FlatPatternEncoder()
+        let flat = FlatPatternEncoder.reusable(capacity: 128)
+        defer { flat.finish() }
         flat.collectsParts = false
         flat.writer.raw("{")
         do {

@@ -16,6 +16,9 @@ package struct JSONWriter: ~Copyable {
 
     package var count: Int { buffer.count }
 
+    /// Forgets what was written, keeping the memory (a writer reused for the next document).
+    package mutating func removeAll() { buffer.removeAll() }
+
     /// The bytes the writer can hold before it grows (at least what it was made with: a spare
     /// block it was given may be larger).
     package var capacity: Int { buffer.capacity }

@@ -63,6 +63,9 @@ struct _ByteBuffer: ~Copyable {
 
     mutating func removeLast() { count -= 1 }
 
+    /// Forgets what was written, keeping the memory.
+    mutating func removeAll() { count = 0 }
+
     var last: UInt8? { count > 0 ? base[count - 1] : nil }
 
     func toArray() -> [UInt8] {

@@ -61,20 +61,14 @@ struct Flat: HemeraPattern {
         let hemera = Hemera(transport: InMemoryTransport())
         let fixed = EncodedTypedPattern.fixedPart(of: Flat.self)
         let flat = try #require(EncodedTypedPattern.flat(value, fixed: fixed))
-        let started = try #require(EncodedTypedPattern.startEnvelope(value, fixed: fixed))
-        #expect(EncodedTypedPattern.methodString(started.methodParts) == flat.method)
-        #expect(started.topic == "flat")
         let meta: [String: JSONValue] = ["user": "ann", "n": [1, 2]]
-        hemera.writeEnvelopeRest(
-            into: &started.encoder.writer,
-            topic: started.topic,
-            method: .parts(started.methodParts),
-            meta: meta,
-            delegate: ["d": true],
-            type: .request,
-            current: nil
+        // The act path's envelope: the pattern written by the flat path, the rest after it, in
+        // the thread's reusable encoder.
+        let envelope = try #require(
+            hemera.flatEnvelope(value, fixed: fixed, meta: meta, delegate: ["d": true], current: nil)
         )
-        let inPlace = try JSONValue(parsing: started.encoder.writer.bytes)
+        #expect(envelope.topic == "flat")
+        let inPlace = try JSONValue(parsing: envelope.payload)
         let copied = try JSONValue(
             parsing:
                 hemera.encodeEnvelope(
@@ -99,9 +93,12 @@ struct Flat: HemeraPattern {
         #expect(inPlace.objectValue?.keys.sorted() == copied.objectValue?.keys.sorted())
         #expect(inPlace["trace"]?.objectValue?.keys.sorted() == copied["trace"]?.objectValue?.keys.sorted())
         #expect(
-            EncodedTypedPattern.startEnvelope(
+            hemera.flatEnvelope(
                 Rich(name: "a", ratio: 1, whole: 1, flag: true, nested: [:], list: [], missing: nil),
-                fixed: EncodedTypedPattern.fixedPart(of: Rich.self)
+                fixed: EncodedTypedPattern.fixedPart(of: Rich.self),
+                meta: [:],
+                delegate: [:],
+                current: nil
             ) == nil
         )
     }
