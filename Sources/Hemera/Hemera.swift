@@ -819,16 +819,21 @@ extension Hemera {
         }
         unsubscribe(unsubscribeNow)
 
-        let prepared: Result<PreparedHandler, HemeraError>
+        // The handler and the failure as two optionals, not a `Result`: a closure stored in a
+        // generic enum's payload is reabstracted (a thunk's context allocated going in, and
+        // another coming out), two allocations per request. The general path below makes its
+        // `Result` only when it is taken.
+        var handler: PreparedHandler?
+        var failure: HemeraError?
         if let action {
             do throws(ValidationFailure) {
                 let received = ReceivedPattern(value: pattern, payload: message.payload, range: envelope.pattern)
-                prepared = .success(try action.prepare(received, self))
+                handler = try action.prepare(received, self)
             } catch {
-                prepared = .failure(error.hemeraError)
+                failure = error.hemeraError
             }
         } else {
-            prepared = .failure(HemeraError(name: .patternNotFound, message: "No action found for this pattern"))
+            failure = HemeraError(name: .patternNotFound, message: "No action found for this pattern")
         }
         // By default the handler starts as a task on the global executor, so this delivery thread
         // goes back to the next message of the topic at once: a handler that blocks never holds
@@ -839,7 +844,7 @@ extension Hemera {
         // concurrency limit) and a request that matched and validated, the task runs
         // `runPlain`: the same steps as `run` with nothing in between, in smaller async frames
         // (fewer task-allocator slabs per request) and with a synchronous reply.
-        if case .success(let handler) = prepared, let action, action.middleware.isEmpty, action.limiter == nil,
+        if let handler, let action, action.middleware.isEmpty, action.limiter == nil,
             options.serverInterceptors.isEmpty, observers == nil
         {
             if options.startsHandlersOnDeliveryThread {
@@ -850,6 +855,8 @@ extension Hemera {
             }
             return
         }
+        let prepared: Result<PreparedHandler, HemeraError> =
+            if let handler { .success(handler) } else { .failure(failure ?? HemeraError(name: .patternNotFound, message: "No action found for this pattern")) }
         let observation = observers?.startRequest(message, context: context, action: action)
         if options.startsHandlersOnDeliveryThread {
             Task.immediate {

@@ -1,5 +1,5 @@
 import Foundation
-import HemeraJSON
+@testable import HemeraJSON
 import Testing
 
 /// Writers' blocks are kept when a writer ends and handed to the next writer (`_SpareBlocks`):
@@ -7,17 +7,19 @@ import Testing
 /// never with another writer's bytes showing through.
 @Suite struct BufferReuse {
     @Test func aWritersBlockGoesToTheNextWriterOfTheThread() {
-        // A synchronous test runs on one thread from start to end.
+        // A synchronous test runs on one thread from start to end. Four writers held meanwhile
+        // empty this thread's cache (at most 4 blocks), so the first writer's block is the only
+        // one kept when the second writer is made.
+        let held = (0..<4).map { _ in JSONWriterBox(JSONWriter(capacity: 1)) }
         var first = JSONWriter(capacity: 4096)
         first.raw("{}")
-        // (A larger block kept earlier on this thread may serve it.)
         let firstCapacity = first.capacity
         #expect(firstCapacity >= 4096)
         _ = consume first
         let second = JSONWriter(capacity: 256)
-        // The first writer's block was the last one kept, so it serves the smaller request.
         #expect(second.capacity == firstCapacity)
         #expect(second.count == 0)
+        withExtendedLifetime(held) {}
     }
 
     @Test func largeBlocksAreFreedNotKept() {
@@ -28,30 +30,49 @@ import Testing
         #expect(next.capacity < 64 * 1024)
     }
 
-    @Test func blocksFreedOnOneThreadServeAnother() throws {
-        // Five writers of an unusual size (12,345 bytes) end on a thread of their own: four stay
-        // in that thread's cache, the fifth goes to the shared pool, where this thread finds it.
-        let size = 12_345
+    @Test func aThreadKeepsFourBlocksAndThePoolSixteen() {
+        var cache = _SpareCache()
+        defer { cache.freeAll() }
+        let blocks = (0..<5).map { _SpareBlock(base: .allocate(capacity: 100 * ($0 + 1)), capacity: 100 * ($0 + 1)) }
+        var keptAll = true
+        for block in blocks.prefix(4) where !cache.keep(block) { keptAll = false }
+        #expect(keptAll)
+        let keptFifth = cache.keep(blocks[4])
+        #expect(!keptFifth)
+        blocks[4].base.deallocate()
+        // The most recently kept block that is large enough.
+        let takes = (0..<3).map { _ in cache.take(atLeast: 250)?.capacity }
+        #expect(takes == [400, 300, nil])
+        #expect(cache.count == 2)
+        for block in [blocks[2], blocks[3]] { block.base.deallocate() }
+
+        let pool = _SharedSpareBlocks()
+        let pooled = (0..<17).map { _ in _SpareBlock(base: .allocate(capacity: 64), capacity: 64) }
+        #expect(pooled.prefix(16).allSatisfy { pool.keep($0) })
+        #expect(!pool.keep(pooled[16]))
+        var taken: [_SpareBlock] = []
+        while let block = pool.take(atLeast: 64) { taken.append(block) }
+        #expect(taken.count == 16)
+        #expect(pool.take(atLeast: 65)?.capacity == nil)
+        for block in pooled { block.base.deallocate() }
+    }
+
+    @Test func blocksFreedOnOneThreadServeAnother() async throws {
+        // The shared pool is how a block moves between threads: kept by one, taken by another.
+        let pool = _SharedSpareBlocks()
         let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            var writers: [JSONWriterBox] = []
-            for _ in 0..<5 { writers.append(JSONWriterBox(JSONWriter(capacity: size))) }
-            writers.removeAll()
+        let address = PointerBox()
+        let thread = Thread { () -> Void in
+            let block = _SpareBlock(base: .allocate(capacity: 512), capacity: 512)
+            address.value = UInt(bitPattern: block.base)
+            _ = pool.keep(block)
             done.signal()
         }
         thread.start()
         #expect(done.wait(timeout: .now() + 10) == .success)
-        // Asking for less than that size, only a kept block can be exactly 12,345 bytes. Writers
-        // stay alive meanwhile, so this thread's own kept blocks (at most 4) are used up first.
-        var held: [JSONWriterBox] = []
-        var found = false
-        for _ in 0..<24 where !found {
-            let writer = JSONWriter(capacity: 12_000)
-            found = writer.capacity == size
-            held.append(JSONWriterBox(writer))
-        }
-        #expect(found)
-        held.removeAll()
+        let block = try #require(pool.take(atLeast: 300))
+        #expect(UInt(bitPattern: block.base) == address.value)
+        block.base.deallocate()
     }
 
     @Test func concurrentEncodesNeverShareBytes() async throws {
@@ -85,4 +106,12 @@ import Testing
 final class JSONWriterBox {
     var writer: JSONWriter
     init(_ writer: consuming JSONWriter) { self.writer = writer }
+}
+
+/// An address written by one thread and read by another after a semaphore.
+///
+/// `@unchecked Sendable`: written before `DispatchSemaphore.signal()` and read after the matching
+/// `wait()`, which orders the two.
+final class PointerBox: @unchecked Sendable {
+    var value: UInt = 0
 }
