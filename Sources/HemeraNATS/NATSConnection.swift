@@ -325,6 +325,24 @@ public final class NATSConnection: Sendable {
         _ reply: UnsafePointer<CChar>?,
         _ headers: NATSHeaders?
     ) throws(NATSError) {
+        // `withCString`: a subject of up to 15 bytes (a topic) is handed to C from the stack. The
+        // implicit String-to-pointer conversion made an array (`utf8CString`) for every publish.
+        let result: Result<Void, NATSError> = subject.withCString { subject in
+            do throws(NATSError) {
+                return .success(try self.publish(cSubject: subject, payload, reply, headers))
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+
+    private func publish(
+        cSubject subject: UnsafePointer<CChar>,
+        _ payload: UnsafeRawBufferPointer,
+        _ reply: UnsafePointer<CChar>?,
+        _ headers: NATSHeaders?
+    ) throws(NATSError) {
         let nc = self.pointer.raw
         let length = Int32(clamping: payload.count)
         // Coalesced: this thread writes after the publish if nobody else is about to.
