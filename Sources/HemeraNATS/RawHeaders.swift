@@ -357,7 +357,8 @@ extension NATSConnection {
         // Safe: natsMsg_create allocated `blockLength` bytes at `hdr` and `payload.count` at `data`
         // inside the message (checked above against the public getters and cnats' own length),
         // writable (malloc'd; `data` is const only in cnats' declaration), and this thread owns
-        // the message until it is released.
+        // the message until it is released. The block's bytes are `char` (Int8) to C and written
+        // as UInt8: signed and unsigned integers of one size may alias in Swift.
         guard headers.writeRawBlock(to: UnsafeMutableRawPointer(hdr).assumingMemoryBound(to: UInt8.self)) else {
             return self.rawHeaderFallback()
         }
