@@ -42,6 +42,8 @@ public final class NATSConnection: Sendable {
     let inbox: SendablePointer
     /// The inbox prefix given in the options.
     let inboxPrefix: String
+    /// How many headers took cnats' own functions instead of raw blocks (RawHeaders.swift).
+    var rawHeaderStats: RawHeaderStats { self.table.rawHeaderStats }
     /// ``NATSOptions/queuesRequestsWhileDisconnected``.
     let queuesRequestsWhileDisconnected: Bool
     /// Publishes other than requests made while reconnecting, nil with
@@ -349,6 +351,8 @@ public final class NATSConnection: Sendable {
         let mark = self.eventLoop?.beginPublish()
         defer { if let mark { self.eventLoop!.finishPublish(mark) } }
         if let headers, !headers.isEmpty {
+            // The header block written here, no header map in cnats; false when cnats must.
+            if try self.publishRawHeaders(nc, subject, payload, reply, headers) { return }
             var msg: OpaquePointer?
             try check(
                 natsMsg_Create(&msg, subject, reply, payload.baseAddress?.assumingMemoryBound(to: CChar.self), length)
@@ -396,7 +400,12 @@ public final class NATSConnection: Sendable {
         -> NATSSubscription
     {
         let (stream, continuation) = AsyncStream<NATSMessage>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
-        return try self.subscribe(subject, queue, SubscriptionContext(sink: .stream(continuation)), stream)
+        return try self.subscribe(
+            subject,
+            queue,
+            SubscriptionContext(sink: .stream(continuation), headerStats: self.rawHeaderStats),
+            stream
+        )
     }
 
     /// Subscribes with a callback that runs synchronously on cnats' delivery thread: the fast path,
@@ -413,7 +422,12 @@ public final class NATSConnection: Sendable {
         queue: String? = nil,
         onMessage: @escaping @Sendable (NATSMessage) -> Void
     ) throws -> NATSSubscription {
-        try self.subscribe(subject, queue, SubscriptionContext(sink: .callback(onMessage)), nil)
+        try self.subscribe(
+            subject,
+            queue,
+            SubscriptionContext(sink: .callback(onMessage), headerStats: self.rawHeaderStats),
+            nil
+        )
     }
 
     private func subscribe(

@@ -22,7 +22,8 @@ public struct NATSHeaders: Sendable, Hashable, ExpressibleByDictionaryLiteral, S
     /// a flat list is one allocation where a `[String: [String]]` took two plus hashing, and
     /// its look-ups are as fast at that size. Equality and hashing ignore the order of names
     /// (values of one name keep theirs), as a dictionary of names to value lists would.
-    private var fields: [(name: String, value: String)] = []
+    /// Internal, not private: the raw header block reader and writer (RawHeaders.swift) use it.
+    var fields: [(name: String, value: String)] = []
 
     /// Empty headers.
     public init() {}
@@ -96,7 +97,8 @@ public struct NATSHeaders: Sendable, Hashable, ExpressibleByDictionaryLiteral, S
         }
     }
 
-    /// Copies the headers of a cnats message (which this does not take ownership of).
+    /// Copies the headers of a cnats message (which this does not take ownership of) through cnats'
+    /// header functions: the fall back of ``read(from:stats:)``.
     init?(copyingFrom message: OpaquePointer) {
         var keys: UnsafeMutablePointer<UnsafePointer<CChar>?>?
         var count: Int32 = 0
@@ -120,7 +122,8 @@ public struct NATSHeaders: Sendable, Hashable, ExpressibleByDictionaryLiteral, S
         self = headers
     }
 
-    /// Adds the headers to a cnats message, in the order they were added.
+    /// Adds the headers to a cnats message, in the order they were added: the fall back of
+    /// `NATSConnection.publishRawHeaders`.
     func apply(to message: OpaquePointer) throws(NATSError) {
         for field in self.fields {
             // `withCString` hands short names and values to C from the stack; the implicit

@@ -22,14 +22,20 @@ public struct NATSMessage: Sendable, Hashable {
     }
 
     /// Copies a cnats message. The caller keeps ownership of `message` (and destroys it).
-    init(copying message: OpaquePointer) {
+    /// Headers are read from the raw block, or by cnats' functions (counted in `stats`).
+    init(copying message: OpaquePointer, stats: RawHeaderStats?) {
+        self.init(copying: message, headers: NATSHeaders.read(from: message, stats: stats))
+    }
+
+    /// Copies a cnats message whose headers were already read.
+    init(copying message: OpaquePointer, headers: NATSHeaders?) {
         self.subject = String(cString: natsMsg_GetSubject(message))
         if let reply = natsMsg_GetReply(message), reply.pointee != 0 {
             self.replyTo = String(cString: reply)
         } else {
             self.replyTo = nil
         }
-        self.headers = NATSHeaders(copyingFrom: message)
+        self.headers = headers
         let length = Int(natsMsg_GetDataLength(message))
         if length > 0, let data = natsMsg_GetData(message) {
             // Safe: cnats' data pointer holds `length` bytes while the caller keeps `message`.

@@ -13,8 +13,13 @@ final class SubscriptionContext: @unchecked Sendable {
 
     let sink: Sink
     let streamDropped = PthreadLock<Int64>(0)
+    /// The connection's count of headers read through cnats' own functions.
+    let headerStats: RawHeaderStats
 
-    init(sink: Sink) { self.sink = sink }
+    init(sink: Sink, headerStats: RawHeaderStats) {
+        self.sink = sink
+        self.headerStats = headerStats
+    }
 
     /// Runs on the subscription's cnats delivery thread.
     @inline(__always)
@@ -43,7 +48,7 @@ final class SubscriptionContext: @unchecked Sendable {
 let subscriptionHandler: natsMsgHandler = { nc, sub, msg, closure in
     guard let msg, let closure else { return }
     let context = Unmanaged<SubscriptionContext>.fromOpaque(closure).takeUnretainedValue()
-    let message = NATSMessage(copying: msg)
+    let message = NATSMessage(copying: msg, stats: context.headerStats)
     releaseMessage(msg)
     // Coalesced connections: replies published by the handler are held while more messages wait.
     let mark = NATSEventLoop.beginDelivery(nc, sub)

@@ -89,6 +89,8 @@ final class RequestTable: @unchecked Sendable {
     private let state = PthreadLock(State(), withCondition: true)
     /// Runs callers that prefer it on the reply thread (see ``NATSReplyExecutor``).
     let replyExecutor = NATSReplyExecutor()
+    /// The connection's count of headers that took cnats' own functions (RawHeaders.swift).
+    let rawHeaderStats = RawHeaderStats()
 
     init(inboxPrefix: String) {
         let token = randomToken()
@@ -196,10 +198,23 @@ final class RequestTable: @unchecked Sendable {
     /// Late replies (no entry any more) are dropped.
     func deliver(_ message: OpaquePointer) {
         guard let id = self.parseID(natsMsg_GetSubject(message)) else { return }
-        let noResponders = natsMsg_IsNoResponders(message)
+        // No responders: an empty message whose first `Status` value starts with 503, as
+        // `natsMsg_IsNoResponders` decides, here from the raw header block; that function (which
+        // makes cnats parse the block into its map) only when the block cannot be read raw.
+        let noResponders: Bool
+        let headers: NATSHeaders?
+        if case .parsed(let parsed) = NATSHeaders.readRaw(from: message) {
+            headers = parsed
+            noResponders =
+                natsMsg_GetDataLength(message) == 0 && parsed?["Status"]?.utf8.starts(with: "503".utf8) == true
+        } else {
+            self.rawHeaderStats.noteReadFallback()
+            noResponders = natsMsg_IsNoResponders(message)
+            headers = noResponders ? nil : NATSHeaders(copyingFrom: message)
+        }
         // Copied before the lock, so the copy's writes happen before the lock's release, which the
         // waiting side acquires after it resumes (see `request`): an edge ThreadSanitizer can see.
-        let reply: NATSMessage? = noResponders ? nil : NATSMessage(copying: message)
+        let reply: NATSMessage? = noResponders ? nil : NATSMessage(copying: message, headers: headers)
         enum Action {
             case single(ReplyContinuation)
             case many(AsyncThrowingStream<NATSMessage, any Error>.Continuation, finished: Bool)
