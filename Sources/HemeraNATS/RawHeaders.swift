@@ -339,7 +339,7 @@ extension NATSConnection {
     /// error), a NUL byte, or a message that does not look as natsMsg_create makes them.
     func publishRawHeaders(
         _ nc: OpaquePointer,
-        _ subject: String,
+        _ subject: UnsafePointer<CChar>,
         _ payload: UnsafeRawBufferPointer,
         _ reply: UnsafePointer<CChar>?,
         _ headers: NATSHeaders
@@ -350,23 +350,20 @@ extension NATSConnection {
         let replyLength = reply.map { strlen($0) } ?? 0
         if reply != nil && replyLength == 0 { return self.rawHeaderFallback() }
         var made: OpaquePointer?
-        let status: natsStatus? = subject.withCString { name in
-            let nameLength = strlen(name)
-            guard nameLength > 0 else { return nil }
-            // NULL buffer: cnats allocates the message with room for the block and payload and
-            // copies nothing; they are written below.
-            return functions.create(
-                &made,
-                name,
-                Int32(clamping: nameLength),
-                reply,
-                Int32(clamping: replyLength),
-                nil,
-                Int32(blockLength + payload.count),
-                Int32(blockLength)
-            )
-        }
-        guard let status else { return self.rawHeaderFallback() }
+        let nameLength = strlen(subject)
+        guard nameLength > 0 else { return self.rawHeaderFallback() }
+        // NULL buffer: cnats allocates the message with room for the block and payload and
+        // copies nothing; they are written below.
+        let status = functions.create(
+            &made,
+            subject,
+            Int32(clamping: nameLength),
+            reply,
+            Int32(clamping: replyLength),
+            nil,
+            Int32(blockLength + payload.count),
+            Int32(blockLength)
+        )
         try check(status)
         guard let message = made else { return self.rawHeaderFallback() }
         defer { releaseMessage(message) }
