@@ -76,6 +76,16 @@ final class _SharedSpareBlocks: @unchecked Sendable {
         blocks = .allocate(capacity: Self.limit)
     }
 
+    /// Frees the blocks kept, the slots and the mutex (the process's pool, reached from a global,
+    /// is never deinitialized; pools made elsewhere, as in tests, are).
+    deinit {
+        for index in 0..<count { blocks[index].base.deallocate() }
+        blocks.deallocate()
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
     func take(atLeast capacity: Int) -> _SpareBlock? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
