@@ -289,10 +289,12 @@ import Testing
                     .utf8
             )
             var payloads: [[UInt8]] = []
+            // The window scales under a sanitizer (make test-asan's debug pass timed out at 700 ms
+            // before the first reply, 18 s into a parallel run).
             for try await reply in raw.requestMany(
                 to: "clock",
                 payload: request,
-                timeout: .milliseconds(700),
+                timeout: Duration.milliseconds(700).scaledForTests,
                 maxReplies: nil
             ) {
                 payloads.append(reply.payload)
