@@ -604,13 +604,13 @@ extension Hemera {
         } catch {
             throw HemeraError(name: .parse, message: "The reply is not valid JSON: \(error)", cause: error)
         }
-        guard let members = envelope?.members else {
+        guard let envelope else {
             throw HemeraError(name: .parse, message: "The reply is not a JSON object")
         }
-        if let error = members["error"], !error.isNull {
+        if let error = envelope.others["error"], !error.isNull {
             throw HemeraError(wire: error)
         }
-        return ActResponse(result: members["result"] ?? .null, meta: members["meta"]?.objectValue ?? [:])
+        return ActResponse(result: envelope.others["result"] ?? .null, meta: envelope.meta?.objectValue ?? [:])
     }
 
     /// The ``HemeraError`` for a failed call: `act` throws nothing else (but `CancellationError`

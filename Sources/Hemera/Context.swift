@@ -140,6 +140,8 @@ public struct HemeraContext: Sendable {
     public var requestHeaders: [String: String] { requestHeaderStorage.dictionary }
     /// When the request was received: the start of its processing time (`$SRV.STATS`).
     let receivedAt: ContinuousClock.Instant = .now
+    /// Where the service keeps this request's reply subject while it runs (`RunningReplies`).
+    var replySlot = Hemera.ReplySlot.none
 
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?

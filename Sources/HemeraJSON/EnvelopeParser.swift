@@ -41,14 +41,39 @@ package struct EnvelopeParser {
 
     /// A request envelope: every member parsed, except the `trace` and `request` objects, which
     /// are validated and kept as byte ranges (echoed verbatim, parsed only when asked for).
+    ///
+    /// The members a service reads on every request (`pattern`, `meta`, `delegate`) have fields of
+    /// their own, found by comparing the key's bytes: no `String` is made for their keys and no
+    /// dictionary is filled, hashed and read back for them. Any other member goes to `others`
+    /// (which stays an empty literal, no storage, for the usual envelope).
     package struct RequestEnvelope {
-        package var members: [String: JSONValue]
+        /// The (last) `pattern` member's value, if present.
+        package var patternValue: JSONValue?
+        /// The (last) `meta` member's value, if present.
+        package var meta: JSONValue?
+        /// The (last) `delegate` member's value, if present.
+        package var delegate: JSONValue?
+        /// Every other member, with a `trace` or `request` that is not an object.
+        package var others: [String: JSONValue]
         package var trace: Range<Int>?
         package var request: Range<Int>?
         /// Where the (last) `pattern` member's value is, when it is an object: typed services
         /// decode their request type straight from these bytes.
         package var pattern: Range<Int>?
+
+        /// All the members but the `trace` and `request` objects kept as ranges, as one
+        /// dictionary (made on each call: the hot path reads the fields).
+        package var members: [String: JSONValue] {
+            var members = others
+            if let patternValue { members["pattern"] = patternValue }
+            if let meta { members["meta"] = meta }
+            if let delegate { members["delegate"] = delegate }
+            return members
+        }
     }
+
+    /// The keys of a request envelope the parser gives fields of their own.
+    enum RequestKey { case pattern, meta, delegate, trace, request }
 
     /// A reply envelope as a typed caller needs it: where `result` is (decoded from those bytes
     /// by the caller), and `error` when it is present and not `null`. Every other member is
@@ -83,43 +108,74 @@ package struct EnvelopeParser {
     }
 
     package static func parseRequestEnvelope(_ bytes: [UInt8]) throws(Failure) -> RequestEnvelope? {
-        // One allocation for the usual members (a request's `pattern`, `meta` and `delegate`; a
-        // reply's `meta`, `result` and `error`) instead of two while the dictionary grows.
-        // `init(minimumCapacity:)`, not `reserveCapacity`: 165 against 200 ns for three members
-        // (270 growing), an -O micro-benchmark; each resize asks the runtime for the storage's
-        // generic metadata.
         var envelope = RequestEnvelope(
-            members: Dictionary(minimumCapacity: 4),
+            patternValue: nil,
+            meta: nil,
+            delegate: nil,
+            others: [:],
             trace: nil,
             request: nil,
             pattern: nil
         )
-        let isObject = try walkTopLevelObject(bytes) { (parser) throws(Failure) in
-            try parser.string()
+        let isObject = try walkTopLevelObject(bytes) { (parser) throws(Failure) -> (RequestKey?, String) in
+            try requestKey(&parser)
         } value: { (parser, key) throws(Failure) in
-            if key == "trace" || key == "request", parser.bytes[parser.index] == UInt8(ascii: "{") {
-                let start = parser.index
-                try parser.skip(depth: 1, maxDepth: maxDepth)
-                if key == "trace" {
-                    envelope.trace = start..<parser.index
-                } else {
-                    envelope.request = start..<parser.index
-                }
-                envelope.members[key] = nil
-            } else {
+            switch key.0 {
+            case .pattern?:
                 let start = parser.index
                 let value = try parser.value(depth: 1, maxDepth: maxDepth)
-                envelope.members[key] = value
-                if key == "trace" {
-                    envelope.trace = nil
-                } else if key == "request" {
-                    envelope.request = nil
-                } else if key == "pattern" {
-                    if case .object = value { envelope.pattern = start..<parser.index } else { envelope.pattern = nil }
+                if case .object = value { envelope.pattern = start..<parser.index } else { envelope.pattern = nil }
+                envelope.patternValue = value
+            case .meta?:
+                envelope.meta = try parser.value(depth: 1, maxDepth: maxDepth)
+            case .delegate?:
+                envelope.delegate = try parser.value(depth: 1, maxDepth: maxDepth)
+            case .trace?, .request?:
+                let isTrace = key.0 == .trace
+                let start = parser.index
+                if parser.bytes[start] == UInt8(ascii: "{") {
+                    try parser.skip(depth: 1, maxDepth: maxDepth)
+                    if isTrace { envelope.trace = start..<parser.index } else { envelope.request = start..<parser.index }
+                    // Only when there is something to remove: a removal from the empty literal
+                    // gives the dictionary storage of its own (an allocation per request).
+                    if !envelope.others.isEmpty { envelope.others[isTrace ? "trace" : "request"] = nil }
+                } else {
+                    envelope.others[isTrace ? "trace" : "request"] = try parser.value(depth: 1, maxDepth: maxDepth)
+                    if isTrace { envelope.trace = nil } else { envelope.request = nil }
                 }
+            case nil:
+                envelope.others[key.1] = try parser.value(depth: 1, maxDepth: maxDepth)
             }
         }
         return isObject ? envelope : nil
+    }
+
+    /// Reads a key of a request envelope: one of the five the parser knows, found from its bytes
+    /// (no string made; an escaped spelling is unescaped first, so it counts too), or any other
+    /// key as a string.
+    static func requestKey(_ parser: inout _JSONScanner) throws(Failure) -> (RequestKey?, String) {
+        let start = parser.index + 1
+        let escaped = try parser.scanString()
+        let word = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(parser.bytes)[start..<(parser.index - 1)])
+        if escaped {
+            let key = _unescape(word)
+            var utf8 = key
+            let known = utf8.withUTF8 { requestKey(UnsafeRawBufferPointer($0)) }
+            return (known, known == nil ? key : "")
+        }
+        if let known = requestKey(word) { return (known, "") }
+        return (nil, _string(word))
+    }
+
+    @inline(__always)
+    private static func requestKey(_ word: UnsafeRawBufferPointer) -> RequestKey? {
+        switch word.count {
+        case 4: return word.equals("meta") ? .meta : nil
+        case 5: return word.equals("trace") ? .trace : nil
+        case 7: return word.equals("pattern") ? .pattern : word.equals("request") ? .request : nil
+        case 8: return word.equals("delegate") ? .delegate : nil
+        default: return nil
+        }
     }
 
     /// Walks a whole document that should be one JSON object, strictly: `key` reads each member's
@@ -196,16 +252,29 @@ package struct EnvelopeParser {
     static func keyKind(_ parser: inout _JSONScanner) throws(Failure) -> ReplyKey {
         let start = parser.index + 1
         let escaped = try parser.scanString()
-        let word = UnsafeBufferPointer(rebasing: parser.bytes[start..<(parser.index - 1)])
+        let word = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(parser.bytes)[start..<(parser.index - 1)])
         if !escaped {
-            if word.elementsEqual("result".utf8) { return .result }
-            if word.elementsEqual("error".utf8) { return .error }
+            if word.equals("result") { return .result }
+            if word.equals("error") { return .error }
             return .other
         }
-        switch _unescape(UnsafeRawBufferPointer(word)) {
+        switch _unescape(word) {
         case "result": return .result
         case "error": return .error
         default: return .other
         }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes are `name`'s UTF-8, compared byte by byte (the generic
+    /// `elementsEqual` against a `String.UTF8View` cost about 160 instructions a key).
+    @inline(__always)
+    func equals(_ name: StaticString) -> Bool {
+        let count = name.utf8CodeUnitCount
+        guard self.count == count else { return false }
+        let bytes = name.utf8Start
+        for offset in 0..<count where self[offset] != bytes[offset] { return false }
+        return true
     }
 }

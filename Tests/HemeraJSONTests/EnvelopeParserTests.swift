@@ -54,4 +54,36 @@ import Testing
         #expect(try EnvelopeParser.parse(input, range: try #require(envelope.request)) == ["id": "1"])
         #expect(try EnvelopeParser.parseRequestEnvelope(bytes("[1]")) == nil)
     }
+
+    /// `pattern`, `meta` and `delegate` are found from their keys' bytes (escaped spellings too),
+    /// the last duplicate wins, and every other member is kept by its key.
+    @Test func knownMembersAreFoundByTheirKeysBytes() throws {
+        let input = bytes(
+            #"{"meta":{"a":1},"pat\u0074ern":{"topic":"t"},"delegate":{"d":true},"trace":"x","x":[1],"#
+                + #""meta":{"b":2},"deleg":0,"requesT":1,"trace":{"s":1}}"#
+        )
+        let envelope = try #require(try EnvelopeParser.parseRequestEnvelope(input))
+        #expect(envelope.patternValue == ["topic": "t"])
+        #expect(envelope.meta == ["b": 2])
+        #expect(envelope.delegate == ["d": true])
+        #expect(envelope.others == ["x": [1], "deleg": 0, "requesT": 1])
+        #expect(try EnvelopeParser.parse(input, range: try #require(envelope.pattern)) == ["topic": "t"])
+        #expect(try EnvelopeParser.parse(input, range: try #require(envelope.trace)) == ["s": 1])
+        #expect(envelope.request == nil)
+        #expect(
+            envelope.members == [
+                "pattern": ["topic": "t"], "meta": ["b": 2], "delegate": ["d": true], "x": [1], "deleg": 0, "requesT": 1,
+            ]
+        )
+
+        // A `trace` that is not an object is a member like any other; a later object replaces it.
+        let stringTrace = try #require(try EnvelopeParser.parseRequestEnvelope(bytes(#"{"trace":"x","request":7}"#)))
+        #expect(stringTrace.trace == nil && stringTrace.request == nil)
+        #expect(stringTrace.others == ["trace": "x", "request": 7])
+        #expect(stringTrace.patternValue == nil && stringTrace.meta == nil && stringTrace.delegate == nil)
+        // A `pattern` that is not an object keeps its value but no range.
+        let scalarPattern = try #require(try EnvelopeParser.parseRequestEnvelope(bytes(#"{"pattern":{"a":1},"pattern":3}"#)))
+        #expect(scalarPattern.patternValue == 3)
+        #expect(scalarPattern.pattern == nil)
+    }
 }
