@@ -439,3 +439,47 @@ func connectSocket(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: so
         return Glibc.connect(fd, address, length)
     #endif
 }
+
+/// A port of 127.0.0.1 where nothing listens, for as long as this value is kept: a socket is bound
+/// to it but never listens, so connections are refused, and no server started meanwhile (another
+/// test's, on a random port) can take it. A stopped server's port does not promise that: the
+/// kernel may hand it to the next server that asks for a random port.
+public final class ClosedPort: @unchecked Sendable {
+    // `@unchecked Sendable`: both members are constants set in `init`; the socket is closed once,
+    // in `deinit`.
+    private let fd: Int32
+    /// The port nothing listens on.
+    public let port: Int
+    /// `nats://127.0.0.1:port`.
+    public var url: String { "nats://127.0.0.1:\(port)" }
+
+    public init() throws {
+        #if canImport(Darwin)
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #else
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #endif
+        guard fd >= 0 else { throw NATSTestServerError("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard bound == 0, named == 0 else {
+            close(fd)
+            throw NATSTestServerError("cannot bind a port of 127.0.0.1")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
+}

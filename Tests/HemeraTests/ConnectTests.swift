@@ -108,24 +108,28 @@ import Testing
         await client.close()
         await service.close()
 
-        // A bounded wait gives up with the connect error.
+        // A bounded wait gives up with the connect error. On a port nothing can take meanwhile:
+        // the stopped server's port may go to another test's server (a random port), and then
+        // the connect succeeds.
         server.stop()
+        let closed = try ClosedPort()
         let start = ContinuousClock.now
         await #expect {
-            _ = try await Hemera.connect(url: url, firstConnect: .waitForServer(timeout: .milliseconds(600)))
+            _ = try await Hemera.connect(url: closed.url, firstConnect: .waitForServer(timeout: .milliseconds(600)))
         } throws: { ($0 as? NATSError)?.code == .noServer }
         #expect(ContinuousClock.now - start >= .milliseconds(250))
     }
 
     /// Cancelling the task (SIGTERM under a ServiceGroup) ends the wait.
     @Test func cancellingEndsTheWait() async throws {
-        let server = NATSTestServer()
-        try await server.start()
-        let url = server.url
-        server.stop()
+        // A port where nothing listens and nothing can start meanwhile (a stopped server's port
+        // went to another test's server once, and the connect succeeded).
+        let closed = try ClosedPort()
+        let url = closed.url
         let connecting = Task { try await Hemera.connect(url: url) }
         try await Task.sleep(for: .milliseconds(300))
         connecting.cancel()
         await #expect(throws: CancellationError.self) { _ = try await connecting.value }
+        withExtendedLifetime(closed) {}
     }
 }
