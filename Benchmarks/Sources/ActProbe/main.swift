@@ -18,6 +18,9 @@
 //
 // Arguments: `lone` or `pipelined`, the number of acts, requests in flight (pipelined; default
 // 256). Also works without valgrind: prints acts/s (noisy; use CostProbe for time).
+// Environment, for comparisons with opt-in modes only (the default run, and the script, set
+// neither): ACTPROBE_INLINE=1 (`startsHandlersOnDeliveryThread`), ACTPROBE_REPLY_EXECUTOR=1 (the
+// client's acts prefer the connection's reply executor).
 
 import Dispatch
 import Foundation
@@ -61,7 +64,13 @@ func probe() async throws {
     let data = String(repeating: "x", count: 100)
 
     // Default settings on both sides: `Hemera.connect` and `HemeraOptions()`.
-    let service = try await Hemera.connect(url: url, options: HemeraOptions(app: "probe-service"))
+    // Opt-in modes, for comparison only (the default run sets neither): ACTPROBE_INLINE=1 starts
+    // handlers on the delivery thread; ACTPROBE_REPLY_EXECUTOR=1 resumes callers on the reply
+    // thread (the client's acts run with the connection's reply executor as their preference).
+    let environment = ProcessInfo.processInfo.environment
+    var serviceOptions = HemeraOptions(app: "probe-service")
+    serviceOptions.startsHandlersOnDeliveryThread = environment["ACTPROBE_INLINE"] == "1"
+    let service = try await Hemera.connect(url: url, options: serviceOptions)
     try service.add(Echo.self) { request, _ in Echoed(data: request.data, size: request.data.utf8.count) }
     try await service.ready(timeout: .seconds(60))
     let client = try await Hemera.connect(url: url, options: HemeraOptions(app: "probe"))
@@ -76,13 +85,18 @@ func probe() async throws {
         } else {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for lane in 0..<min(window, count) {
-                    group.addTask {
+                    let lane: @Sendable () async throws -> Void = {
                         var index = lane
                         while index < count {
                             let reply = try await client.act(pattern, timeout: .seconds(60))
                             precondition(reply.size == 100)
                             index += window
                         }
+                    }
+                    if environment["ACTPROBE_REPLY_EXECUTOR"] == "1", let executor = client.replyExecutor {
+                        group.addTask(executorPreference: executor) { try await lane() }
+                    } else {
+                        group.addTask { try await lane() }
                     }
                 }
                 try await group.waitForAll()
