@@ -12,7 +12,7 @@ struct PlainJob: Sendable {
     /// each time rather than copied. A copy of a job is about ten retains and as many releases
     /// later (its context alone holds eight references); profiles counted three copies and four
     /// destructions per request, about 3k instructions.
-    consuming func run() async { await hemera.runPlain(handler, action: action, context: context) }
+    nonisolated(nonsending) consuming func run() async { await hemera.runPlain(handler, action: action, context: context) }
 }
 
 /// Recycled tasks for plain handlers (issue 12). A task made per request cost its task object,

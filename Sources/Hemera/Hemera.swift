@@ -134,7 +134,11 @@ public struct HemeraActionHandle: Sendable, Hashable {
     let id: Int
 }
 
-typealias PreparedHandler = @Sendable (HemeraContext) async throws -> ServerReply.Body?
+/// `nonisolated(nonsending)`: it runs on its caller's executor (a handler worker's, on the global
+/// executor) instead of switching to the generic executor on entry. With the same on `runPlain` and
+/// `PlainJob.run`: 92.2k -> 89.3k instructions and 19.7 -> 17.9 allocations per act (callgrind,
+/// 256 in flight): fewer `swift_task_switch` calls, and the closures need no thunk of their own.
+typealias PreparedHandler = nonisolated(nonsending) @Sendable (HemeraContext) async throws -> ServerReply.Body?
 
 /// A request's pattern as received: its tree (matching, untyped handlers, validation messages)
 /// and, when known, where its bytes are in the message (typed handlers decode from them).
@@ -929,7 +933,7 @@ extension Hemera {
     /// Only what lives across the `await` is in this async frame; the steps before and after are
     /// synchronous functions of their own. A service task is new for every request, so each 984-byte
     /// slab its frames need is a `malloc`: `run`'s frame alone is 3,296 bytes.
-    func runPlain(
+    nonisolated(nonsending) func runPlain(
         _ handler: @escaping PreparedHandler,
         action: RegisteredAction,
         context: HemeraContext
