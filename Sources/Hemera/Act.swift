@@ -55,7 +55,10 @@ extension Hemera {
         return try await actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
     }
 
-    /// ``act(_:meta:delegate:timeout:)`` of a typed pattern without metrics and spans.
+    /// ``act(_:meta:delegate:timeout:)`` of a typed pattern without metrics and spans. Inlined into
+    /// `act`, as are the async functions it calls down to the NATS connection: each async call
+    /// allocates its frame from the task (issue 12).
+    @inline(__always)
     func actUnobserved<P: HemeraPattern>(
         _ pattern: P,
         meta: [String: JSONValue],
@@ -131,6 +134,7 @@ extension Hemera {
 
     /// Sends a typed act's finished envelope and decodes its reply. Its own async function, so the
     /// frame that lives across the wait holds only what the wait needs, not `act`'s locals.
+    @inline(__always)
     func typedRequest<R: Decodable>(
         _ type: R.Type,
         topic: String,
@@ -546,6 +550,7 @@ extension Hemera {
 
     /// One request on the transport: the timeout is cut to the deadline of the request being
     /// handled (nested acts), and travels as the `Hemera-Timeout` header (milliseconds).
+    @inline(__always)
     func request(
         topic: String,
         payload: [UInt8],

@@ -104,7 +104,9 @@ final class RequestTable: @unchecked Sendable {
     // MARK: Single replies
 
     /// Sends a request through `publish` (given the zero-terminated reply subject) and waits for
-    /// one reply, a timeout, a cancellation or the connection closing.
+    /// one reply, a timeout, a cancellation or the connection closing. Inlined into
+    /// ``NATSConnection/request(to:payload:headers:timeout:)``: one async frame fewer per request.
+    @inline(__always)
     func request(
         subject: String,
         timeout: Duration,
