@@ -103,7 +103,9 @@ final class FlatPatternEncoder: Encoder {
         } else {
             writer.removeAll()
         }
-        parts.removeAll(keepingCapacity: true)
+        // One by one: `removeAll(keepingCapacity:)` goes through a generic `replaceSubrange`
+        // (about 250 instructions for three parts).
+        while !parts.isEmpty { parts.removeLast() }
         collectsParts = true
         count = 0
         failed = false
