@@ -1,6 +1,7 @@
 public import HemeraNATS
 public import Logging
 internal import HemeraLocks
+import Synchronization
 
 /// The production transport: a `NATSConnection` of HemeraNATS.
 ///
@@ -14,6 +15,13 @@ public final class NATSTransport: HemeraTransport {
     public let connection: NATSConnection
     /// Asynchronous errors seen so far (slow consumers, permission violations).
     let faults = PthreadLock(Faults())
+    /// Set once a publish was refused: until then a request skips the look-up in `faults` (a
+    /// lock and a dictionary look-up, on every request otherwise).
+    let anyDenied = DeniedFlag()
+
+    final class DeniedFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
     /// The `Hemera-Timeout` headers sent last, with their value.
     let lastTimeoutHeader = PthreadLock<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
 
@@ -51,6 +59,7 @@ public final class NATSTransport: HemeraTransport {
         self.connection = connection
         let events = connection.events
         let faults = self.faults
+        let anyDenied = self.anyDenied
         let logger = connection.logger
         // Ends with the connection: the events sequence finishes after `.closed`.
         Task.detached {
@@ -66,6 +75,8 @@ public final class NATSTransport: HemeraTransport {
                             $0.deniedPublishEvents += 1
                             $0.recordDenied(denied, at: .now)
                         }
+                        // After the record: a request that sees the flag finds the subject.
+                        anyDenied.value.store(true, ordering: .releasing)
                     }
                 default:
                     break
@@ -80,6 +91,7 @@ public final class NATSTransport: HemeraTransport {
 
     /// The permission error for a request to `subject` refused in the last `window`, if any.
     func denial(of subject: String, within window: Duration) -> TransportError? {
+        guard anyDenied.value.load(ordering: .acquiring) else { return nil }
         let when = faults.withLock { $0.deniedPublishes[subject] }
         // The clock is read only when there was a refusal: `.now - window` costs a clock read and
         // 128-bit arithmetic, on every request otherwise.
