@@ -83,6 +83,26 @@ extension Hemera {
                     current: current
                 )
             }
+        }
+        return try await actGeneral(pattern, meta: meta, delegate: delegate, timeout: timeout)
+    }
+
+    /// The typed act paths but the flat one: patterns the flat encoder cannot write, interceptors,
+    /// retried (idempotent) patterns. Not inlined into `act`: an async function allocates from
+    /// the task, at its start, every local whose size is known only at run time (generic values,
+    /// the standard library's resilient types), on every path or not (issue 12).
+    @inline(never)
+    func actGeneral<P: HemeraPattern>(
+        _ pattern: P,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration?
+    ) async throws -> P.Reply {
+        if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
+            !fixed.isIdempotent
+        {
+            let current = HemeraContext.current
+            let callTimeout = timeout ?? options.timeout
             if let encoded = EncodedTypedPattern(encoding: pattern) {
                 let payload = encodeEnvelope(
                     topic: encoded.topic,
@@ -557,17 +577,7 @@ extension Hemera {
         timeout: Duration,
         current: HemeraContext? = HemeraContext.current
     ) async throws -> TransportMessage {
-        var timeout = timeout
-        if let deadline = current?.deadline {
-            let remaining = deadline - .now
-            if remaining <= .zero {
-                throw HemeraError(
-                    name: .timeout,
-                    message: "Timeout: the deadline of the request being handled passed before calling \(topic)"
-                )
-            }
-            timeout = min(timeout, remaining)
-        }
+        let timeout = try Self.timeout(timeout, cutToDeadlineOf: current, topic: topic)
         do {
             // With tracing on: the span's context as headers (`traceparent`, `tracestate`).
             if observers != nil, let traced = ObservedAct.current, !traced.headers.isEmpty {
@@ -598,6 +608,25 @@ extension Hemera {
         } catch {
             throw Self.mapTransportError(error, topic: topic, timeout: timeout)
         }
+    }
+
+    /// `timeout`, cut to what is left of the deadline of the request being handled, if any; throws
+    /// the timeout error when nothing is left. Synchronous and not inlined: its
+    /// `ContinuousClock.Instant` values (a resilient type, of a size known at run time) would be
+    /// allocated from the task in every async caller (issue 12).
+    @inline(never)
+    static func timeout(_ timeout: Duration, cutToDeadlineOf current: HemeraContext?, topic: String) throws
+        -> Duration
+    {
+        guard let deadline = current?.deadline else { return timeout }
+        let remaining = deadline - .now
+        if remaining <= .zero {
+            throw HemeraError(
+                name: .timeout,
+                message: "Timeout: the deadline of the request being handled passed before calling \(topic)"
+            )
+        }
+        return min(timeout, remaining)
     }
 
     static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {
