@@ -168,7 +168,10 @@ extension Hemera {
 
     /// The caller's `meta` over the meta of the handler it runs in, if any (nested acts inherit it).
     func mergedMeta(_ meta: [String: JSONValue], current: HemeraContext?) -> [String: JSONValue] {
-        var merged = current?.meta ?? [:]
+        // Outside a handler, or with nothing to inherit, the caller's meta is the result as it is:
+        // no dictionary built and filled again.
+        guard let inherited = current?.meta, !inherited.isEmpty else { return meta }
+        var merged = inherited
         for (key, value) in meta { merged[key] = value }
         return merged
     }
