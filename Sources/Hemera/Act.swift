@@ -55,7 +55,10 @@ extension Hemera {
         return try await actUnobserved(pattern, meta: meta, delegate: delegate, timeout: timeout)
     }
 
-    /// ``act(_:meta:delegate:timeout:)`` of a typed pattern without metrics and spans.
+    /// ``act(_:meta:delegate:timeout:)`` of a typed pattern without metrics and spans. Inlined into
+    /// `act`, as are the async functions it calls down to the NATS connection: each async call
+    /// allocates its frame from the task (issue 12).
+    @inline(__always)
     func actUnobserved<P: HemeraPattern>(
         _ pattern: P,
         meta: [String: JSONValue],
@@ -80,6 +83,26 @@ extension Hemera {
                     current: current
                 )
             }
+        }
+        return try await actGeneral(pattern, meta: meta, delegate: delegate, timeout: timeout)
+    }
+
+    /// The typed act paths but the flat one: patterns the flat encoder cannot write, interceptors,
+    /// retried (idempotent) patterns. Not inlined into `act`: an async function allocates from
+    /// the task, at its start, every local whose size is known only at run time (generic values,
+    /// the standard library's resilient types), on every path or not (issue 12).
+    @inline(never)
+    func actGeneral<P: HemeraPattern>(
+        _ pattern: P,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        timeout: Duration?
+    ) async throws -> P.Reply {
+        if options.clientInterceptors.isEmpty, case let fixed = EncodedTypedPattern.fixedPart(of: P.self),
+            !fixed.isIdempotent
+        {
+            let current = HemeraContext.current
+            let callTimeout = timeout ?? options.timeout
             if let encoded = EncodedTypedPattern(encoding: pattern) {
                 let payload = encodeEnvelope(
                     topic: encoded.topic,
@@ -131,6 +154,7 @@ extension Hemera {
 
     /// Sends a typed act's finished envelope and decodes its reply. Its own async function, so the
     /// frame that lives across the wait holds only what the wait needs, not `act`'s locals.
+    @inline(__always)
     func typedRequest<R: Decodable>(
         _ type: R.Type,
         topic: String,
@@ -144,7 +168,10 @@ extension Hemera {
 
     /// The caller's `meta` over the meta of the handler it runs in, if any (nested acts inherit it).
     func mergedMeta(_ meta: [String: JSONValue], current: HemeraContext?) -> [String: JSONValue] {
-        var merged = current?.meta ?? [:]
+        // Outside a handler, or with nothing to inherit, the caller's meta is the result as it is:
+        // no dictionary built and filled again.
+        guard let inherited = current?.meta, !inherited.isEmpty else { return meta }
+        var merged = inherited
         for (key, value) in meta { merged[key] = value }
         return merged
     }
@@ -546,23 +573,14 @@ extension Hemera {
 
     /// One request on the transport: the timeout is cut to the deadline of the request being
     /// handled (nested acts), and travels as the `Hemera-Timeout` header (milliseconds).
+    @inline(__always)
     func request(
         topic: String,
         payload: [UInt8],
         timeout: Duration,
         current: HemeraContext? = HemeraContext.current
     ) async throws -> TransportMessage {
-        var timeout = timeout
-        if let deadline = current?.deadline {
-            let remaining = deadline - .now
-            if remaining <= .zero {
-                throw HemeraError(
-                    name: .timeout,
-                    message: "Timeout: the deadline of the request being handled passed before calling \(topic)"
-                )
-            }
-            timeout = min(timeout, remaining)
-        }
+        let timeout = try Self.timeout(timeout, cutToDeadlineOf: current, topic: topic)
         do {
             // With tracing on: the span's context as headers (`traceparent`, `tracestate`).
             if observers != nil, let traced = ObservedAct.current, !traced.headers.isEmpty {
@@ -593,6 +611,25 @@ extension Hemera {
         } catch {
             throw Self.mapTransportError(error, topic: topic, timeout: timeout)
         }
+    }
+
+    /// `timeout`, cut to what is left of the deadline of the request being handled, if any; throws
+    /// the timeout error when nothing is left. Synchronous and not inlined: its
+    /// `ContinuousClock.Instant` values (a resilient type, of a size known at run time) would be
+    /// allocated from the task in every async caller (issue 12).
+    @inline(never)
+    static func timeout(_ timeout: Duration, cutToDeadlineOf current: HemeraContext?, topic: String) throws
+        -> Duration
+    {
+        guard let deadline = current?.deadline else { return timeout }
+        let remaining = deadline - .now
+        if remaining <= .zero {
+            throw HemeraError(
+                name: .timeout,
+                message: "Timeout: the deadline of the request being handled passed before calling \(topic)"
+            )
+        }
+        return min(timeout, remaining)
     }
 
     static func decodeReplyEnvelope(_ payload: [UInt8]) throws -> ActResponse {

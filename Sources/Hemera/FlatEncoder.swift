@@ -54,11 +54,20 @@ final class FlatPatternEncoder: Encoder {
     /// Whether this is a thread's reusable encoder, which keeps the containers it made.
     private var reused = false
     /// The containers made so far, one per coding-key type (a reusable encoder's only): making a
-    /// `KeyedEncodingContainer` allocates its box, once per encode otherwise. Each is stored as an
-    /// `Any`, which holds the container's one reference inline (no box of its own).
+    /// `KeyedEncodingContainer` allocates its box, once per encode otherwise. Each is stored as
+    /// its box alone (`KeyedEncodingContainer` holds nothing else, see `containerIsOneReference`)
+    /// and bit-cast back: an `as?` cast from `Any` asked the runtime for the metadata of
+    /// `Optional<KeyedEncodingContainer<Key>>` and ran a dynamic cast, about 600 instructions of
+    /// each encode (issue 12).
     @exclusivity(unchecked) private var containerKeys: [ObjectIdentifier] = []
-    @exclusivity(unchecked) private var containers: [Any] = []
+    @exclusivity(unchecked) private var containers: [AnyObject] = []
     private static let maxContainers = 8
+    /// Whether `KeyedEncodingContainer` is laid out as its box alone (its layout does not depend
+    /// on the key type; checked once, with a concrete key type, so no metadata is asked per call).
+    private static let containerIsOneReference =
+        MemoryLayout<KeyedEncodingContainer<_OneKey>>.size == MemoryLayout<AnyObject>.size
+            && MemoryLayout<KeyedEncodingContainer<_OneKey>>.alignment == MemoryLayout<AnyObject>.alignment
+    private enum _OneKey: CodingKey { case one }
     /// A reusable encoder's writer is dropped after a document larger than this (16 KiB), so a
     /// thread does not keep a large buffer for the rest of its life.
     private static let maxKeptCapacity = 16 * 1024
@@ -94,7 +103,9 @@ final class FlatPatternEncoder: Encoder {
         } else {
             writer.removeAll()
         }
-        parts.removeAll(keepingCapacity: true)
+        // One by one: `removeAll(keepingCapacity:)` goes through a generic `replaceSubrange`
+        // (about 250 instructions for three parts).
+        while !parts.isEmpty { parts.removeLast() }
         collectsParts = true
         count = 0
         failed = false
@@ -107,16 +118,20 @@ final class FlatPatternEncoder: Encoder {
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
-        guard reused else { return KeyedEncodingContainer(Container<Key>(encoder: self)) }
+        guard reused, Self.containerIsOneReference else {
+            return KeyedEncodingContainer(Container<Key>(encoder: self))
+        }
         let id = ObjectIdentifier(Key.self)
         for index in containerKeys.indices where containerKeys[index] == id {
-            // The container stored for this key type is a `KeyedEncodingContainer<Key>`.
-            if let kept = containers[index] as? KeyedEncodingContainer<Key> { return kept }
+            // Safe: the box stored for this key type is the one of a `KeyedEncodingContainer<Key>`
+            // (stored below under `ObjectIdentifier(Key.self)`), which is laid out as that box
+            // alone (`containerIsOneReference`).
+            return unsafeBitCast(containers[index], to: KeyedEncodingContainer<Key>.self)
         }
         let made = KeyedEncodingContainer(Container<Key>(encoder: self))
         if containers.count < Self.maxContainers {
             containerKeys.append(id)
-            containers.append(made)
+            containers.append(unsafeBitCast(made, to: AnyObject.self))
         }
         return made
     }

@@ -30,21 +30,35 @@ enum IDGenerator {
     }
 
     /// Writes the next id as a JSON string (the same text as ``next()``, with no `String` made).
+    ///
+    /// The whole string is put together on the stack and written with one call: the writer's
+    /// appends are calls into another module, four of them per id before (issue 12).
     static func writeNext(to writer: inout JSONWriter) {
         var value = counter.add(1, ordering: .relaxed).newValue
-        writer.raw(UInt8(ascii: "\""))
-        prefixBytes.withUnsafeBytes { writer.raw($0) }
-        // Base 36, most significant digit first: at most 13 digits for a UInt64.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
-            var start = 16
-            repeat {
+        // `"`, the prefix, at most 13 base-36 digits for a UInt64, `"`: built from the end.
+        let capacity = 64
+        prefixBytes.withUnsafeBufferPointer { prefix in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { text in
+                var start = capacity - 1
+                text[start] = UInt8(ascii: "\"")
+                // Base 36 (0-9, then A-Z), least significant digit last.
+                repeat {
+                    start -= 1
+                    let digit = UInt8(truncatingIfNeeded: value % 36)
+                    text[start] = digit < 10 ? digit &+ 48 : digit &+ 55
+                    value /= 36
+                } while value != 0
+                start -= prefix.count
+                // Safe: `prefix.count` (12) plus the digits and both quotes fit in `capacity`.
+                UnsafeMutableRawPointer(text.baseAddress! + start).copyMemory(
+                    from: prefix.baseAddress!,
+                    byteCount: prefix.count
+                )
                 start -= 1
-                digits[start] = base36[Int(value % 36)]
-                value /= 36
-            } while value != 0
-            writer.raw(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: digits[start..<16])))
+                text[start] = UInt8(ascii: "\"")
+                writer.raw(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: text[start..<capacity])))
+            }
         }
-        writer.raw(UInt8(ascii: "\""))
     }
 }
 

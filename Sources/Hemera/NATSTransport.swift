@@ -1,6 +1,7 @@
 public import HemeraNATS
 public import Logging
 internal import HemeraLocks
+import Synchronization
 
 /// The production transport: a `NATSConnection` of HemeraNATS.
 ///
@@ -14,6 +15,13 @@ public final class NATSTransport: HemeraTransport {
     public let connection: NATSConnection
     /// Asynchronous errors seen so far (slow consumers, permission violations).
     let faults = PthreadLock(Faults())
+    /// Set once a publish was refused: until then a request skips the look-up in `faults` (a
+    /// lock and a dictionary look-up, on every request otherwise).
+    let anyDenied = DeniedFlag()
+
+    final class DeniedFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
     /// The `Hemera-Timeout` headers sent last, with their value.
     let lastTimeoutHeader = PthreadLock<(milliseconds: Int64, headers: NATSHeaders)?>(nil)
 
@@ -51,6 +59,7 @@ public final class NATSTransport: HemeraTransport {
         self.connection = connection
         let events = connection.events
         let faults = self.faults
+        let anyDenied = self.anyDenied
         let logger = connection.logger
         // Ends with the connection: the events sequence finishes after `.closed`.
         Task.detached {
@@ -66,6 +75,8 @@ public final class NATSTransport: HemeraTransport {
                             $0.deniedPublishEvents += 1
                             $0.recordDenied(denied, at: .now)
                         }
+                        // After the record: a request that sees the flag finds the subject.
+                        anyDenied.value.store(true, ordering: .releasing)
                     }
                 default:
                     break
@@ -78,10 +89,13 @@ public final class NATSTransport: HemeraTransport {
     /// exceeded and messages were dropped by the client library.
     public var slowConsumerEvents: Int { faults.withLock { $0.slowConsumerEvents } }
 
-    /// The permission error for a request to `subject` refused since `since`, if any.
-    func denial(of subject: String, since: ContinuousClock.Instant) -> TransportError? {
+    /// The permission error for a request to `subject` refused in the last `window`, if any.
+    func denial(of subject: String, within window: Duration) -> TransportError? {
+        guard anyDenied.value.load(ordering: .acquiring) else { return nil }
         let when = faults.withLock { $0.deniedPublishes[subject] }
-        guard let when, when >= since else { return nil }
+        // The clock is read only when there was a refusal: `.now - window` costs a clock read and
+        // 128-bit arithmetic, on every request otherwise.
+        guard let when, when >= .now - window else { return nil }
         return TransportError(.permissionDenied, "Permissions violation for publish to \"\(subject)\"")
     }
 
@@ -194,7 +208,9 @@ public final class NATSTransport: HemeraTransport {
     }
 
     /// A request with the `Hemera-Timeout` header: the headers made directly, with no dictionary
-    /// in between (the deadline header goes with every call).
+    /// in between (the deadline header goes with every call). Inlined into ``Hemera``'s request:
+    /// each async call allocates its frame from the task (issue 12).
+    @inline(__always)
     func request(
         to subject: String,
         payload: [UInt8],
@@ -215,6 +231,7 @@ public final class NATSTransport: HemeraTransport {
         return try await request(to: subject, payload: payload, natsHeaders: headers, timeout: timeout)
     }
 
+    @inline(__always)
     func request(
         to subject: String,
         payload: [UInt8],
@@ -224,7 +241,7 @@ public final class NATSTransport: HemeraTransport {
         // A subject refused in the last 30 s fails before publishing. A refusal during the wait
         // ends the call in the NATS layer, whose request table fails the requests to that subject
         // with `.notPermitted` as soon as the server reports it.
-        if let denied = denial(of: subject, since: .now - .seconds(30)) { throw denied }
+        if let denied = denial(of: subject, within: .seconds(30)) { throw denied }
         do {
             let reply = try await connection.request(
                 to: subject,

@@ -57,8 +57,12 @@ package struct JSONWriter: ~Copyable {
     /// Writes `value` escaped as inside a JSON string, without the quotes (for a string written
     /// in pieces between ``raw(_:)-(StaticString)`` quotes).
     package mutating func stringContents(_ value: String) {
-        var value = value
-        value.withUTF8 { buffer.appendEscapedContents($0) }
+        // Native strings lend their UTF-8 in place (as `string(_:)` does): no copy of `value` and
+        // no retain of it, as a mutable `withUTF8` would take.
+        if value.utf8.withContiguousStorageIfAvailable({ buffer.appendEscapedContents($0) }) == nil {
+            var value = value
+            value.withUTF8 { buffer.appendEscapedContents($0) }
+        }
     }
 
     /// Appends a copy of bytes already written to this writer (`range` of its own output): a

@@ -77,3 +77,25 @@ private struct Reentrant: HemeraPattern {
         #expect(next.writer.capacity <= 16 * 1024)
     }
 }
+
+/// `IDGenerator.writeNext` writes, quoted, the text `next()` makes: the process's prefix and the
+/// counter in upper-case base 36 (it builds the bytes itself, without a `String`).
+@Suite struct IDGeneratorTests {
+    @Test func writtenIDsReadAsNextOnes() {
+        for _ in 0..<2_000 {
+            let made = IDGenerator.next()
+            var writer = JSONWriter()
+            IDGenerator.writeNext(to: &writer)
+            let written = String(decoding: writer.bytes, as: UTF8.self)
+            #expect(written.hasPrefix("\"") && written.hasSuffix("\""))
+            let text = written.dropFirst().dropLast()
+            #expect(text.prefix(12) == made.prefix(12))
+            let digits = String(text.dropFirst(12))
+            #expect(!digits.isEmpty && digits == digits.uppercased() && !digits.hasPrefix("0"))
+            // Other tests make ids at the same time: later than `made`'s, not necessarily next.
+            let value = UInt64(digits, radix: 36)
+            let previous = UInt64(made.dropFirst(12), radix: 36)
+            #expect(value != nil && previous != nil && value! > previous!)
+        }
+    }
+}
