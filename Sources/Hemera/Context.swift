@@ -131,7 +131,10 @@ public struct HemeraContext: Sendable {
     let rawRequest: Range<Int>?
     /// When the caller stops waiting (from the `Hemera-Timeout` header), if it said so. Nested
     /// acts get at most the time left.
-    public internal(set) var deadline: ContinuousClock.Instant? = nil
+    public internal(set) var deadline: ContinuousClock.Instant? {
+        get { deadlineOffset.map { ContextClock.origin.advanced(by: $0) } }
+        set { deadlineOffset = newValue.map { ContextClock.origin.duration(to: $0) } }
+    }
     /// The request message's NATS headers, kept as received (read only when asked for).
     var requestHeaderStorage: TransportMessage.HeaderStorage = .dictionary([:])
 
@@ -139,10 +142,51 @@ public struct HemeraContext: Sendable {
     /// send none.
     public var requestHeaders: [String: String] { requestHeaderStorage.dictionary }
     /// When the request was received: the start of its processing time (`$SRV.STATS`).
-    let receivedAt: ContinuousClock.Instant = .now
+    var receivedAt: ContinuousClock.Instant { ContextClock.origin.advanced(by: receivedOffset) }
     /// Where the service keeps this request's reply subject while it runs (`RunningReplies`).
     var replySlot = Hemera.ReplySlot.none
 
+    // The two instants are stored as `Duration`s from a fixed instant. `ContinuousClock.Instant` is
+    // a resilient type: its size is known only at run time, and so was this struct's. Every copy of
+    // a context then went through value-witness calls, and every async frame holding one was
+    // allocated from the task (issue 12: a context is copied several times per request, on both
+    // sides). `Duration` is frozen, so the context has a fixed layout.
+    private var deadlineOffset: Duration?
+    private let receivedOffset: Duration
+
+    init(
+        pattern: JSONValue,
+        meta: [String: JSONValue],
+        delegate: [String: JSONValue],
+        subject: String,
+        replyTo: String?,
+        hemera: Hemera,
+        payload: [UInt8],
+        rawTrace: Range<Int>?,
+        rawRequest: Range<Int>?,
+        deadline: ContinuousClock.Instant? = nil,
+        requestHeaderStorage: TransportMessage.HeaderStorage = .dictionary([:])
+    ) {
+        self.pattern = pattern
+        self.meta = meta
+        self.delegate = delegate
+        self.subject = subject
+        self.replyTo = replyTo
+        self.hemera = hemera
+        self.payload = payload
+        self.rawTrace = rawTrace
+        self.rawRequest = rawRequest
+        self.requestHeaderStorage = requestHeaderStorage
+        let origin = ContextClock.origin
+        self.deadlineOffset = deadline.map { origin.duration(to: $0) }
+        self.receivedOffset = origin.duration(to: .now)
+    }
+
     /// The context of the handler running in the current task, if any.
     @TaskLocal public static var current: HemeraContext?
+}
+
+/// The fixed instant a context's instants are stored from (the first use in the process).
+enum ContextClock {
+    static let origin = ContinuousClock.now
 }
