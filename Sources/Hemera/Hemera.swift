@@ -806,7 +806,10 @@ extension Hemera {
             return
         }
         let pattern = JSONValue.object(patternMembers)
-        var context = HemeraContext(
+        // Made as a `var` to take its reply slot below, then frozen as a `let`: the escaping
+        // closures further down capture the `let`, and a captured `var` is a heap box (an
+        // allocation per request).
+        var draft = HemeraContext(
             pattern: pattern,
             meta: envelope.meta?.objectValue ?? [:],
             delegate: envelope.delegate?.objectValue ?? [:],
@@ -852,7 +855,8 @@ extension Hemera {
             state.routers[key] = router
             return (action, nil)
         }
-        context.replySlot = slot
+        draft.replySlot = slot
+        let context = draft
         if !admitted {
             replyEarly(
                 message,
