@@ -41,7 +41,7 @@ test: deps interop-venv
 # HEMERA_TEST_TIME_SCALE widens the tests' upper bounds on elapsed time for the sanitizers' slowdown.
 SAN_TIME_SCALE ?= 4
 test-tsan: deps interop-venv
-	HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
+	HEMERA_TEST_TIME_SCALE=$(SAN_TIME_SCALE) HEMERA_TEST_MEMORY_SCALE=3 TSAN_OPTIONS=suppressions=$(CURDIR)/Tests/tsan-suppressions.txt \
 	HEMERA_INTEROP_PYTHON=$(CURDIR)/$(VENV)/bin/python $(SWIFT) test --sanitize=thread --scratch-path .build-tsan $(TEST_FLAGS)
 
 # LeakSanitizer runs too, with suppressions for Foundation's Process/Pipe, XCTest and the Swift

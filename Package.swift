@@ -191,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "HemeraGatewayTests",
             dependencies: [
-                "Hemera", "HemeraDemoGateway", "HemeraDemoServices", "HemeraGateway", "HemeraTesting",
+                "Hemera", "HemeraDemoGateway", "HemeraDemoServices", "HemeraGateway", "HemeraLocks", "HemeraTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

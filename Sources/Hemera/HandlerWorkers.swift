@@ -52,7 +52,12 @@ final class HandlerWorkers: Sendable {
         }
         if let worker {
             // Resumed outside the lock: the worker may run at once on another thread.
-            worker.resume(returning: job)
+            #if DEBUG
+                var handed: PlainJob? = job
+                Self.handoff.withLock { _ in worker.resume(returning: handed.take()) }
+            #else
+                worker.resume(returning: job)
+            #endif
             return
         }
         let first = FirstJob(job)  // the last use of `job`: moved
@@ -67,8 +72,23 @@ final class HandlerWorkers: Sendable {
             defer { state.parked.removeAll() }
             return state.parked
         }
-        for worker in parked { worker.resume(returning: nil) }
+        #if DEBUG
+            Self.handoff.withLock { _ in for worker in parked { worker.resume(returning: nil) } }
+        #else
+            for worker in parked { worker.resume(returning: nil) }
+        #endif
     }
+
+    #if DEBUG
+        /// Gives ThreadSanitizer (whose runs are debug builds) the edge between a resume and the
+        /// worker it wakes: the resume reads the continuation in the worker's frame, which the
+        /// worker later reuses, and the Swift runtime's hand-off that orders the two is not
+        /// TSan-instrumented. Resumes are made holding this lock, and a woken worker takes it once
+        /// (as `RequestTable` does for replies). Release builds skip it. An `Int`, not `Void`: a
+        /// zero-sized value shares its address with the lock's other fields, which TSan reported
+        /// as an access race.
+        static let handoff = PthreadLock(0)
+    #endif
 
     /// The number of workers parked now (for tests).
     var parkedCount: Int { state.withLock { $0.parked.count } }
@@ -99,6 +119,9 @@ final class HandlerWorkers: Sendable {
                     return
                 }
             }
+            #if DEBUG
+                Self.handoff.withLock { _ in }
+            #endif
         }
     }
 }

@@ -1,6 +1,7 @@
 @testable import Hemera
 import Testing
 import HemeraLocks
+import HemeraTesting
 
 @Suite(.timeLimit(.minutes(1))) struct ValidationTests {
     @Test(arguments: allKinds) func strictValidationNamesFieldAndReason(kind: TransportKind) async throws {
@@ -217,7 +218,7 @@ import HemeraLocks
             }
             let client = try await env.hemera()
             var answers: [String] = []
-            for try await answer in try client.actMany("topic:status,cmd:report", timeout: .milliseconds(500)) {
+            for try await answer in try client.actMany("topic:status,cmd:report", timeout: Duration.milliseconds(500).scaledForTests) {
                 answers.append(answer.stringValue ?? "")
             }
             #expect(answers.sorted() == ["node-0", "node-1", "node-2"])
